@@ -1,0 +1,53 @@
+# fscti — the two commands: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fscti-installed
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/fscti.db
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export FLASK_APP := app:create_app
+
+.PHONY: run test bench migrate install redis clean-venv lint
+
+install: $(STAMP)
+
+# python-ESL 1.4.18 only builds with SWIG 3: put swig==3.0.12 (a PyPI wheel) in the venv
+# first, then build python-ESL without build isolation so it sees that swig.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel swig==3.0.12
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pip install -q --no-build-isolation python-ESL==1.4.18
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+var:
+	@mkdir -p var
+
+redis: $(STAMP) var
+	@$(BIN)/python scripts/ensure_redis.py "$(REDIS_URL)"
+
+migrate: $(STAMP) var
+	$(BIN)/flask db upgrade
+
+run: redis migrate
+	@$(BIN)/flask mirror rebuild
+	@$(BIN)/flask tokens bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+# The whole suite on SQLite; then again on TEST_DATABASE_URL when it is set (PostgreSQL in CI).
+test: $(STAMP) var
+	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
+	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on $$TEST_DATABASE_URL"; \
+	  $(BIN)/pytest $(PYTEST_ARGS); \
+	fi
+
+bench: $(STAMP) var
+	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,70 @@
+"""fscti: FreeSWITCH directory, live state and supervisor actions.
+
+`create_app()` is the one factory used by gunicorn (web), Celery (worker/beat), the listener,
+the Flask CLI and the tests.
+"""
+import logging
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import PROJECT_ROOT, Settings
+from flask_smorest import Api
+
+from app.extensions import db, migrate, redis_ext
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    """Build the Flask app from settings (loaded from env and FSCTI_CONFIG by default)."""
+    settings = settings or Settings.load()
+    app = Flask(__name__)
+    app.config.update(
+        FSCTI=settings,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        REDIS_URL=settings.redis_url,
+        FSCTI_ADMIN_TOKEN=settings.admin_token,
+        JSON_SORT_KEYS=False,
+        API_TITLE="fscti",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.config.update(overrides)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    redis_ext.init_app(app)
+    rest_api = Api(app)
+
+    from app.errors import register_error_handlers
+    from app.api import register_blueprints
+    from app.cli import register_cli
+    from app.queue import init_celery
+
+    register_error_handlers(app)
+    register_blueprints(app, rest_api)
+    register_cli(app)
+    init_celery(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_conn, _record):
+    """SQLite: enforce foreign keys; WAL so web, workers and beat can share the file."""
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()

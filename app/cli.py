@@ -1,0 +1,55 @@
+"""Flask CLI commands: `flask tokens ...`, `flask mirror ...`."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.auth import create_token
+from app.extensions import db
+from app.models.token import ROLES, ApiToken
+
+tokens = AppGroup("tokens", help="API bearer tokens.")
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what the token is for.")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+def tokens_create(name, role):
+    """Create a token and print it (it is stored hashed and cannot be shown again)."""
+    click.echo(create_token(name, role))
+
+
+@tokens.command("list")
+def tokens_list():
+    """List tokens (never their values)."""
+    for t in db.session.execute(db.select(ApiToken).order_by(ApiToken.id)).scalars():
+        click.echo(f"{t.id}\t{t.role}\t{'revoked' if t.revoked else 'active'}\t{t.name}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id):
+    """Revoke a token by id."""
+    t = db.session.get(ApiToken, token_id)
+    if t is None:
+        raise click.ClickException(f"no token {token_id}")
+    t.revoked = True
+    db.session.commit()
+    click.echo(f"revoked {token_id}")
+
+
+@tokens.command("bootstrap")
+def tokens_bootstrap():
+    """Print an admin token for this `make run` (replaces the previous one)."""
+    if current_app.config.get("FSCTI_ADMIN_TOKEN"):
+        click.echo("Admin token: the value of FSCTI_ADMIN_TOKEN")
+        return
+    db.session.execute(db.update(ApiToken).filter_by(name="make-run").values(revoked=True))
+    token = create_token("make-run", "admin")
+    click.echo(f"Admin token (Authorization: Bearer ...): {token}")
+
+
+def register_cli(app):
+    app.cli.add_command(tokens)
+    from app.directory.commands import mirror
+
+    app.cli.add_command(mirror)

@@ -1,0 +1,196 @@
+"""Settings: defaults, then the optional cti.json-style file (FSCTI_CONFIG), then the environment.
+
+The file is JSON that may carry `/* */` and `//` comments, as mod_cti's cti.json does. Every
+setting is listed, with its default, in docs/configuration.md.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def strip_json_comments(text: str) -> str:
+    """Remove // and /* */ comments outside JSON strings."""
+    out, i, n = [], 0, len(text)
+    in_str = False
+    while i < n:
+        c = text[i]
+        if in_str:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if c == '"':
+                in_str = False
+            i += 1
+        elif c == '"':
+            in_str = True
+            out.append(c)
+            i += 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise ConfigError("unterminated /* comment in config file")
+            i = j + 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Read a cti.json-style file (JSON with comments)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"FSCTI_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(strip_json_comments(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"FSCTI_CONFIG: {path} line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"FSCTI_CONFIG: {path} must hold a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class FreeSwitchNode:
+    """One FreeSWITCH server reached over its event socket."""
+
+    name: str
+    host: str
+    port: int = 8021
+    password: str = "ClueCon"
+
+    @classmethod
+    def from_dict(cls, d: dict, index: int) -> "FreeSwitchNode":
+        if not isinstance(d, dict) or not d.get("host"):
+            raise ConfigError(f"freeswitch[{index}]: needs at least a host")
+        try:
+            port = int(d.get("port", 8021))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"freeswitch[{index}].port: not a number") from exc
+        name = str(d.get("name") or f"{d['host']}:{port}")
+        return cls(name=name, host=str(d["host"]), port=port, password=str(d.get("password", "ClueCon")))
+
+    @classmethod
+    def from_env(cls, value: str) -> "FreeSwitchNode":
+        """Parse FREESWITCH_ESL=host:port:password (the password may contain ':')."""
+        parts = value.split(":", 2)
+        if len(parts) < 2 or not parts[0]:
+            raise ConfigError("FREESWITCH_ESL: expected host:port:password")
+        try:
+            port = int(parts[1])
+        except ValueError as exc:
+            raise ConfigError("FREESWITCH_ESL: port is not a number") from exc
+        return cls(name=parts[0], host=parts[0], port=port,
+                   password=parts[2] if len(parts) > 2 else "ClueCon")
+
+
+DEFAULT_CALL_FIELDS = [
+    "Caller-Destination-Number", "Caller-Caller-ID-Number", "Caller-Callee-ID-Number",
+    "Caller-Profile-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Hangup-Time",
+    "Caller-Channel-Progress-Time", "Caller-Channel-Progress-Media-Time", "Answer-State",
+    "variable_signal_bond",
+]
+
+DEFAULT_CLI_COMMANDS = ["cti_timestamp", "bgapi", "uuid_kill", "show", "status"]
+
+
+def _gui_defaults(gui: dict | None) -> dict:
+    """mod_cti's `gui` section; absent parts take SPEC's example values."""
+    gui = dict(gui or {})
+    reg = {"hash": "registrations", "channel": "", "list": "", "list_max": 10000}
+    reg.update(gui.get("registration") or {})
+    call = {"fields": list(DEFAULT_CALL_FIELDS), "hash": "calls", "remove_hangup": False,
+            "channel": "", "list": "", "list_max": 10000}
+    call.update(gui.get("call") or {})
+    return {"registration": reg, "call": call}
+
+
+@dataclass
+class Settings:
+    """Everything fscti reads from its environment and config file."""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'fscti.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+    admin_token: str = ""
+    port: int = 5000
+    freeswitch: list[FreeSwitchNode] = field(default_factory=list)
+    gui: dict = field(default_factory=lambda: _gui_defaults(None))
+    cli_keys: list[str] = field(default_factory=list)
+    cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
+    directory_credentials: str = ""
+    directory_allow: list = field(default_factory=list)
+    esl_connect_timeout: float = 5.0
+    log_level: str = "INFO"
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, env: dict | None = None) -> "Settings":
+        """Build settings from FSCTI_CONFIG (if set) and the environment; env wins."""
+        env = os.environ if env is None else env
+        s = cls()
+        data: dict = {}
+        if env.get("FSCTI_CONFIG"):
+            data = load_config_file(env["FSCTI_CONFIG"])
+        s.raw = data
+        s.database_url = env.get("DATABASE_URL") or data.get("database_url") or s.database_url
+        s.redis_url = env.get("REDIS_URL") or data.get("redis_url") or s.redis_url
+        s.celery_broker_url = (env.get("CELERY_BROKER_URL") or data.get("celery_broker_url")
+                               or s.redis_url)
+        s.celery_result_backend = (env.get("CELERY_RESULT_BACKEND")
+                                   or data.get("celery_result_backend") or s.redis_url)
+        s.admin_token = env.get("FSCTI_ADMIN_TOKEN") or ""
+        try:
+            s.port = int(env.get("PORT") or data.get("port") or s.port)
+        except ValueError as exc:
+            raise ConfigError("PORT: not a number") from exc
+        if env.get("FREESWITCH_ESL"):
+            s.freeswitch = [FreeSwitchNode.from_env(env["FREESWITCH_ESL"])]
+        else:
+            nodes = data.get("freeswitch") or []
+            if isinstance(nodes, dict):
+                nodes = [nodes]
+            s.freeswitch = [FreeSwitchNode.from_dict(d, i) for i, d in enumerate(nodes)]
+        names = [n.name for n in s.freeswitch]
+        if len(set(names)) != len(names):
+            raise ConfigError("freeswitch: node names must be unique")
+        s.gui = _gui_defaults(data.get("gui"))
+        cli = data.get("cli") or {}
+        keys = env.get("FSCTI_CLI_KEYS")
+        s.cli_keys = ([k.strip() for k in keys.split(",") if k.strip()] if keys
+                      else [str(k) for k in cli.get("keys") or []])
+        if cli.get("commands"):
+            s.cli_commands = [str(c) for c in cli["commands"]]
+        directory = data.get("directory") or {}
+        s.directory_credentials = (env.get("FSCTI_DIRECTORY_CREDENTIALS")
+                                   or directory.get("credentials") or "")
+        allow = env.get("FSCTI_DIRECTORY_ALLOW")
+        allow_list = [a.strip() for a in allow.split(",") if a.strip()] if allow else directory.get("allow") or []
+        try:
+            s.directory_allow = [ipaddress.ip_network(a, strict=False) for a in allow_list]
+        except ValueError as exc:
+            raise ConfigError(f"directory.allow: {exc}") from exc
+        s.esl_connect_timeout = float(env.get("FSCTI_ESL_TIMEOUT") or data.get("esl_timeout") or 5.0)
+        s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
+        return s
+
+    def node(self, name: str) -> FreeSwitchNode | None:
+        """The configured FreeSWITCH node with this name."""
+        return next((n for n in self.freeswitch if n.name == name), None)

@@ -1,0 +1,4 @@
+"""POST /directory: mod_xml_curl's directory binding."""
+from flask import Blueprint
+
+bp = Blueprint("directory", __name__)

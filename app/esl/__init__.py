@@ -1,0 +1,1 @@
+"""FreeSWITCH event socket: connections (python-ESL) and validated command builders."""

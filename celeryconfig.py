@@ -1,0 +1,30 @@
+"""Celery settings. Broker and result backend come from CELERY_BROKER_URL / REDIS_URL (app.config).
+
+The beat schedule is data here, in one place.
+"""
+from datetime import timedelta
+
+# Task modules, one per job.
+include = [
+]
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 4
+broker_connection_retry_on_startup = True
+result_expires = timedelta(hours=24)
+task_time_limit = 300
+task_soft_time_limit = 240
+worker_hijack_root_logger = False
+
+# Queues: `events` (ingest, latency-sensitive), `actions` (supervisor), default `celery` (maintenance).
+task_routes = {
+}
+
+beat_schedule = {
+}

@@ -1,0 +1,1 @@
+"""Background processes: the Celery app and its tasks, and the event-socket listener."""

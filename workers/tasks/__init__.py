@@ -1,0 +1,1 @@
+"""Celery tasks, grouped by job: ingest (events → state), actions (supervisor), maintenance."""
