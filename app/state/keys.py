@@ -28,3 +28,8 @@ def alias(domain: str) -> str:
 def mirror_rebuild_marker(domain: str) -> str:
     """String: name of the aside hash while `cti_exten@<domain>` is being rebuilt."""
     return f"fscti:mirror:rebuilding@{domain}"
+
+
+def disabled(domain: str) -> str:
+    """Set: extensions that exist in SQL but are disabled (answered as unknown users)."""
+    return f"fscti:disabled@{domain}"
