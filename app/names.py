@@ -1,6 +1,7 @@
 """Whitelists for every name that reaches FreeSWITCH (directory XML, ESL commands) or Redis keys.
 
-One definition, used by the API schemas and by the ESL command builders alike.
+One definition, used by the API schemas and by the ESL command builders alike. Always match
+with `fullmatch` (a `$` would accept a trailing newline).
 """
 import re
 
@@ -23,16 +24,16 @@ SAFE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 
 
 def is_extension(value) -> bool:
-    return isinstance(value, str) and bool(EXTENSION_RE.match(value))
+    return isinstance(value, str) and EXTENSION_RE.fullmatch(value) is not None
 
 
 def is_domain(value) -> bool:
-    return isinstance(value, str) and bool(DOMAIN_RE.match(value))
+    return isinstance(value, str) and DOMAIN_RE.fullmatch(value) is not None
 
 
 def is_uuid(value) -> bool:
-    return isinstance(value, str) and bool(UUID_RE.match(value))
+    return isinstance(value, str) and UUID_RE.fullmatch(value) is not None
 
 
 def is_safe_name(value) -> bool:
-    return isinstance(value, str) and bool(SAFE_NAME_RE.match(value))
+    return isinstance(value, str) and SAFE_NAME_RE.fullmatch(value) is not None
