@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class FreeSwitchNode:
     host: str
     port: int = 8021
     password: str = "ClueCon"
+    # sofia profiles whose registrations the state resync reads (`sofia xmlstatus profile <p> reg`)
+    profiles: tuple = ("internal",)
 
     @classmethod
     def from_dict(cls, d: dict, index: int) -> "FreeSwitchNode":
@@ -84,7 +87,12 @@ class FreeSwitchNode:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"freeswitch[{index}].port: not a number") from exc
         name = str(d.get("name") or f"{d['host']}:{port}")
-        return cls(name=name, host=str(d["host"]), port=port, password=str(d.get("password", "ClueCon")))
+        profiles = d.get("profiles", ["internal"])
+        if (not isinstance(profiles, list) or not profiles
+                or not all(isinstance(p, str) and _PROFILE_RE.fullmatch(p) for p in profiles)):
+            raise ConfigError(f"freeswitch[{index}].profiles: a non-empty list of sofia profile names")
+        return cls(name=name, host=str(d["host"]), port=port, password=str(d.get("password", "ClueCon")),
+                   profiles=tuple(profiles))
 
     @classmethod
     def from_env(cls, value: str) -> "FreeSwitchNode":
@@ -99,6 +107,8 @@ class FreeSwitchNode:
         return cls(name=parts[0], host=parts[0], port=port,
                    password=parts[2] if len(parts) > 2 else "ClueCon")
 
+
+_PROFILE_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 DEFAULT_CALL_FIELDS = [
     "Caller-Destination-Number", "Caller-Caller-ID-Number", "Caller-Callee-ID-Number",
@@ -121,6 +131,40 @@ def _gui_defaults(gui: dict | None) -> dict:
     return {"registration": reg, "call": call}
 
 
+# `state` section: live registration/call state (app/state/, docs/state.md).
+DEFAULT_STATE = {
+    "sip_expires_late_margin": 60,     # s; FreeSWITCH's sip-expires-late-margin (facts §4.3)
+    "multiple_registrations": False,   # the profiles' multiple-registrations (FreeSWITCH default off)
+    "tombstone_ttl": 3600,             # s a hung-up channel / dead binding is remembered
+    "call_stale_after": 7200,          # s without any event before a live call is checked
+    "resync_interval": 300,            # s between periodic resyncs of every node
+    "resync_lag_margin": 5,            # s; calls with events this recent survive a snapshot
+    "sweep_interval": 15,              # s between expiry sweeps
+    "job_result_ttl": 3600,            # s a BACKGROUND_JOB result is kept
+    "channel_variables": [],           # extra channel headers kept on each call record
+}
+
+
+def _state_defaults(state: dict | None) -> dict:
+    """The `state` section with defaults; numbers must be positive."""
+    out = dict(DEFAULT_STATE)
+    out["channel_variables"] = list(DEFAULT_STATE["channel_variables"])
+    for key, value in (state or {}).items():
+        if key not in DEFAULT_STATE:
+            raise ConfigError(f"state.{key}: unknown setting")
+        default = DEFAULT_STATE[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"state.{key}: must be true or false")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"state.{key}: must be a non-negative number")
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"state.{key}: must be a list of header names")
+        out[key] = value
+    return out
+
+
 @dataclass
 class Settings:
     """Everything fscti reads from its environment and config file."""
@@ -133,6 +177,7 @@ class Settings:
     port: int = 5000
     freeswitch: list[FreeSwitchNode] = field(default_factory=list)
     gui: dict = field(default_factory=lambda: _gui_defaults(None))
+    state: dict = field(default_factory=lambda: _state_defaults(None))
     cli_keys: list[str] = field(default_factory=list)
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
@@ -172,6 +217,7 @@ class Settings:
         if len(set(names)) != len(names):
             raise ConfigError("freeswitch: node names must be unique")
         s.gui = _gui_defaults(data.get("gui"))
+        s.state = _state_defaults(data.get("state"))
         cli = data.get("cli") or {}
         keys = env.get("FSCTI_CLI_KEYS")
         s.cli_keys = ([k.strip() for k in keys.split(",") if k.strip()] if keys
