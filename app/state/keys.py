@@ -33,3 +33,88 @@ def mirror_rebuild_marker(domain: str) -> str:
 def disabled(domain: str) -> str:
     """Set: extensions that exist in SQL but are disabled (answered as unknown users)."""
     return f"fscti:disabled@{domain}"
+
+
+# --- live registration and call state (app/state/, issue 3) ------------------------------
+# Canonical records (merged monotonically by app/state/lua/*.lua); the SPEC-shaped outputs
+# (`cti_userinfo@<domain>`, the `gui` hashes) are recomputed from them.
+
+def channel_prefix() -> str:
+    """Prefix of `channel(uuid)`; the Lua scripts append a uuid to it (and nothing else)."""
+    return "fscti:chan:"
+
+
+def channel(uuid: str) -> str:
+    """String: JSON canonical record of one channel (leg); a tombstone with a TTL once hung up."""
+    return f"{channel_prefix()}{uuid}"
+
+
+def call_state(domain: str) -> str:
+    """Hash: field = extension, value = JSON {live: {uuid: 1}, lh: last hung-up channel record}."""
+    return f"fscti:xcall@{domain}"
+
+
+def reg_state(domain: str) -> str:
+    """Hash: field = extension, value = JSON of the extension's bindings and their tombstones."""
+    return f"fscti:xreg@{domain}"
+
+
+def node(name: str) -> str:
+    """Hash: one FreeSWITCH node's Core-UUID (+ its stamp), clock offset, last heartbeat, resync."""
+    return f"fscti:node:{name}"
+
+
+def nodes() -> str:
+    """Set: names of the FreeSWITCH nodes events were ever received from."""
+    return "fscti:nodes"
+
+
+def node_channels(name: str) -> str:
+    """Sorted set: live, owned channels of a node; member = uuid, score = last event time (µs)."""
+    return f"fscti:node-chans:{name}"
+
+
+def node_bindings(name: str) -> str:
+    """Sorted set: live bindings of a node; member = domain\\text\\tnode\\tprofile\\tcall-id,
+    score = stored expiry (µs, FreeSWITCH clock)."""
+    return f"fscti:node-regs:{name}"
+
+
+def job_result(job_uuid: str) -> str:
+    """List: JSON result(s) of one bgapi job, from its BACKGROUND_JOB event (read by actions)."""
+    return f"fscti:job:{job_uuid}"
+
+
+def job_seen(job_uuid: str) -> str:
+    """String: marker so a duplicated BACKGROUND_JOB event is stored once."""
+    return f"fscti:job-seen:{job_uuid}"
+
+
+def gui_registration_hash(gui: dict) -> str:
+    """Hash named by `gui.registration.hash` (mod_cti contract); "" = off."""
+    return str(gui["registration"].get("hash") or "")
+
+
+def gui_registration_channel(gui: dict) -> str:
+    """Pub/sub channel named by `gui.registration.channel`; "" = off."""
+    return str(gui["registration"].get("channel") or "")
+
+
+def gui_registration_list(gui: dict) -> str:
+    """List named by `gui.registration.list`; "" = off."""
+    return str(gui["registration"].get("list") or "")
+
+
+def gui_call_hash(gui: dict) -> str:
+    """Hash named by `gui.call.hash` (mod_cti contract); "" = off."""
+    return str(gui["call"].get("hash") or "")
+
+
+def gui_call_channel(gui: dict) -> str:
+    """Pub/sub channel named by `gui.call.channel`; "" = off."""
+    return str(gui["call"].get("channel") or "")
+
+
+def gui_call_list(gui: dict) -> str:
+    """List named by `gui.call.list`; "" = off."""
+    return str(gui["call"].get("list") or "")
