@@ -1,4 +1,146 @@
-"""/api/v1 extensions (filled in by the directory work)."""
+"""/api/v1/domains/<domain>/extensions: SIP extensions, their effective config, bulk I/O."""
+from flask import Response, request, url_for
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
-blp = Blueprint("extensions", __name__, url_prefix="/api/v1", description="extensions")
+from app.api.responses import check_json_body, json_response, page_response, want_secrets
+from app.auth import require_role
+from app.errors import BadRequest
+from app.schemas.common import SecretsQuery
+from app.schemas.extension import (EffectiveOut, ExportQuery, ExtensionCreate, ExtensionOut,
+                                   ExtensionPage, ExtensionPatch, ExtensionQuery,
+                                   ExtensionWrite, ImportQuery,
+                                   ImportResult, effective_json, extension_json)
+from app.services import extension as svc
+from app.services import extension_io
+
+blp = Blueprint("extensions", __name__, url_prefix="/api/v1", description=(
+    "SIP extensions of a domain. The effective config (template merged with the extension's "
+    "own values) is mirrored into Redis `cti_exten@<domain>` before each write returns. "
+    "Passwords and a1-hashes read back as '********' unless an admin asks for "
+    "?include_secrets=true; sending '********' back keeps the stored value."))
+
+CSV_TYPES = ("text/csv", "application/csv")
+
+
+@blp.before_request
+def _body_guard():
+    bulk = request.endpoint == "extensions.import_extensions"
+    return check_json_body(allow_csv=bulk, allow_list=bulk)
+
+
+def _dump(domain, secrets=False):
+    def dump(ext):
+        return extension_json(ext, domain.name, svc.template_name_of(ext), secrets)
+    return dump
+
+
+def _url(domain, ext) -> str:
+    return url_for("extensions.Extension", domain=domain.name, ext=ext.name)
+
+
+@blp.route("/domains/<domain>/extensions")
+class Extensions(MethodView):
+    @require_role("viewer")
+    @blp.arguments(ExtensionQuery, location="query")
+    @blp.response(200, ExtensionPage)
+    def get(self, args, domain):
+        """List a domain's extensions (paged; ?q= matches name or number-alias)."""
+        dom, items, total = svc.list_extensions(domain, args["page"], args["per_page"],
+                                              args.get("q"), args.get("template"),
+                                              args.get("enabled"))
+        return page_response(items, total, args, _dump(dom))
+
+    @require_role("admin")
+    @blp.arguments(ExtensionCreate)
+    @blp.response(201, ExtensionOut)
+    @blp.alt_response(409, description="the name or number-alias is taken")
+    def post(self, data, domain):
+        """Create an extension."""
+        dom, ext = svc.create_extension(domain, data)
+        return json_response(_dump(dom)(ext), 201, _url(dom, ext))
+
+
+@blp.route("/domains/<domain>/extensions/<ext>")
+class Extension(MethodView):
+    @require_role("viewer")
+    @blp.arguments(SecretsQuery, location="query")
+    @blp.response(200, ExtensionOut)
+    def get(self, args, domain, ext):
+        """One extension (its own values; see /effective for the merged config)."""
+        dom, obj = svc.get_extension(domain, ext)
+        return json_response(_dump(dom, want_secrets(args["include_secrets"]))(obj))
+
+    @require_role("admin")
+    @blp.arguments(ExtensionWrite)
+    @blp.response(200, ExtensionOut)
+    @blp.alt_response(201, description="created")
+    def put(self, data, domain, ext):
+        """Create or replace an extension (absent fields take their defaults)."""
+        dom, obj, created = svc.replace_extension(domain, ext, data)
+        return json_response(_dump(dom)(obj), 201 if created else 200,
+                             _url(dom, obj) if created else None)
+
+    @require_role("admin")
+    @blp.arguments(ExtensionPatch(partial=True))
+    @blp.response(200, ExtensionOut)
+    def patch(self, data, domain, ext):
+        """Change some values (merged name by name; a null hides the template's value)."""
+        dom, obj = svc.patch_extension(domain, ext, data)
+        return json_response(_dump(dom)(obj))
+
+    @require_role("admin")
+    @blp.response(204)
+    def delete(self, domain, ext):
+        """Delete an extension (removed from Redis; FreeSWITCH's cache flushed if cached)."""
+        svc.delete_extension(domain, ext)
+        return Response(status=204)
+
+
+@blp.route("/domains/<domain>/extensions/<ext>/effective", methods=["GET"])
+@require_role("viewer")
+@blp.arguments(SecretsQuery, location="query")
+@blp.response(200, EffectiveOut)
+def effective_extension(args, domain, ext):
+    """The effective config: exactly the JSON mirrored into Redis (SPEC §1)."""
+    eff = svc.effective_config(domain, ext)
+    return json_response(effective_json(eff, want_secrets(args["include_secrets"])))
+
+
+@blp.route("/domains/<domain>/extensions/export", methods=["GET"])
+@require_role("viewer")
+@blp.arguments(ExportQuery, location="query")
+@blp.response(200, ExtensionCreate(many=True), content_type="application/json")
+@blp.alt_response(200, description="?format=csv: text/csv", content_type="text/csv",
+                  success=True)
+def export_extensions(args, domain):
+    """Export every extension of a domain as import rows (JSON list or CSV)."""
+    rows = extension_io.export_extensions(domain, want_secrets(args["include_secrets"]))
+    if args["format"] == "csv":
+        name = f"{domain.lower()}-extensions.csv"
+        return Response(extension_io.to_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return json_response(rows)
+
+
+@blp.route("/domains/<domain>/extensions/import", methods=["POST"])
+@require_role("admin")
+@blp.arguments(ImportQuery, location="query")
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "items": {"$ref":
+                         "#/components/schemas/ExtensionCreate"}}},
+    "text/csv": {"schema": {"type": "string"}}}})
+@blp.response(200, ImportResult)
+@blp.alt_response(422, description="row-indexed errors; nothing was imported")
+def import_extensions(args, domain):
+    """Import extensions (JSON list or CSV): every row is valid and written, or none is."""
+    if request.mimetype in CSV_TYPES:
+        try:
+            text = request.get_data().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"the CSV is not UTF-8: {exc}") from exc
+        rows, lines, errors = extension_io.from_csv(text)
+        result = extension_io.import_extensions(domain, rows, args["mode"], lines, errors)
+    else:
+        result = extension_io.import_extensions(domain, request.get_json(), args["mode"])
+    return json_response(result)

@@ -1,0 +1,109 @@
+"""Schema pieces shared by domains, templates and extensions: sections, paging, secrets."""
+from datetime import timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
+
+MAX_PER_PAGE = 1000
+
+
+class Section(fields.Dict):
+    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules."""
+
+    def __init__(self, owner: str, section: str, nullable: bool = True, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault(
+            "description", f"{section} name → value (string, number or boolean)")
+        super().__init__(keys=fields.String(), values=fields.Raw(allow_none=nullable), **kwargs)
+        self.owner, self.section, self.nullable = owner, section, nullable
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object of name: value")
+        if len(value) > MAX_ENTRIES:
+            raise ValidationError(f"at most {MAX_ENTRIES} entries")
+        errors = {}
+        for name, item in value.items():
+            msgs = entry_errors(self.owner, self.section, name, item, self.nullable)
+            if msgs:
+                errors[name] = msgs
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+
+class StrictBoolean(fields.Boolean):
+    """true/false only (JSON booleans or the strings "true"/"false"), never 1/"yes"/"on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = as_bool(value)
+        if result is None:
+            raise ValidationError("must be true or false")
+        return result
+
+
+class PageQuery(Schema):
+    """?page=&per_page=&q= of every collection."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**7),
+                          metadata={"description": "1-based page number"})
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                              metadata={"description": f"items per page (max {MAX_PER_PAGE})"})
+    q = fields.String(load_default=None, validate=validate.Length(max=128),
+                      metadata={"description": "case-insensitive substring of the name "
+                                               "(and, for extensions, of the number-alias)"})
+
+
+class SecretsQuery(Schema):
+    """?include_secrets=true (admin only): show passwords and hashes instead of the mask."""
+
+    include_secrets = StrictBoolean(load_default=False, metadata={
+        "description": "admin only: return passwords/a1-hashes instead of the mask"})
+
+
+class PageLinks(Schema):
+    self = fields.String()
+    first = fields.String()
+    last = fields.String()
+    prev = fields.String(allow_none=True)
+    next = fields.String(allow_none=True)
+
+
+def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
+    """The envelope of a page of items: {items, total, page, per_page, pages, links}."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema)),
+        "total": fields.Integer(metadata={"description": "items matching, over all pages"}),
+        "page": fields.Integer(),
+        "per_page": fields.Integer(),
+        "pages": fields.Integer(),
+        "links": fields.Nested(PageLinks),
+    }, name=name)
+
+
+def redact(section: dict | None) -> dict:
+    """A copy of a section with every secret replaced by the mask."""
+    return {k: (MASK if k in SECRET_NAMES and v is not None else v)
+            for k, v in (section or {}).items()}
+
+
+def unmask(section: dict, stored: dict | None, field: str) -> tuple[dict, dict]:
+    """Replace masked secrets with the stored ones. Returns (section, errors by name)."""
+    out, errors = dict(section), {}
+    for name, value in section.items():
+        if name in SECRET_NAMES and value == MASK:
+            if stored and stored.get(name) is not None:
+                out[name] = stored[name]
+            else:
+                errors[name] = [f"'{MASK}' is the mask GET shows; no {name} is stored to keep, "
+                                f"send the real value"]
+    return out, ({field: errors} if errors else {})
+
+
+def iso(dt) -> str | None:
+    """ISO 8601 in UTC (SQLite hands back naive datetimes; they are UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.isoformat()

@@ -1,0 +1,33 @@
+"""a1-hash-only domains: passwords are hashed on write and never stored (facts §2.2)."""
+import hashlib
+
+from app.errors import ValidationFailed
+
+
+def a1_hash(name: str, realm: str, password: str) -> str:
+    """Lowercase hex md5 of name:realm:password, as FreeSWITCH compares it."""
+    return hashlib.md5(f"{name}:{realm}:{password}".encode()).hexdigest()
+
+
+def hash_params(name: str, realm: str, param: dict, incoming: dict | None,
+                template_param: dict | None) -> dict:
+    """The own params of an extension of an a1-hash-only domain, with no plain password left.
+
+    An own password becomes `a1-hash`. An extension written without a password of its own
+    (and never hashed before) hashes its template's password. `password` is then stored as
+    null, which hides any template password for good: later template changes never put a
+    plain password in this domain's directory.
+    """
+    incoming = incoming or {}
+    if incoming.get("password") is not None and incoming.get("a1-hash") is not None:
+        raise ValidationFailed("give password or a1-hash, not both", {"param": {"password": [
+            "this domain stores only a1-hash: give password (hashed for you) or a1-hash, "
+            "not both"]}})
+    out = dict(param)
+    password = out.get("password")
+    if password is None and "password" not in out:
+        password = (template_param or {}).get("password")
+    if password is not None:
+        out["a1-hash"] = a1_hash(name, realm, str(password))
+    out["password"] = None
+    return out
