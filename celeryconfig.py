@@ -6,6 +6,7 @@ from datetime import timedelta
 
 # Task modules, one per job.
 include = [
+    "workers.tasks.mirror",
 ]
 
 task_serializer = "json"
@@ -24,7 +25,14 @@ worker_hijack_root_logger = False
 
 # Queues: `events` (ingest, latency-sensitive), `actions` (supervisor), default `celery` (maintenance).
 task_routes = {
+    "fscti.directory.rebuild": {"queue": "celery"},
+    "fscti.directory.reconcile": {"queue": "celery"},
+    "fscti.directory.repair_extensions": {"queue": "celery"},
+    "fscti.directory.mirror_template": {"queue": "celery"},
 }
 
 beat_schedule = {
+    # SQL vs Redis drift of the directory mirror (lost writes, flushed Redis, strays).
+    "directory-reconcile": {"task": "fscti.directory.reconcile", "schedule": timedelta(minutes=5),
+                            "options": {"expires": 240}},
 }

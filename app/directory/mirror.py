@@ -1,71 +1,148 @@
 """SQL → Redis mirror of the directory. Called after every commit that changes the directory.
 
-Writes `cti_exten@<domain>` (SPEC §1), the alias index and the domain entry used by /directory.
-All key names come from app.state.keys.
+Writes `cti_exten@<domain>` (SPEC §1: field = extension, value = effective JSON; disabled
+extensions are absent and listed in the disabled set), the alias index and the domain entry used
+by /directory. Every write is one Lua script (app.directory.scripts), so an alias change removes
+the old alias atomically and a write during a rebuild also lands in the rebuild's aside copy.
+
+SQL is the truth: when Redis fails, these functions log, queue a repair, and return False instead
+of raising, so the API call that already committed still succeeds. The beat job
+`fscti.directory.reconcile` repairs whatever could not be queued.
 """
-import json
 import logging
+from collections import defaultdict
 from typing import Iterable
 
-from app.directory.effective import effective, number_alias
-from app.extensions import redis_ext
+import redis
+from flask import current_app
+
+from app.directory.repairs import repairs
+from app.directory.scripts import scripts_for
+from app.directory.source import (Entry, connect, domain_json_of_model, entry_of_model,
+                                  iter_entries, load_domains, load_templates)
+from app.directory.clients import writer
 from app.state import keys
 
 log = logging.getLogger(__name__)
 
-
-def dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def domain_value(domain) -> str:
-    return dumps({"realm": domain.realm, "param": domain.param or {}, "variable": domain.variable or {}})
+OPS_PER_CALL = 500
+REDIS_ERRORS = (redis.RedisError, OSError)
 
 
-def mirror_domain(domain, pipe=None) -> None:
-    """Write the domain's own entry (realm, params, variables)."""
-    p = pipe or redis_ext.client.pipeline()
-    p.hset(keys.domains(), domain.name, domain_value(domain))
-    if pipe is None:
-        p.execute()
+def write_keys(domain: str) -> list[str]:
+    """KEYS of the WRITE script for a domain."""
+    return [keys.exten(domain), keys.alias(domain), keys.disabled(domain),
+            keys.mirror_rebuild_marker(domain), keys.exten_aside(domain), keys.alias_aside(domain),
+            keys.disabled_aside(domain), keys.mirror_touched(domain), keys.mirror_seq(domain)]
+
+
+def domain_keys(domain: str) -> list[str]:
+    """KEYS of the DOMAIN_SET script."""
+    return [keys.domains(), keys.mirror_rebuild_marker(domain), keys.mirror_touched(domain),
+            keys.mirror_seq(domain)]
+
+
+def op_of(entry: Entry) -> list[str]:
+    """The WRITE script's op for an entry: U (enabled) or D (disabled)."""
+    return ["U", entry.name, entry.json, entry.alias] if entry.enabled else ["D", entry.name, "", ""]
+
+
+def write_ops(client, domain: str, ops: list[list[str]], expect_seq: str = "") -> int:
+    """Apply ops to a domain in chunks; returns ops applied, or -1 if expect_seq no longer holds."""
+    script = scripts_for(client).write
+    k = write_keys(domain)
+    done = 0
+    for i in range(0, len(ops), OPS_PER_CALL):
+        argv = [expect_seq]
+        for op in ops[i:i + OPS_PER_CALL]:
+            argv.extend(op)
+        n = script(keys=k, args=argv)
+        if n < 0:
+            return -1
+        done += n
+        expect_seq = ""  # only the first chunk is conditional; callers pass small lists
+    return done
+
+
+def _failed(what: str, domain: str, names: list[str] | None, exc: Exception) -> None:
+    """Log a mirror write that did not reach Redis and queue its repair."""
+    app = current_app._get_current_object()
+    log.error("mirror: %s for %s failed (%s: %s); SQL is committed, repair queued",
+              what, domain, type(exc).__name__, exc)
+    if names:
+        repairs.extensions(app, domain, names)
+    else:
+        repairs.domain(app, domain)
+
+
+def mirror_domain(domain, pipe=None) -> bool:
+    """Write the domain's own entry (realm, params, variables). `pipe` is accepted and ignored."""
+    client = writer()
+    try:
+        scripts_for(client).domain_set(keys=domain_keys(domain.name),
+                                       args=[domain.name, domain_json_of_model(domain), "", ""])
+        return True
+    except REDIS_ERRORS as exc:
+        _failed("domain write", domain.name, None, exc)
+        return False
 
 
 def mirror_extensions(extensions: Iterable, domain_name: str | None = None) -> int:
-    """Write the effective JSON of each extension (disabled ones are removed). Returns the count."""
-    pipe = redis_ext.client.pipeline(transaction=False)
-    n = 0
+    """Write the effective JSON of each extension (disabled ones are removed). Returns the count.
+
+    On a Redis failure the count written so far is returned and a repair of the rest is queued.
+    """
+    by_domain: dict[str, list[list[str]]] = defaultdict(list)
     for ext in extensions:
-        dname = domain_name or ext.domain.name
-        eff = effective(ext)
-        alias = number_alias(eff)
-        if ext.enabled:
-            pipe.hset(keys.exten(dname), ext.name, dumps(eff))
-            pipe.srem(keys.disabled(dname), ext.name)
-        else:
-            pipe.hdel(keys.exten(dname), ext.name)
-            pipe.sadd(keys.disabled(dname), ext.name)
-        if alias and alias != ext.name:
-            pipe.hset(keys.alias(dname), alias, ext.name)
-        n += 1
-        if len(pipe) >= 2000:
-            pipe.execute()
-    pipe.execute()
-    return n
+        by_domain[domain_name or ext.domain.name].append(op_of(entry_of_model(ext)))
+    client = writer()
+    total = 0
+    for dname, ops in by_domain.items():
+        try:
+            total += write_ops(client, dname, ops)
+        except REDIS_ERRORS as exc:
+            _failed(f"write of {len(ops)} extension(s)", dname, [op[1] for op in ops], exc)
+    return total
 
 
-def unmirror_extension(domain_name: str, name: str, alias: str | None = None) -> None:
+def unmirror_extension(domain_name: str, name: str, alias: str | None = None) -> bool:
     """Remove an extension (and its alias) from Redis."""
-    pipe = redis_ext.client.pipeline()
-    pipe.hdel(keys.exten(domain_name), name)
-    pipe.srem(keys.disabled(domain_name), name)
-    if alias:
-        pipe.hdel(keys.alias(domain_name), alias)
-    pipe.execute()
+    try:
+        write_ops(writer(), domain_name, [["X", name, "", alias or ""]])
+        return True
+    except REDIS_ERRORS as exc:
+        _failed(f"delete of {name}", domain_name, [name], exc)
+        return False
 
 
-def unmirror_domain(domain_name: str) -> None:
-    """Remove a domain and everything mirrored under it."""
-    pipe = redis_ext.client.pipeline()
-    pipe.hdel(keys.domains(), domain_name)
-    pipe.delete(keys.exten(domain_name), keys.alias(domain_name), keys.disabled(domain_name))
-    pipe.execute()
+def unmirror_domain(domain_name: str) -> bool:
+    """Remove a domain and everything mirrored under it (a rebuild in progress is aborted)."""
+    try:
+        scripts_for(writer()).domain_delete(
+            keys=[keys.domains()] + write_keys(domain_name)[:8] + [keys.mirror_seq(domain_name)],
+            args=[domain_name, ""])
+        return True
+    except REDIS_ERRORS as exc:
+        _failed("domain delete", domain_name, None, exc)
+        return False
+
+
+def mirror_template(template_id: int, batch: int = 1000) -> int:
+    """Re-mirror every extension using a template (streamed from SQL). Returns the count."""
+    client = writer()
+    total = 0
+    with connect() as conn:
+        templates = load_templates(conn)
+        for d in load_domains(conn):
+            for entries in iter_entries(conn, d.id, templates, batch, template_id=template_id):
+                try:
+                    total += write_ops(client, d.name, [op_of(e) for e in entries])
+                except REDIS_ERRORS as exc:
+                    _failed("template re-mirror", d.name, None, exc)
+                    break
+    return total
+
+
+def mirror_entries(domain_name: str, entries: Iterable[Entry]) -> int:
+    """Write prepared entries (bulk paths that already computed them)."""
+    return write_ops(writer(), domain_name, [op_of(e) for e in entries])

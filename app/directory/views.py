@@ -1,4 +1,129 @@
-"""POST /directory: mod_xml_curl's directory binding."""
-from flask import Blueprint
+"""POST /directory (and GET): mod_xml_curl's directory binding. See docs/freeswitch.md.
+
+Thin on purpose: guard (client-IP allowlist, HTTP basic auth), read the raw body, parse the few
+fields needed, answer from app.directory.lookup. Any non-200 makes FreeSWITCH fall back to its
+static XML directory, so failures are logged loudly.
+"""
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+
+from flask import Blueprint, Response, current_app, request
+
+from app.directory import xml
+from app.directory.form import parse
+from app.directory.lookup import directory as get_directory
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("directory", __name__)
+
+MAX_BODY = 65536
+MIMETYPE = "text/xml"
+
+
+class Guard:
+    """The allowlist and credentials of `directory` settings, prepared once per app."""
+
+    def __init__(self, settings):
+        self.networks = list(settings.directory_allow or [])
+        creds = settings.directory_credentials or ""
+        self.digest = hashlib.sha256(creds.encode()).digest() if creds else None
+        self._seen: dict[str, bool] = {}
+
+    def allowed(self, addr: str) -> bool:
+        ok = self._seen.get(addr)
+        if ok is None:
+            try:
+                ip = ipaddress.ip_address(addr)
+                ok = any(ip in net for net in self.networks)
+            except ValueError:
+                ok = False
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            self._seen[addr] = ok
+        return ok
+
+    def authorized(self, header: str) -> bool:
+        """Basic credentials, compared as SHA-256 digests in constant time."""
+        scheme, _, token = header.partition(" ")
+        try:
+            given = base64.b64decode(token.strip(), validate=True) if scheme.lower() == "basic" else b""
+        except ValueError:
+            given = b""
+        return hmac.compare_digest(hashlib.sha256(given).digest(), self.digest)
+
+    def check(self, environ) -> Response | None:
+        """None when the request may proceed, else the 403/401 response."""
+        if self.networks and not self.allowed(environ.get("REMOTE_ADDR", "")):
+            log.warning("directory: refused %s (not in directory.allow); FreeSWITCH will fall back "
+                        "to its static directory", environ.get("REMOTE_ADDR"))
+            return Response("forbidden\n", 403, mimetype="text/plain")
+        if self.digest is not None and not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            log.warning("directory: bad or missing credentials from %s (check gateway-credentials); "
+                        "FreeSWITCH will fall back to its static directory", environ.get("REMOTE_ADDR"))
+            return Response("unauthorized\n", 401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Basic realm="fscti directory"'})
+        return None
+
+
+def _guard() -> Guard:
+    app = current_app._get_current_object()
+    g = app.extensions.get("fscti-directory-guard")
+    if g is None:
+        g = app.extensions["fscti-directory-guard"] = Guard(app.config["FSCTI"])
+    return g
+
+
+def _raw(environ) -> bytes | None:
+    """The form as bytes: the POST body, or the query string of a GET; None if too large."""
+    if environ["REQUEST_METHOD"] != "POST":
+        return environ.get("QUERY_STRING", "").encode("latin-1")
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        n = int(length)
+        if n > MAX_BODY:
+            return None
+        return environ["wsgi.input"].read(n)
+    data = request.stream.read(MAX_BODY + 1)
+    return None if len(data) > MAX_BODY else data
+
+
+@bp.route("/directory", methods=["POST", "GET"])
+def directory():
+    """Answer one mod_xml_curl directory lookup."""
+    environ = request.environ
+    refused = _guard().check(environ)
+    if refused is not None:
+        return refused
+    raw = _raw(environ)
+    if raw is None:
+        return Response("request too large\n", 413, mimetype="text/plain")
+    q = parse(raw)
+    d = get_directory()
+    try:
+        body = d.answer(q)
+    except Exception:
+        # Redis and SQL both failed. Refusing the user is safer than a non-200, which would make
+        # FreeSWITCH fall back to its static directory (vanilla users with password 1234).
+        log.exception("directory: cannot answer %s@%s", q.user, q.domain)
+        head = d.heads.known(q.domain)
+        if head is None:
+            return Response("directory unavailable\n", 503, mimetype="text/plain")
+        body = xml.document(head)
+    return Response(body, 200, mimetype=MIMETYPE)
+
+
+if os.environ.get("FSCTI_BENCH") == "1":
+    # A constant answer of the same size as a typical user answer.
+    FLOOR = xml.document(xml.domain_open("127.0.0.1", {"param": {"dial-string": "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"}}),
+                         "1001", {"param": {"password": "1234", "allow-empty-password": False},
+                                  "variable": {"user_context": "default"}, "attribute": {"cacheable": "60000"}})
+
+    @bp.route("/directory/floor", methods=["POST", "GET"])
+    def directory_floor():
+        """Benchmark only (FSCTI_BENCH=1): the framework floor, a constant answer."""
+        return Response(FLOOR, 200, mimetype=MIMETYPE)

@@ -26,13 +26,50 @@ def alias(domain: str) -> str:
 
 
 def mirror_rebuild_marker(domain: str) -> str:
-    """String: name of the aside hash while `cti_exten@<domain>` is being rebuilt."""
+    """String: token of the rebuild of `cti_exten@<domain>` in progress (its aside keys below)."""
     return f"fscti:mirror:rebuilding@{domain}"
 
 
 def disabled(domain: str) -> str:
     """Set: extensions that exist in SQL but are disabled (answered as unknown users)."""
     return f"fscti:disabled@{domain}"
+
+
+# --- directory mirror internals (app/directory/) -------------------------------------------
+
+def exten_pattern() -> str:
+    """SCAN pattern matching every `cti_exten@<domain>` hash."""
+    return "cti_exten@*"
+
+
+def exten_domain(key: str) -> str:
+    """The domain of a `cti_exten@<domain>` key name."""
+    return key.partition("@")[2]
+
+
+def exten_aside(domain: str) -> str:
+    """Hash: `cti_exten@<domain>` being built by a rebuild, renamed over the live one at the end."""
+    return f"fscti:rebuild:exten@{domain}"
+
+
+def alias_aside(domain: str) -> str:
+    """Hash: the alias index being built by a rebuild."""
+    return f"fscti:rebuild:alias@{domain}"
+
+
+def disabled_aside(domain: str) -> str:
+    """Set: the disabled set being built by a rebuild."""
+    return f"fscti:rebuild:disabled@{domain}"
+
+
+def mirror_touched(domain: str) -> str:
+    """Set: extensions written by the API during a rebuild (the rebuild must not overwrite them)."""
+    return f"fscti:rebuild:touched@{domain}"
+
+
+def mirror_seq(domain: str) -> str:
+    """String: counter bumped by every mirror write of a domain (compare-and-set for repairs)."""
+    return f"fscti:mirror:seq@{domain}"
 
 
 # --- live registration and call state (app/state/, issue 3) ------------------------------

@@ -1,0 +1,180 @@
+"""The directory hot path: one Redis round trip per lookup, SQL only when Redis cannot answer.
+
+`Directory.answer(query)` returns the XML bytes. Redis is asked with one EVALSHA (domain entry +
+user, resolving a number-alias inside Redis). When Redis is down (a circuit breaker then skips it
+for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the user is missing from the
+mirror, SQL answers and, if SQL has what Redis lacks, a repair is queued: an existing extension
+never fails to register because of Redis. Unknown users and domains confirmed by SQL are
+remembered for NEGATIVE_TTL seconds so a SIP scanner cannot turn into an SQL query per attempt.
+"""
+import hashlib
+import json
+import logging
+import time
+from typing import NamedTuple
+
+import redis
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.directory import xml
+from app.directory.clients import for_app
+from app.directory.form import INVALID_USER, Query
+from app.directory.repairs import repairs
+from app.directory.scripts import LOOKUP
+from app.directory.source import domain_json, effective_of
+from app.extensions import db
+from app.models import Domain, Extension, Template
+from app.state import keys
+
+log = logging.getLogger(__name__)
+
+BREAK_SECONDS = 1.0
+NEGATIVE_TTL = 5.0
+NEGATIVE_MAX = 10000
+LOG_EVERY = 10.0
+
+UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED = 0, 1, 2, 3, 4
+
+
+class SqlAnswer(NamedTuple):
+    domain: str | None  # canonical name, None = unknown domain
+    domain_json: str | None
+    name: str | None  # found extension (enabled or not)
+    eff: dict | None
+    enabled: bool
+
+
+class Directory:
+    """Answers mod_xml_curl directory lookups for one app (one per process)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.reader = for_app(app).reader
+        self.sha = hashlib.sha1(LOOKUP.encode()).hexdigest()
+        self.heads = xml.DomainHeads()
+        self.down_until = 0.0
+        self._last_log = 0.0
+        self._negative: dict[tuple, float] = {}
+        self.stats = {"redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
+
+    # --- Redis ---------------------------------------------------------------------------
+    def _redis(self, domain: str, user: str, mode: str):
+        """The LOOKUP script's reply, or None when Redis cannot answer."""
+        if self.down_until and time.monotonic() < self.down_until:
+            return None
+        args = ("EVALSHA", self.sha, 4, keys.domains(), keys.exten(domain), keys.alias(domain),
+                keys.disabled(domain), domain, user, mode)
+        try:
+            try:
+                return self.reader.execute_command(*args)
+            except redis.exceptions.NoScriptError:
+                self.reader.script_load(LOOKUP)
+                return self.reader.execute_command(*args)
+        except (redis.RedisError, OSError) as exc:
+            self.down_until = time.monotonic() + BREAK_SECONDS
+            self.stats["redis_down"] += 1
+            self._warn("directory: Redis unavailable (%s: %s); answering from SQL", type(exc).__name__, exc)
+            return None
+
+    def _warn(self, msg: str, *args) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY:
+            self._last_log = now
+            log.warning(msg, *args)
+
+    # --- the answer --------------------------------------------------------------------------
+    def answer(self, q: Query) -> bytes:
+        """XML for a parsed request."""
+        if q.section != "directory" or not q.domain or (not q.user and q.purpose):
+            return xml.NOT_FOUND
+        if q.user == INVALID_USER:  # cannot be an extension: answer the domain without a user
+            q = q._replace(user="")
+        mode = "alias" if q.by_alias else "id"
+        reply = self._redis(q.domain, q.user, mode)
+        if reply is not None:
+            state = reply[0]
+            if state == FOUND:
+                self.stats["redis"] += 1
+                return xml.document(self.heads.get(q.domain, reply[1]), reply[2], json.loads(reply[3]))
+            if state in (DOMAIN_ONLY, DISABLED):
+                return xml.document(self.heads.get(q.domain, reply[1]))
+        return self._from_sql(q, mode, reply)
+
+    def _from_sql(self, q: Query, mode: str, reply) -> bytes:
+        key = (q.domain, q.user, mode)
+        known = self._negative.get(key)
+        if known is not None and known[0] > time.monotonic():
+            return xml.document(self.heads.get(q.domain, known[1])) if known[1] else xml.NOT_FOUND
+        self.stats["sql"] += 1
+        found = sql_lookup(q.domain, q.user, q.by_alias)
+        if found.domain is None:
+            self._remember(key, None)
+            return xml.NOT_FOUND
+        if reply is not None:
+            self._queue_repair(q.domain, found, reply)
+        head = self.heads.get(q.domain, found.domain_json)
+        if found.name is None or not found.enabled:
+            if q.user:
+                self._remember(key, found.domain_json)
+            return xml.document(head)
+        return xml.document(head, found.name, found.eff)
+
+    def _remember(self, key: tuple, domain_json: str | None) -> None:
+        """Remember an answer SQL confirmed as unknown (user or domain) for NEGATIVE_TTL."""
+        if len(self._negative) >= NEGATIVE_MAX:
+            self._negative.clear()
+        self._negative[key] = (time.monotonic() + NEGATIVE_TTL, domain_json)
+
+    def _queue_repair(self, requested: str, found: SqlAnswer, reply) -> None:
+        """Redis answered but lacks what SQL has: queue the matching repair."""
+        if found.domain != requested:
+            return  # a case-only difference: the mirror is fine, this name is just not indexed
+        if reply[0] == UNKNOWN_DOMAIN:
+            self.stats["repairs"] += 1
+            log.warning("directory: domain %s is in SQL but not in Redis; rebuild queued", found.domain)
+            repairs.domain(self.app, found.domain)
+        elif found.name is not None:
+            self.stats["repairs"] += 1
+            log.warning("directory: %s@%s is in SQL but not in Redis; repair queued", found.name, found.domain)
+            repairs.extensions(self.app, found.domain, [found.name])
+
+
+def sql_lookup(domain: str, user: str, by_alias: bool) -> SqlAnswer:
+    """The answer from SQL: exact domain (else case-insensitive), then name, then number-alias."""
+    s = db.session
+    cols = (Domain.id, Domain.name, Domain.realm, Domain.param, Domain.variable)
+    d = s.execute(select(*cols).where(Domain.name == domain)).first()
+    if d is None:
+        d = s.execute(select(*cols).where(func.lower(Domain.name) == domain.lower())).first()
+    if d is None:
+        return SqlAnswer(None, None, None, None, False)
+    djson = domain_json(d[2], d[3], d[4])
+    if not user:
+        return SqlAnswer(d[1], djson, None, None, False)
+    ecols = (Extension.name, Extension.enabled, Extension.template_id,
+             Extension.param, Extension.variable, Extension.attribute)
+    row = None
+    if not by_alias:
+        row = s.execute(select(*ecols).where(Extension.domain_id == d[0], Extension.name == user)).first()
+    if row is None:
+        row = s.execute(select(*ecols).where(Extension.domain_id == d[0], Extension.number_alias == user)
+                        .order_by(Extension.name).limit(1)).first()
+    if row is None:
+        return SqlAnswer(d[1], djson, None, None, False)
+    tpl = None
+    if row[2] is not None:
+        t = s.execute(select(Template.param, Template.variable, Template.attribute)
+                      .where(Template.id == row[2])).first()
+        tpl = tuple(t) if t else None
+    eff = effective_of(tpl, row[3], row[4], row[5])
+    return SqlAnswer(d[1], djson, row[0], eff, bool(row[1]))
+
+
+def directory() -> Directory:
+    """The Directory of the current app."""
+    app = current_app._get_current_object()
+    d = app.extensions.get("fscti-directory")
+    if d is None:
+        d = app.extensions["fscti-directory"] = Directory(app)
+    return d

@@ -1,0 +1,59 @@
+"""Maintenance of the directory's Redis mirror: rebuild, reconcile (beat), targeted repairs."""
+import logging
+
+import redis
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from app.directory.clients import writer
+from app.directory.rebuild import rebuild_all, rebuild_domain
+from app.directory.reconcile import reconcile as reconcile_mirror
+from app.directory.reconcile import repair_names
+from app.directory.source import connect, load_domains, load_templates
+
+log = logging.getLogger(__name__)
+
+# Redis or SQL briefly unreachable: worth retrying. Anything else is a bug, not retried.
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+
+
+@shared_task(name="fscti.directory.rebuild", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=300, max_retries=10,
+             time_limit=3600, soft_time_limit=3500)
+def rebuild(domain: str | None = None) -> dict:
+    """Rebuild one domain, or every domain, from SQL (aside, then atomic swap)."""
+    if domain:
+        return {"domains": [rebuild_domain(domain).__dict__]}
+    return rebuild_all().as_dict()
+
+
+@shared_task(name="fscti.directory.reconcile", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=300, max_retries=3,
+             time_limit=3600, soft_time_limit=3500)
+def reconcile(domain: str | None = None, repair: bool = True) -> dict:
+    """Compare SQL and Redis and repair the drift; the result says what was repaired."""
+    return reconcile_mirror(domain, repair=repair).as_dict()
+
+
+@shared_task(name="fscti.directory.repair_extensions", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=120, max_retries=20,
+             time_limit=120, soft_time_limit=100)
+def repair_extensions(domain: str, names: list[str]) -> dict:
+    """Rewrite these extensions of a domain from SQL (deleting those SQL no longer has)."""
+    with connect() as conn:
+        rows = load_domains(conn, domain)
+        if not rows:
+            return {"domain": domain, "status": "gone", "repaired": 0}
+        done, busy = repair_names(conn, writer(), rows[0].id, domain, list(names), load_templates(conn))
+    log.info("repaired %d extension(s) of %s (%d busy)", done, domain, busy)
+    return {"domain": domain, "status": "ok", "repaired": done, "busy": busy, "names": list(names)}
+
+
+@shared_task(name="fscti.directory.mirror_template", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=300, max_retries=10,
+             time_limit=3600, soft_time_limit=3500)
+def mirror_template(template_id: int) -> dict:
+    """Re-mirror every extension that uses a template."""
+    from app.directory.mirror import mirror_template as remirror
+
+    return {"template_id": template_id, "mirrored": remirror(template_id)}
