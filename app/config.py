@@ -182,6 +182,8 @@ class Settings:
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
     directory_allow: list = field(default_factory=list)
+    # Seconds the /directory hot path waits for Redis before answering from SQL.
+    directory_redis_timeout: float = 0.25
     esl_connect_timeout: float = 5.0
     log_level: str = "INFO"
     raw: dict = field(default_factory=dict)
@@ -233,6 +235,13 @@ class Settings:
             s.directory_allow = [ipaddress.ip_network(a, strict=False) for a in allow_list]
         except ValueError as exc:
             raise ConfigError(f"directory.allow: {exc}") from exc
+        try:
+            s.directory_redis_timeout = float(env.get("FSCTI_DIRECTORY_REDIS_TIMEOUT")
+                                              or directory.get("redis_timeout") or 0.25)
+        except ValueError as exc:
+            raise ConfigError("directory.redis_timeout: not a number") from exc
+        if s.directory_redis_timeout <= 0:
+            raise ConfigError("directory.redis_timeout: must be > 0")
         s.esl_connect_timeout = float(env.get("FSCTI_ESL_TIMEOUT") or data.get("esl_timeout") or 5.0)
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
         return s
