@@ -5,7 +5,7 @@ import math
 
 from flask import g, jsonify, request, url_for
 
-from app.errors import BadRequest, Forbidden, error_response
+from app.errors import Forbidden, error_response
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
 JSON_DEPTH = 8
@@ -42,9 +42,8 @@ def check_json_body(allow_csv: bool = False, allow_list: bool = False):
                               + (" or text/csv" if allow_csv else ""))
     raw = request.get_data(cache=True)
     if not raw.strip():
-        if request.method == "PATCH":
-            return None
-        return error_response(400, "bad_request", "the request body is empty")
+        return error_response(400, "bad_request", "the request body is empty (send {} to change "
+                                                  "nothing)")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
@@ -95,6 +94,3 @@ def page_response(items: list, total: int, args: dict, dump):
                   "next": link(page + 1) if page < pages else None},
     })
 
-
-def bad_request(message: str):
-    raise BadRequest(message)

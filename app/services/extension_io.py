@@ -90,7 +90,7 @@ def _header(header: list[str]) -> list[tuple[str, str | None]]:
 
 def from_csv(text: str) -> tuple[list[dict], list[int], dict[int, dict]]:
     """Parse CSV into (rows, line of each row, errors found while parsing, by row index)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows, lines, errors = [], [], {}
     try:
         header = next(reader, None)
