@@ -1,0 +1,86 @@
+-- fscti state scripts, part 4: apply one batch of ops atomically, then recompute outputs.
+-- Op kinds: c = channel event, r = registration event/snapshot row, j = bgapi job result,
+-- n = node liveness (HEARTBEAT / Core-UUID), cs = calls snapshot, rs = registrations
+-- snapshot, sw = expiry sweep, x = recompute one extension.
+
+local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
+local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
+local applied, ignored, gone = 0, 0, 0
+
+for _, op in ipairs(BATCH.ops) do
+  TOUCHED = {}
+  local k = op.k
+  if op.core and op.st then see_core(op) end
+  if k == 'c' then
+    if merge_chan(op) then applied = applied + 1 else ignored = ignored + 1 end
+  elseif k == 'r' then
+    merge_reg(op)
+    applied = applied + 1
+  elseif k == 'j' then
+    if redis.call('SET', op.seen, '1', 'NX', 'EX', op.ttl) then
+      redis.call('RPUSH', op.key, op.v)
+      redis.call('EXPIRE', op.key, op.ttl)
+    end
+    applied = applied + 1
+  elseif k == 'n' then
+    if op.ts then redis.call('HSET', NODE.ndk, 'heartbeat', op.ts) end
+    applied = applied + 1
+  elseif k == 'cs' then
+    gone = gone + channel_snapshot(op)
+  elseif k == 'rs' then
+    gone = gone + registration_snapshot(op)
+  elseif k == 'sw' then
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', BATCH.nb, '-inf', NOW)) do
+      local p = split_tab(m)
+      dirty_reg({ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]})
+    end
+  elseif k == 'x' then
+    dirty_reg(op.o)
+    dirty_call(op.o)
+  end
+  -- with a pub/sub channel or list configured, every change is pushed as it happens
+  if PER_OP_CALL or PER_OP_REG then
+    for id, kind in pairs(TOUCHED) do
+      if kind == 'c' and PER_OP_CALL then recompute_call(CTXS[id]) end
+      if kind == 'r' and PER_OP_REG then recompute_reg(CTXS[id]) end
+    end
+  end
+end
+
+for id, _ in pairs(CTXS) do recompute(id) end
+
+-- write back the canonical records
+for key, _ in pairs(CHD) do
+  local rec = CH[key]
+  local v = cjson.encode(rec)
+  if rec.hs or rec.o == nil then
+    redis.call('SET', key, v, 'EX', TTL)
+  else
+    redis.call('SET', key, v)
+  end
+  if rec.o and not rec.hs then
+    redis.call('ZADD', NODE.nk, rec.ets, rec.u)
+  else
+    redis.call('ZREM', NODE.nk, rec.u)
+  end
+end
+for _, h in pairs(HX) do
+  if h.dirty then
+    local R = h.rec
+    local empty
+    if R.b then
+      empty = next(R.b) == nil and next(R.top) == nil and next(R.wipe) == nil and next(R.dc) == nil
+    else
+      empty = next(R.live) == nil and R.lh == nil and R.pv == nil
+    end
+    if empty then redis.call('HDEL', h.key, h.field)
+    else redis.call('HSET', h.key, h.field, cjson.encode(R)) end
+  end
+end
+if NODE.dirty then redis.call('HSET', NODE.ndk, 'core', NODE.core, 'cst', NODE.cst) end
+if #BATCH.ops > 0 then
+  redis.call('HSET', NODE.ndk, 'seen', NOW)
+  redis.call('SADD', BATCH.nodes, NODE.name)
+end
+if BATCH.off then redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', NOW) end
+return {applied, ignored, gone}

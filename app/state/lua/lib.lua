@@ -1,0 +1,130 @@
+-- fscti state scripts, part 1: arguments, comparisons, JSON encoding, record caches.
+-- ARGV[1] = config JSON (gui names, fields, key prefixes, TTL); ARGV[2] = batch JSON
+-- {now, cut, node, ndk, nk, nb, nodes, off?, ops = [...]} (see app/state/ingest.py).
+-- Every key name arrives from app/state/keys.py: carried by ops/records or as a prefix.
+
+local NULL = cjson.null
+local CFG = cjson.decode(ARGV[1])
+local BATCH = cjson.decode(ARGV[2])
+local TTL = tonumber(CFG.ttl)
+-- NOW: µs on the node's (FreeSWITCH's) clock, given, or our clock plus the node's offset.
+-- Doubles hold these 16-digit integers exactly; '%.0f' prints them back in full.
+local NOW = BATCH.now
+if NOW == nil then
+  local off = tonumber(redis.call('HGET', BATCH.ndk, 'offset') or '0') or 0
+  NOW = string.format('%.0f', tonumber(BATCH.lnow) + off)
+end
+-- stamp (16-digit time + 20-digit sequence): tombstones older than this are forgotten
+local CUT = string.format('%016.0f', math.max(0, tonumber(NOW) - TTL * 1000000)) .. string.rep('0', 20)
+
+-- Numbers are compared as digit strings: Lua 5.1 prints 16-digit integers as %.14g.
+local function gt(a, b)
+  if a == nil or a == NULL then return false end
+  if b == nil or b == NULL then return true end
+  local la, lb = #a, #b
+  if la ~= lb then return la > lb end
+  return a > b
+end
+
+-- cjson escapes '/' as '\/' (valid JSON, but mod_cti GUIs see plain slashes).
+local function unslash(s) return (string.gsub(s, '\\/', '/')) end
+
+local enc_obj
+local function enc(v)
+  local t = type(v)
+  if t == 'string' then return cjson.encode(v) end
+  if t == 'table' then
+    if v[1] ~= nil then
+      local parts = {}
+      for i = 1, #v do parts[i] = enc(v[i]) end
+      return '[' .. table.concat(parts, ',') .. ']'
+    end
+    return enc_obj(v, nil)
+  end
+  if t == 'boolean' or t == 'number' then return cjson.encode(v) end
+  return 'null'
+end
+
+-- Deterministic object encoding: keys of `first` in that order, then the rest sorted.
+enc_obj = function(tbl, first)
+  local parts, done = {}, {}
+  if first then
+    for _, k in ipairs(first) do
+      local v = tbl[k]
+      if v ~= nil and v ~= NULL then
+        parts[#parts + 1] = cjson.encode(k) .. ':' .. enc(v)
+        done[k] = true
+      end
+    end
+  end
+  local rest = {}
+  for k, _ in pairs(tbl) do if not done[k] then rest[#rest + 1] = k end end
+  table.sort(rest)
+  for _, k in ipairs(rest) do
+    local v = tbl[k]
+    if v ~= NULL then parts[#parts + 1] = cjson.encode(k) .. ':' .. enc(v) end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function split_tab(s)
+  local out = {}
+  for part in string.gmatch(s .. '\t', '([^\t]*)\t') do out[#out + 1] = part end
+  return out
+end
+
+-- Channel records (string keys), read once per script and written back at the end.
+local CH, CHD = {}, {}
+local function chan(key)
+  local r = CH[key]
+  if r == nil then
+    local v = redis.call('GET', key)
+    if v then r = cjson.decode(v) else r = false end
+    CH[key] = r
+  end
+  return r or nil
+end
+
+-- Per-extension records stored as hash fields (call state, registration state).
+local HX = {}
+local function hrec(key, field, fresh)
+  local id = key .. '\n' .. field
+  local h = HX[id]
+  if h == nil then
+    local v = redis.call('HGET', key, field)
+    h = {key = key, field = field, dirty = false}
+    if v then h.rec = cjson.decode(v) else h.rec = fresh() end
+    HX[id] = h
+  end
+  return h
+end
+
+local function xcall(ctx)
+  return hrec(ctx.xc, ctx.x, function() return {live = {}} end)
+end
+
+local function xreg(ctx)
+  return hrec(ctx.rg, ctx.x, function()
+    return {b = {}, top = {}, wipe = {}, dc = {}, m = {}}
+  end)
+end
+
+-- Extensions whose outputs must be recomputed.
+local CTXS, DCALL, DREG, TOUCHED = {}, {}, {}, {}
+local function ext_id(ctx) return ctx.ui .. '\n' .. ctx.x end
+local function dirty_call(ctx)
+  local id = ext_id(ctx)
+  CTXS[id] = ctx; DCALL[id] = true; TOUCHED[id] = 'c'
+end
+local function dirty_reg(ctx)
+  local id = ext_id(ctx)
+  CTXS[id] = ctx; DREG[id] = true; TOUCHED[id] = 'r'
+end
+
+local function publish(channel, list, max, msg)
+  if channel ~= '' then redis.call('PUBLISH', channel, msg) end
+  if list ~= '' then
+    redis.call('RPUSH', list, msg)
+    redis.call('LTRIM', list, -tonumber(max), -1)
+  end
+end

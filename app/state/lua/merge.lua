@@ -1,0 +1,184 @@
+-- fscti state scripts, part 2: merging ops into the canonical records.
+-- Each merge is a join: times and stamps only grow, a hang-up is terminal, per-field values
+-- are last-writer-wins by stamp. So the records (and the outputs recomputed from them) end
+-- the same whatever the order or repetition of the ops.
+
+local NODE = {name = BATCH.node, ndk = BATCH.ndk, nk = BATCH.nk, dirty = false}
+do
+  local h = redis.call('HMGET', NODE.ndk, 'core', 'cst')
+  NODE.core = h[1] or nil
+  NODE.cst = h[2] or nil
+end
+
+-- A channel is hung up in the state: leave the extension's live set; the newest hung-up
+-- channel (by last stamp, then uuid) is kept as `lh` (SPEC: the last hung-up call stays).
+local function touch_call(rec)
+  local ctx = rec.o
+  local h = xcall(ctx)
+  local X = h.rec
+  if rec.hs then
+    X.live[rec.u] = nil
+    local lh = X.lh
+    if lh == nil or lh.u == rec.u or gt(rec.es, lh.es) or (rec.es == lh.es and rec.u > lh.u) then
+      X.lh = rec
+    end
+  else
+    X.live[rec.u] = 1
+  end
+  h.dirty = true
+  dirty_call(ctx)
+end
+
+-- A channel that is not of the node's current Core-UUID is gone (FreeSWITCH restarted).
+local function kill(rec, key, why)
+  if not rec.hs then rec.hs = rec.es end
+  rec[why] = 1
+  CH[key] = rec; CHD[key] = true
+  if rec.o then touch_call(rec) end
+end
+
+local function switch_core(core, st)
+  NODE.core, NODE.cst, NODE.dirty = core, st, true
+  local members = redis.call('ZRANGE', NODE.nk, 0, -1)
+  for _, u in ipairs(members) do
+    local key = CFG.cp .. u
+    local rec = chan(key)
+    if rec == nil then
+      redis.call('ZREM', NODE.nk, u)
+    elseif rec.core ~= core and not rec.hs then
+      kill(rec, key, 'pg')
+    end
+  end
+end
+
+-- Core-UUID: the core of the newest stamp is current; older cores' events are late.
+local function see_core(op)
+  if op.core == nil then return end
+  if NODE.core == op.core then
+    if gt(op.st, NODE.cst) then NODE.cst = op.st; NODE.dirty = true end
+  elseif NODE.core == nil or gt(op.st, NODE.cst) then
+    switch_core(op.core, op.st)
+  end
+end
+
+local function detach(rec)
+  local h = xcall(rec.o)
+  h.rec.live[rec.u] = nil
+  if h.rec.lh and h.rec.lh.u == rec.u then h.rec.lh = nil end
+  h.dirty = true
+  dirty_call(rec.o)
+end
+
+local function merge_chan(op)
+  local key = op.ck
+  local rec = chan(key)
+  if rec == nil then
+    if op.own and op.o == nil then return false end     -- a leg of no extension
+    rec = {u = op.u, core = op.core, f = {}, t = {}, es = '', ets = ''}
+  elseif op.snap then
+    return false                                        -- events know better than a snapshot
+  end
+  if op.o and (rec.o == nil or gt(rec.os, op.st)) then
+    if rec.o and (rec.o.ui ~= op.o.ui or rec.o.x ~= op.o.x) then detach(rec) end
+    rec.o = op.o
+    rec.os = op.st
+  end
+  for k, v in pairs(op.f) do
+    local cur = rec.f[k]
+    if cur == nil or gt(op.st, cur[2]) then rec.f[k] = {v, op.st} end
+  end
+  for k, v in pairs(op.t) do
+    if gt(v, rec.t[k]) then rec.t[k] = v end
+  end
+  if op.lb ~= '' and gt(op.st, rec.ls) then rec.ls = op.st; rec.lb = op.lb end
+  if op.term and gt(op.st, rec.hs) then rec.hs = op.st end
+  if gt(op.st, rec.es) then rec.es = op.st; rec.ets = op.ts end
+  if NODE.core and rec.core ~= NODE.core and not rec.hs then
+    rec.hs = rec.es
+    rec.pg = 1
+  end
+  CH[key] = rec; CHD[key] = true
+  if rec.o then touch_call(rec) end
+  return true
+end
+
+-- Channels FreeSWITCH no longer has (a `show channels` snapshot taken at op.st) hang up,
+-- unless an event newer than op.cut says otherwise (the snapshot lags the events).
+local function channel_snapshot(op)
+  local members = redis.call('ZRANGE', NODE.nk, 0, -1)
+  local n = 0
+  for _, u in ipairs(members) do
+    if not op.present[u] then
+      local key = CFG.cp .. u
+      local rec = chan(key)
+      if rec and not rec.hs and gt(op.cut, rec.es) then
+        kill(rec, key, 'rr')
+        n = n + 1
+      end
+    end
+  end
+  return n
+end
+
+-- Registrations: one record per extension with every binding (node, profile, call-id).
+local function merge_reg(op)
+  local h = xreg(op.o)
+  local R = h.rec
+  local B = R.b[op.bid]
+  if B == nil then
+    B = {np = op.np, nb = op.nb, cid = op.cid}
+    R.b[op.bid] = B
+  end
+  if op.typ == 'reg' or op.typ == 'snap' then
+    if gt(op.st, B.rs) then
+      B.rs = op.st
+      B.exp = op.exp
+      B.contact = op.contact
+    end
+    -- the registration event itself (the `gui.registration` value): a real event beats a
+    -- snapshot's stand-in; among equals the newest wins
+    if op.typ == 'reg' then
+      if B.evsnap or gt(op.st, B.evs) then
+        B.ev, B.reg, B.evs, B.evsnap = op.ev, op.reg, op.st, nil
+      end
+    elseif B.ev == nil or (B.evsnap and gt(op.st, B.evs)) then
+      B.ev, B.reg, B.evs, B.evsnap = op.ev, op.reg, op.st, 1
+    end
+    local top = R.top[op.np]
+    if top == nil or gt(op.st, top[1]) or (op.st == top[1] and op.bid > top[2]) then
+      R.top[op.np] = {op.st, op.bid}
+    end
+  else
+    if gt(op.st, B.ds) then
+      B.ds = op.st
+      B.dev = op.ev
+      B.dwhy = op.typ
+    end
+    if op.typ == 'unreg' then
+      if gt(op.st, R.wipe[op.np]) then R.wipe[op.np] = op.st end
+      if op.contact ~= nil and op.contact ~= '' and gt(op.st, R.dc[op.contact]) then
+        R.dc[op.contact] = op.st
+      end
+    end
+  end
+  if op.multi ~= nil then R.m[op.np] = op.multi end
+  h.dirty = true
+  dirty_reg(op.o)
+end
+
+-- A `sofia xmlstatus ... reg` snapshot at op.st: bindings of these profiles it lacks are gone.
+local function registration_snapshot(op)
+  local members = redis.call('ZRANGE', BATCH.nb, 0, -1)
+  local n = 0
+  for _, m in ipairs(members) do
+    local p = split_tab(m)        -- ui, rg, xc, domain, ext, node, profile, call-id
+    local np = p[6] .. '\t' .. p[7]
+    local bid = np .. '\t' .. p[8]
+    if op.np[np] and not op.present[bid] then
+      merge_reg({typ = 'gone', o = {ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]},
+                 np = np, bid = bid, cid = p[8], nb = BATCH.nb, st = op.st})
+      n = n + 1
+    end
+  end
+  return n
+end

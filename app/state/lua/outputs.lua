@@ -1,0 +1,254 @@
+-- fscti state scripts, part 3: the SPEC-shaped outputs, recomputed from the records.
+-- `cti_userinfo@<domain>` (SPEC §2), `gui.registration` and `gui.call` (SPEC §2-§3).
+
+local REG_ORDER = {'Hostname', 'IPv4', 'IPv6', 'cluster_ip', 'cluster_port', 'network-ip',
+                   'user-agent', 'status', 'Timestamp'}
+local UI_CALL_ORDER = {'Unique-ID', 'Created-Time', 'Progress-Time', 'Answered-Time',
+                       'Call-Direction', 'Call-Number', 'Timestamp', 'Signal-Bond'}
+
+local function fv(rec, k)
+  local x = rec.f[k]
+  if x then return x[1] end
+  return nil
+end
+
+local function created(rec)
+  return rec.t['Caller-Channel-Created-Time'] or rec.t['Caller-Profile-Created-Time'] or '0'
+end
+
+local function label(rec)
+  if rec.hs then return 'hangup' end
+  return rec.lb or ''
+end
+
+local function newer(a, b)       -- a after b, by (last stamp, uuid)
+  if b == nil then return true end
+  if a.es ~= b.es then return gt(a.es, b.es) end
+  return a.u > b.u
+end
+
+-- Live channels of an extension, oldest first; drops members whose record went away.
+local function live_calls(ctx)
+  local h = xcall(ctx)
+  local list = {}
+  for u, _ in pairs(h.rec.live) do
+    local rec = chan(CFG.cp .. u)
+    if rec and not rec.hs and rec.o and rec.o.ui == ctx.ui and rec.o.x == ctx.x then
+      list[#list + 1] = rec
+    else
+      h.rec.live[u] = nil
+      h.dirty = true
+    end
+  end
+  table.sort(list, function(a, b)
+    local ca, cb = created(a), created(b)
+    if ca ~= cb then return gt(cb, ca) end
+    return a.u < b.u
+  end)
+  return list
+end
+
+local function ui_call(rec)
+  local t = rec.t
+  local prog
+  for _, k in ipairs({'Caller-Channel-Progress-Time', 'Caller-Channel-Progress-Media-Time'}) do
+    local v = t[k]
+    if v and v ~= '0' and (prog == nil or gt(prog, v)) then prog = v end
+  end
+  local dir = fv(rec, 'Call-Direction') or ''
+  local number
+  if dir == 'inbound' then number = fv(rec, 'Caller-Destination-Number')
+  else number = fv(rec, 'Caller-Caller-ID-Number') end
+  local bond = fv(rec, 'variable_signal_bond')
+  if bond == nil or bond == '' then bond = fv(rec, 'Other-Leg-Unique-ID') or '' end
+  return enc_obj({['Unique-ID'] = rec.u, ['Created-Time'] = created(rec),
+                  ['Progress-Time'] = prog or '0',
+                  ['Answered-Time'] = t['Caller-Channel-Answered-Time'] or '0',
+                  ['Call-Direction'] = dir, ['Call-Number'] = number or '',
+                  ['Timestamp'] = rec.ets, ['Signal-Bond'] = bond}, UI_CALL_ORDER)
+end
+
+local function fields_obj(rec)
+  local parts = {}
+  for _, k in ipairs(CFG.fields) do
+    local v = rec.t[k] or fv(rec, k)
+    if v ~= nil then parts[#parts + 1] = cjson.encode(k) .. ':' .. cjson.encode(v) end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- gui.call value (SPEC §3), or nil when the extension has no call at all.
+local function call_value(ctx, X, calls)
+  local cur
+  for _, rec in ipairs(calls) do if newer(rec, cur) then cur = rec end end
+  if X.lh and newer(X.lh, cur) then cur = X.lh end
+  if cur == nil then return nil end
+  local parts = {'"username":' .. cjson.encode(ctx.x), '"current":' .. cjson.encode(cur.u),
+                 '"notify":' .. cjson.encode(label(cur))}
+  for _, rec in ipairs(calls) do parts[#parts + 1] = cjson.encode(rec.u) .. ':' .. fields_obj(rec) end
+  if X.lh and not CFG.rmh then
+    parts[#parts + 1] = cjson.encode(X.lh.u) .. ':' .. fields_obj(X.lh)
+  end
+  local act = {}
+  for i, rec in ipairs(calls) do act[i] = cjson.encode(rec.u) end
+  parts[#parts + 1] = '"activity":[' .. table.concat(act, ',') .. ']'
+  return unslash('{' .. table.concat(parts, ',') .. '}')
+end
+
+local function recompute_call(ctx)
+  local h = xcall(ctx)
+  local calls = live_calls(ctx)
+  local v = call_value(ctx, h.rec, calls)
+  local old
+  if CFG.ch ~= '' then old = redis.call('HGET', CFG.ch, ctx.x) or nil else old = h.rec.pv end
+  if v ~= old then
+    if CFG.ch ~= '' then
+      if v then redis.call('HSET', CFG.ch, ctx.x, v) else redis.call('HDEL', CFG.ch, ctx.x) end
+    elseif CFG.cc ~= '' or CFG.cl ~= '' then
+      h.rec.pv = v
+      h.dirty = true
+    end
+    if v then publish(CFG.cc, CFG.cl, CFG.cmax, v) end
+  end
+  return calls
+end
+
+-- Registrations ------------------------------------------------------------------------
+local function alive(R, bid, B)
+  if B.rs == nil then return false end
+  if B.ds and not gt(B.rs, B.ds) then return false end
+  if not gt(B.exp, NOW) then return false end        -- FreeSWITCH's stored expiry passed
+  if R.m[B.np] then
+    local c = B.contact and R.dc[B.contact]
+    if c and not gt(B.rs, c) then return false end
+  else
+    -- multiple-registrations off: the newest register of the profile replaced the others
+    -- silently, and an unregister removes every binding of the user (facts §4.3)
+    local top = R.top[B.np]
+    if top and top[2] ~= bid then return false end
+    local w = R.wipe[B.np]
+    if w and not gt(B.rs, w) then return false end
+  end
+  return true
+end
+
+local function member(ctx, bid)
+  return ctx.ui .. '\t' .. ctx.rg .. '\t' .. ctx.xc .. '\t' .. ctx.d .. '\t' .. ctx.x .. '\t' .. bid
+end
+
+local function live_bindings(R)
+  local binds = {}
+  for bid, B in pairs(R.b) do
+    if alive(R, bid, B) then binds[#binds + 1] = {bid = bid, B = B} end
+  end
+  table.sort(binds, function(a, b)
+    if a.B.rs ~= b.B.rs then return gt(a.B.rs, b.B.rs) end
+    return a.bid > b.bid
+  end)
+  return binds
+end
+
+-- Forget bindings dead for longer than the tombstone TTL, and per-profile marks with them.
+local function gc_reg(ctx, h)
+  local R = h.rec
+  local nps = {}
+  for bid, B in pairs(R.b) do
+    if not alive(R, bid, B) then
+      local last = B.rs
+      if gt(B.ds, last) then last = B.ds end
+      if last == nil or gt(CUT, last) then
+        R.b[bid] = nil
+        redis.call('ZREM', B.nb, member(ctx, bid))
+        h.dirty = true
+      end
+    end
+  end
+  for _, B in pairs(R.b) do nps[B.np] = true end
+  for _, tbl in ipairs({R.top, R.wipe, R.m}) do
+    for np, v in pairs(tbl) do
+      local st = v
+      if type(v) == 'table' then st = v[1] end
+      if not nps[np] and (type(v) == 'boolean' or gt(CUT, st)) then tbl[np] = nil; h.dirty = true end
+    end
+  end
+  for c, st in pairs(R.dc) do
+    if gt(CUT, st) then R.dc[c] = nil; h.dirty = true end
+  end
+end
+
+local function removal_message(ctx, R)
+  local best
+  for _, B in pairs(R.b) do
+    if B.ds and (best == nil or gt(B.ds, best.ds)) then best = B end
+  end
+  if best and best.dev and best.dwhy ~= 'gone' then return best.dev end
+  local reason = 'expired'
+  if best and best.dwhy == 'gone' then reason = 'resync' end
+  return unslash(enc_obj({['Event-Name'] = 'CUSTOM', ['Event-Subclass'] = 'sofia::expire',
+                          user = ctx.x, username = ctx.x, host = ctx.d,
+                          ['fscti-reason'] = reason},
+                         {'Event-Name', 'Event-Subclass', 'user', 'username', 'host'}))
+end
+
+local function recompute_reg(ctx)
+  local h = xreg(ctx)
+  gc_reg(ctx, h)
+  local R = h.rec
+  local binds = live_bindings(R)
+  local alive_set = {}
+  for _, e in ipairs(binds) do
+    alive_set[e.bid] = true
+    redis.call('ZADD', e.B.nb, e.B.exp, member(ctx, e.bid))
+  end
+  for bid, B in pairs(R.b) do
+    if not alive_set[bid] then redis.call('ZREM', B.nb, member(ctx, bid)) end
+  end
+  local sig = ''
+  if #binds > 0 then sig = binds[1].bid .. '|' .. binds[1].B.rs .. '|' .. (binds[1].B.evs or '') end
+  local changed = sig ~= (R.pub or '')
+  if CFG.rh ~= '' then
+    if #binds > 0 then redis.call('HSET', CFG.rh, ctx.x, binds[1].B.ev)
+    elseif changed then redis.call('HDEL', CFG.rh, ctx.x) end
+  end
+  if changed then
+    R.pub = sig
+    h.dirty = true
+    if #binds > 0 then publish(CFG.rc, CFG.rl, CFG.rmax, binds[1].B.ev)
+    else publish(CFG.rc, CFG.rl, CFG.rmax, removal_message(ctx, R)) end
+  end
+  return binds
+end
+
+local function write_userinfo(ctx, binds, calls)
+  if #binds == 0 and #calls == 0 then
+    redis.call('HDEL', ctx.ui, ctx.x)
+    return
+  end
+  local sw
+  if #binds > 0 then sw = binds[1].B.reg['FreeSWITCH-Switchname'] end
+  if (sw == nil or sw == '') and #calls > 0 then sw = fv(calls[#calls], 'FreeSWITCH-Switchname') end
+  local parts = {'"FreeSWITCH-Switchname":' .. cjson.encode(sw or '')}
+  if #binds > 0 then parts[#parts + 1] = '"register":' .. enc_obj(binds[1].B.reg, REG_ORDER) end
+  local cl = {}
+  for i, rec in ipairs(calls) do cl[i] = ui_call(rec) end
+  parts[#parts + 1] = '"calls":[' .. table.concat(cl, ',') .. ']'
+  if #binds > 0 then
+    local bl = {}
+    for i, e in ipairs(binds) do
+      local b = {}
+      for k, v in pairs(e.B.reg) do b[k] = v end
+      b['expires-at'] = e.B.exp
+      bl[i] = enc_obj(b, REG_ORDER)
+    end
+    parts[#parts + 1] = '"bindings":[' .. table.concat(bl, ',') .. ']'
+  end
+  redis.call('HSET', ctx.ui, ctx.x, unslash('{' .. table.concat(parts, ',') .. '}'))
+end
+
+local function recompute(id)
+  local ctx = CTXS[id]
+  local calls, binds
+  if DCALL[id] then calls = recompute_call(ctx) else calls = live_calls(ctx) end
+  if DREG[id] then binds = recompute_reg(ctx) else binds = live_bindings(xreg(ctx).rec) end
+  write_userinfo(ctx, binds, calls)
+end
