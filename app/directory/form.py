@@ -58,3 +58,24 @@ def parse(raw: bytes) -> Query:
     if user and not is_extension(user):
         user = INVALID_USER
     return Query(section, domain, user, key == b"number-alias", purpose)
+
+
+# --- the other direction: how FreeSWITCH builds the body (tests, benchmark, manual replays) ---
+
+_UNSAFE = set(b"\r\n `#%&+:;<=>?@[\\]^{|}\"")
+
+
+def fs_urlencode(value: str) -> str:
+    """FreeSWITCH's switch_url_encode: %XX (uppercase) for bytes < 0x20, > '~' and its unsafe set."""
+    out = []
+    for b in value.encode("utf-8"):
+        out.append(f"%{b:02X}" if b < 0x20 or b > 0x7E or b in _UNSAFE else chr(b))
+    return "".join(out)
+
+
+def encode(pairs) -> bytes:
+    """A mod_xml_curl body from (name, value) pairs: the five leading fields raw, the rest encoded."""
+    parts = []
+    for i, (name, value) in enumerate(pairs):
+        parts.append(f"{name}={value if i < 5 else fs_urlencode(value)}")
+    return "&".join(parts).encode("utf-8")

@@ -135,18 +135,17 @@ def _sql_states(conn, domain_id: int, names: list[str]) -> dict[str, bool]:
 def _strays(conn, client, d, report: Report, templates: dict) -> None:
     """Fields in the hash or the disabled set that SQL does not back; alias entries gone stale."""
     s = scripts_for(client)
-    for key, kind, wanted in ((keys.exten(d.name), "stray", True),
-                              (keys.disabled(d.name), "stray_disabled", False)):
+    for key, kind in ((keys.exten(d.name), "stray"), (keys.disabled(d.name), "stray_disabled")):
         # HSCAN yields (field, value); NOVALUES needs Redis 7.4, so the values are dropped here.
         scan = client.hscan_iter if kind == "stray" else client.sscan_iter
         chunk: list[str] = []
         for item in scan(key, count=BATCH):
             chunk.append(item if isinstance(item, str) else item[0])
             if len(chunk) >= BATCH:
-                _stray_chunk(conn, client, d, chunk, wanted, kind, report, templates)
+                _stray_chunk(conn, client, d, chunk, kind, report, templates)
                 chunk = []
         if chunk:
-            _stray_chunk(conn, client, d, chunk, wanted, kind, report, templates)
+            _stray_chunk(conn, client, d, chunk, kind, report, templates)
     chunk = []
     for field_, _ in client.hscan_iter(keys.alias(d.name), count=BATCH):
         chunk.append(field_)
@@ -157,9 +156,10 @@ def _strays(conn, client, d, report: Report, templates: dict) -> None:
         _prune(s, client, d.name, chunk, report)
 
 
-def _stray_chunk(conn, client, d, names, wanted: bool, kind: str, report: Report, templates) -> None:
+def _stray_chunk(conn, client, d, names, kind: str, report: Report, templates) -> None:
+    # Names SQL has were compared by the batch pass; here only names SQL lacks entirely.
     states = _sql_states(conn, d.id, names)
-    bad = [n for n in names if states.get(n) is not wanted]
+    bad = [n for n in names if n not in states]
     for n in bad:
         report.add(d.name, n, kind)
     if bad and report.repair:

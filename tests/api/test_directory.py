@@ -1,0 +1,365 @@
+"""POST/GET /directory against real Redis and SQL, with the captured FreeSWITCH requests."""
+import json
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from lxml import etree
+
+from app.directory import lookup as lookup_mod
+from app.directory.form import encode
+from app.directory.rebuild import rebuild_all
+from app.directory.repairs import repairs
+from app.extensions import db
+from app.models import Domain, Extension, Template
+from app.models.domain import DEFAULT_DIAL_STRING
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
+REQUESTS = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+BASE = [("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"), ("key_name", "name"),
+        ("key_value", "127.0.0.1"), ("Event-Name", "REQUEST_PARAMS")]
+
+
+@pytest.fixture
+def d(app_ctx):
+    """Domain 127.0.0.1 with users 1001-1003 (password 1234) as in the capture, mirrored."""
+    repairs.forget()
+    app_ctx.extensions.pop("fscti-directory", None)
+    dom = Domain(name="127.0.0.1", realm="127.0.0.1", param={"dial-string": DEFAULT_DIAL_STRING},
+                 variable={"default_gateway": "gw"})
+    tpl = Template(name="default", param={"allow-empty-password": False},
+                   variable={"user_context": "default"}, attribute={"cacheable": "60000"})
+    db.session.add_all([dom, tpl])
+    for n in ("1001", "1002", "1003"):
+        db.session.add(Extension(domain=dom, name=n, template=tpl, param={"password": "1234"},
+                                 attribute={"number-alias": "5" + n[1:]}, number_alias="5" + n[1:]))
+    db.session.commit()
+    rebuild_all()
+    yield dom
+    app_ctx.extensions.pop("fscti-directory", None)
+
+
+def add_ext(dom, name, mirror=True, **kw):
+    ext = Extension(domain=dom, name=name, **kw)
+    db.session.add(ext)
+    db.session.commit()
+    if mirror:
+        from app.directory.mirror import mirror_extensions
+
+        mirror_extensions([ext])
+    return ext
+
+
+def post(client, pairs, **kw):
+    resp = client.post("/directory", data=encode(pairs),
+                       content_type="application/x-www-form-urlencoded", **kw)
+    return resp
+
+
+def parsed(resp):
+    assert resp.status_code == 200, resp.data
+    assert resp.mimetype == "text/xml"
+    assert not resp.data.startswith(b"<?")
+    return etree.fromstring(resp.data)
+
+
+def users(root):
+    return root.findall("section/domain/users/user")
+
+
+def ask(client, user, *extra, key="id", domain="127.0.0.1", action="sip_auth"):
+    pairs = BASE + ([("action", action)] if action else []) + list(extra) + [
+        ("key", key), ("user", user), ("domain", domain)]
+    return parsed(post(client, pairs))
+
+
+def is_not_found(root):
+    return root.find("section").get("name") == "result" and \
+        root.find("section/result").get("status") == "not found"
+
+
+@pytest.mark.parametrize("req", REQUESTS, ids=[f"{i}-{r['fields'].get('action', 'none')}-{r['fields']['user']}"
+                                               for i, r in enumerate(REQUESTS)])
+def test_every_captured_request_is_answered(client, d, req):
+    root = parsed(post(client, req["fields"].items()))
+    dom = root.find("section/domain")
+    assert root.find("section").get("name") == "directory"
+    assert dom.get("name") == "127.0.0.1"
+    params = {p.get("name"): p.get("value") for p in dom.iterfind("params/param")}
+    assert params["dial-string"] == DEFAULT_DIAL_STRING
+    found = users(root)
+    if req["answer"].startswith("user "):
+        assert [u.get("id") for u in found] == [req["answer"].split()[1]]
+        u = found[0]
+        assert u.get("cacheable") == "60000" and u.get("number-alias") == "5" + u.get("id")[1:]
+        up = {p.get("name"): p.get("value") for p in u.iterfind("params/param")}
+        assert up == {"allow-empty-password": "false", "password": "1234"}
+        assert u.find("variables/variable").get("name") == "user_context"
+    else:
+        assert req["answer"].startswith("not found")
+        assert found == [] and dom.find("user") is None
+
+
+def test_get_with_query_parameters(client, d):
+    qs = encode(BASE + [("action", "sip_auth"), ("key", "id"), ("user", "1002"), ("domain", "127.0.0.1")])
+    root = parsed(client.get("/directory?" + qs.decode()))
+    assert [u.get("id") for u in users(root)] == ["1002"]
+
+
+def test_one_redis_round_trip_no_sql_on_hit(client, d, app_ctx):
+    from app.directory.lookup import directory
+
+    ask(client, "1001")
+    stats = directory().stats
+    assert stats["redis"] == 1 and stats["sql"] == 0
+
+
+@pytest.mark.parametrize("action", ["sip_auth", "user_call", "reverse-auth-lookup", "message-count", None])
+def test_every_action_gets_the_user(client, d, action):
+    extra = [("Event-Name", "GENERAL")] if action == "message-count" else []
+    root = ask(client, "1003", *extra, action=action)
+    assert [u.get("id") for u in users(root)] == ["1003"]
+
+
+def test_message_count_retry_by_number_alias(client, d):
+    pairs = BASE[:-1] + [("Event-Name", "GENERAL"), ("action", "message-count"),
+                         ("key", "id"), ("user", "5002"), ("domain", "127.0.0.1"),
+                         ("key", "number-alias"), ("user", "5002"), ("domain", "127.0.0.1")]
+    root = parsed(post(client, pairs))
+    assert [(u.get("id"), u.get("number-alias")) for u in users(root)] == [("1002", "5002")]
+
+
+def test_key_id_matches_number_alias_like_freeswitch(client, d):
+    assert [u.get("id") for u in users(ask(client, "5001"))] == ["1001"]
+
+
+def test_key_number_alias_matches_only_aliases(client, d):
+    assert [u.get("id") for u in users(ask(client, "5003", key="number-alias"))] == ["1003"]
+    assert users(ask(client, "1003", key="number-alias")) == []
+
+
+def test_user_ids_match_case_insensitively(client, d):
+    add_ext(d, "Alice", param={"password": "x"})
+    add_ext(d, "bob", param={"password": "y"}, attribute={"number-alias": "BobAlias"})
+    assert [u.get("id") for u in users(ask(client, "alice"))] == ["Alice"]
+    assert [u.get("id") for u in users(ask(client, "ALICE"))] == ["Alice"]
+    assert [u.get("id") for u in users(ask(client, "BOB"))] == ["bob"]
+    assert [u.get("id") for u in users(ask(client, "bobalias"))] == ["bob"]
+
+
+def test_reverse_auth_params_are_served(client, d):
+    add_ext(d, "gw1", param={"reverse-auth-user": "u", "reverse-auth-pass": "p$w"})
+    root = ask(client, "gw1", ("sip_call_id", "abc"), action="reverse-auth-lookup")
+    params = {p.get("name"): p.get("value") for p in users(root)[0].iterfind("params/param")}
+    assert params == {"reverse-auth-user": "u", "reverse-auth-pass": "p$w"}
+
+
+def test_unknown_user_gets_the_domain_without_users(client, d):
+    root = ask(client, "1009")
+    assert root.find("section/domain").get("name") == "127.0.0.1" and users(root) == []
+    root = ask(client, "nobody")
+    assert root.find("section/domain") is not None and users(root) == []
+
+
+def test_invalid_user_name_gets_the_domain_without_users(client, d):
+    root = ask(client, "10 01")
+    assert root.find("section/domain") is not None and users(root) == []
+
+
+def test_domain_only_lookup(client, d):
+    root = parsed(post(client, BASE))
+    assert root.find("section/domain").get("name") == "127.0.0.1" and users(root) == []
+
+
+@pytest.mark.parametrize("pairs", [
+    BASE[:4] + [("key_value", "unknown.example")] + BASE[5:] + [("key", "id"), ("user", "1001"), ("domain", "unknown.example")],
+    [("hostname", "vm"), ("section", "directory"), ("tag_name", ""), ("key_name", ""), ("key_value", ""),
+     ("Event-Name", "REQUEST_PARAMS"), ("purpose", "gateways"), ("profile", "internal")],
+    [("hostname", "vm"), ("section", "directory"), ("tag_name", ""), ("key_name", ""), ("key_value", ""),
+     ("Event-Name", "REQUEST_PARAMS"), ("purpose", "network-list")],
+    [("hostname", "vm"), ("section", "configuration"), ("tag_name", "configuration"), ("key_name", "name"),
+     ("key_value", "sofia.conf"), ("Event-Name", "REQUEST_PARAMS")],
+    [("hostname", "vm"), ("section", "dialplan"), ("tag_name", ""), ("key_name", ""), ("key_value", ""),
+     ("Event-Name", "REQUEST_PARAMS"), ("Hunt-Destination-Number", "1001")],
+], ids=["unknown-domain", "gateways", "network-list", "configuration", "dialplan"])
+def test_not_found_result(client, d, pairs):
+    assert is_not_found(parsed(post(client, pairs)))
+
+
+def test_disabled_extension_is_an_unknown_user_without_sql(client, d, app_ctx):
+    from app.directory.lookup import directory
+    from app.directory.mirror import mirror_extensions
+
+    ext = db.session.execute(db.select(Extension).filter_by(name="1002")).scalar_one()
+    ext.enabled = False
+    db.session.commit()
+    mirror_extensions([ext])
+    root = ask(client, "1002")
+    assert root.find("section/domain") is not None and users(root) == []
+    assert directory().stats["sql"] == 0
+
+
+def test_sip_forbid_register_is_served_so_freeswitch_answers_403(client, d):
+    add_ext(d, "1010", param={"password": "x", "sip-forbid-register": True})
+    u = users(ask(client, "1010"))[0]
+    params = {p.get("name"): p.get("value") for p in u.iterfind("params/param")}
+    assert params["sip-forbid-register"] == "true"
+
+
+HOSTILE = '<>&"\'$ $${x} \n\r<?x?><X-PRE-PROCESS cmd="exec" data="id"/><!--#set a=b-->'
+
+
+def test_hostile_names_and_values_parse_and_round_trip(client, d, app_ctx):
+    dom = Domain(name="h.example", realm="h", param={HOSTILE: HOSTILE, "dial-string": DEFAULT_DIAL_STRING},
+                 variable={"v" + HOSTILE: HOSTILE})
+    db.session.add(dom)
+    db.session.commit()
+    add_ext(dom, "1001", mirror=False, param={HOSTILE: HOSTILE, "password": "$$1234"},
+            variable={"x": HOSTILE}, attribute={"cacheable": HOSTILE, "number-alias": "9$<"})
+    rebuild_all()
+    pairs = BASE[:4] + [("key_value", "h.example")] + BASE[5:] + [("key", "id"), ("user", "1001"), ("domain", "h.example")]
+    resp = post(client, pairs)
+    for line in resp.data.decode().split("\n"):
+        assert "<?" not in line and "$" not in line and "x-pre-process" not in line.lower()
+    root = parsed(resp)
+    dom_el = root.find("section/domain")
+    assert {p.get("name"): p.get("value") for p in dom_el.iterfind("params/param")}[HOSTILE] == HOSTILE
+    assert dom_el.find("variables/variable").get("name") == "v" + HOSTILE
+    u = users(root)[0]
+    assert u.get("cacheable") == HOSTILE and u.get("number-alias") == "9$<"
+    params = {p.get("name"): p.get("value") for p in u.iterfind("params/param")}
+    assert params == {HOSTILE: HOSTILE, "password": "$$1234"}
+    assert u.find("variables/variable").get("value") == HOSTILE
+
+
+def test_request_too_large(client, d):
+    resp = client.post("/directory", data=b"x" * 70000, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 413
+
+
+# --- degraded paths -----------------------------------------------------------------------
+
+def _dead_reader(app):
+    """Point the hot path's Redis client at a port nothing listens on."""
+    import socket
+
+    from app.directory.clients import make_client
+    from app.directory.lookup import directory
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    dirx = directory()
+    dirx.reader = make_client(f"redis://127.0.0.1:{port}/0", 0.25)
+    return dirx
+
+
+def test_redis_down_answers_from_sql(client, d, app_ctx):
+    dirx = _dead_reader(app_ctx)
+    assert [u.get("id") for u in users(ask(client, "1001"))] == ["1001"]
+    assert [u.get("id") for u in users(ask(client, "5002"))] == ["1002"]
+    assert users(ask(client, "1009")) == []
+    assert is_not_found(ask(client, "1001", domain="nope.example"))
+    assert dirx.stats["redis_down"] == 1  # the breaker skips Redis after the first failure
+    assert dirx.stats["sql"] == 4
+
+
+def test_redis_down_unknown_users_are_remembered(client, d, app_ctx):
+    dirx = _dead_reader(app_ctx)
+    for _ in range(5):
+        assert users(ask(client, "1999")) == []
+    assert dirx.stats["sql"] == 1
+
+
+def test_redis_down_disabled_extension_is_not_served(client, d, app_ctx):
+    add_ext(d, "1020", enabled=False, param={"password": "x"})
+    _dead_reader(app_ctx)
+    assert users(ask(client, "1020")) == []
+
+
+def test_missing_field_answers_from_sql_and_queues_a_repair(client, d, rdb, settings):
+    from app.state import keys
+    from tests.conftest import _broker_url
+
+    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
+    broker.delete("celery")
+    rdb.hdel(keys.exten("127.0.0.1"), "1002")
+    assert [u.get("id") for u in users(ask(client, "1002"))] == ["1002"]
+    assert repairs.join(10)
+    messages = [json.loads(m) for m in broker.lrange("celery", 0, -1)]
+    tasks = [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages]
+    assert ("fscti.directory.repair_extensions", "['127.0.0.1', ['1002']]") in tasks
+    broker.delete("celery")
+
+
+def test_domain_missing_from_redis_answers_from_sql_and_queues_a_rebuild(client, d, rdb, settings):
+    from tests.conftest import _broker_url
+
+    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
+    broker.delete("celery")
+    rdb.flushdb()
+    assert [u.get("id") for u in users(ask(client, "1003"))] == ["1003"]
+    assert repairs.join(10)
+    tasks = [json.loads(m)["headers"]["task"] for m in broker.lrange("celery", 0, -1)]
+    assert "fscti.directory.rebuild" in tasks
+    broker.delete("celery")
+
+
+def test_redis_and_sql_down_refuse_rather_than_fail(client, d, app_ctx, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    ask(client, "1001")  # the domain head is now known to this process
+    _dead_reader(app_ctx)
+
+    def sql_down(*a, **kw):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(lookup_mod, "sql_lookup", sql_down)
+    root = ask(client, "1001")
+    assert root.find("section/domain") is not None and users(root) == []
+    resp = post(client, BASE[:4] + [("key_value", "other.example")] + BASE[5:] +
+                [("key", "id"), ("user", "1"), ("domain", "other.example")])
+    assert resp.status_code == 503
+
+
+# --- access control -------------------------------------------------------------------------
+
+@pytest.fixture
+def guarded(app_ctx, settings):
+    import copy
+    import ipaddress
+
+    from app.directory.views import Guard
+
+    s = copy.copy(settings)
+    s.directory_credentials = "fs:s3cret:x"
+    s.directory_allow = [ipaddress.ip_network("10.1.0.0/16"), ipaddress.ip_network("::1/128")]
+    app_ctx.extensions["fscti-directory-guard"] = Guard(s)
+    yield
+    app_ctx.extensions.pop("fscti-directory-guard", None)
+
+
+def _basic(creds: str) -> dict:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}
+
+
+def test_credentials_and_allowlist(client, d, guarded):
+    pairs = BASE + [("key", "id"), ("user", "1001"), ("domain", "127.0.0.1")]
+    ok = {"REMOTE_ADDR": "10.1.2.3"}
+    assert post(client, pairs, environ_base=ok).status_code == 401
+    resp = post(client, pairs, environ_base=ok, headers=_basic("fs:wrong"))
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Basic")
+    assert post(client, pairs, environ_base=ok, headers={"Authorization": "Basic !!"}).status_code == 401
+    assert post(client, pairs, environ_base={"REMOTE_ADDR": "10.2.0.1"},
+                headers=_basic("fs:s3cret:x")).status_code == 403
+    root = parsed(post(client, pairs, environ_base=ok, headers=_basic("fs:s3cret:x")))
+    assert [u.get("id") for u in users(root)] == ["1001"]
+    root = parsed(post(client, pairs, environ_base={"REMOTE_ADDR": "::1"}, headers=_basic("fs:s3cret:x")))
+    assert [u.get("id") for u in users(root)] == ["1001"]
+
+
+def test_floor_endpoint_is_not_registered_in_production(client, d):
+    assert client.post("/directory/floor").status_code in (404, 405)
