@@ -107,3 +107,13 @@ def iso(dt) -> str | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.isoformat()
+
+
+def path_name(field: fields.Field, value: str, what: str = "name") -> str:
+    """Validate a name taken from the URL with the body's field rule (422 naming `name`)."""
+    from app.errors import ValidationFailed
+
+    try:
+        return field.deserialize(value)
+    except ValidationError as exc:
+        raise ValidationFailed(f"invalid {what} in the URL", {"name": exc.messages}) from exc

@@ -8,7 +8,8 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension
 from app.models.domain import DEFAULT_DIAL_STRING
-from app.schemas.common import unmask
+from app.schemas.common import path_name, unmask
+from app.schemas.domain import DomainName
 from app.services import effects
 from app.services.a1 import hash_params
 from app.services.common import commit, get_domain, iter_extensions, like_pattern, paginate
@@ -73,7 +74,7 @@ def create_domain(data: dict) -> Domain:
 
 def replace_domain(name: str, data: dict, confirm_realm_change: bool = False):
     """PUT: create or replace a domain. Returns (domain, created)."""
-    name = name.lower()
+    name = path_name(DomainName(), name, "domain name")
     _check_name(data, name)
     current = db.session.execute(select(Domain).where(Domain.name == name)).scalar_one_or_none()
     if current is None:

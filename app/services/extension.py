@@ -6,7 +6,8 @@ from app.directory.effective import SECTIONS, effective, merge_section, number_a
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension
-from app.schemas.common import unmask
+from app.schemas.common import path_name, unmask
+from app.schemas.extension import ExtensionName
 from app.services import effects
 from app.services.a1 import hash_params
 from app.services.common import commit, get_domain, get_template, like_pattern, paginate
@@ -142,6 +143,7 @@ def _check_name(data: dict, name: str) -> None:
 
 def replace_extension(domain_name: str, name: str, data: dict):
     """PUT: create or replace. Returns (domain, extension, created)."""
+    name = path_name(ExtensionName(), name, "extension name")
     _check_name(data, name)
     domain = get_domain(domain_name)
     ext = find_extension(domain, name)

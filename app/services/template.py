@@ -7,7 +7,8 @@ from app.directory.effective import SECTIONS, merge_section
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension, Template
-from app.schemas.common import unmask
+from app.schemas.common import path_name, unmask
+from app.schemas.template import TemplateName
 from app.services import effects
 from app.services.common import commit, find_template, get_template, like_pattern, paginate
 
@@ -55,6 +56,7 @@ def create_template(data: dict) -> Template:
 
 def replace_template(name: str, data: dict):
     """PUT: create or replace a template. Returns (template, created)."""
+    name = path_name(TemplateName(), name, "template name")
     _check_name(data, name)
     current = find_template(name)
     if current is None:

@@ -1,5 +1,8 @@
 """/api/v1/domains/<d>/extensions: CRUD, effective config, Redis mirror, aliases, flushes."""
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from app.state import keys
 from tests.api.directory_api import (effective_of, flushes, mirrored, mk_domain, mk_ext,  # noqa: F401
@@ -228,3 +231,42 @@ def test_unicode_values_are_kept(client, admin, rdb, domain):
     mk_ext(client, admin, "1001", variable={"effective_caller_id_name": "Zoë 中文 <&>\"'$"})
     assert mirrored(rdb, domain, "1001")["variable"]["effective_caller_id_name"] == \
         "Zoë 中文 <&>\"'$"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/domains/bad%20domain",
+                                  "/api/v1/domains/ex%C3%A4mple.com",
+                                  "/api/v1/templates/bad%20name",
+                                  "/api/v1/templates/" + "t" * 65,
+                                  f"{URL}/10%2001", f"{URL}/export", f"{URL}/import",
+                                  f"{URL}/%24%7Bsystem(id)%7D"])
+def test_put_cannot_create_a_name_the_body_would_refuse(client, admin, domain, path):
+    r = client.put(path, json={}, headers=admin)
+    assert r.status_code == 422, (path, r.status_code)
+    assert "name" in r.json["details"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
+    | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=8)
+section = st.dictionaries(st.sampled_from(["password", "a1-hash", "auth-acl", "cacheable",
+                                           "number-alias", "sip-forbid-register", "x", "a b",
+                                           "user-agent-filter", "max-registrations-per-extension"]),
+                          json_values, max_size=4)
+bodies = st.fixed_dictionaries({}, optional={
+    "name": st.text(max_size=10) | st.integers(), "template": st.none() | st.text(max_size=8),
+    "enabled": json_values, "param": section | json_values, "variable": section,
+    "attribute": section, "extra": json_values})
+
+
+@hsettings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, method=st.sampled_from(["post", "put", "patch"]))
+def test_random_bodies_never_cause_a_500(client, admin, domain, body, method):
+    path = URL if method == "post" else f"{URL}/1001"
+    r = getattr(client, method)(path, json=body, headers=admin)
+    assert r.status_code < 500, (r.status_code, r.json)
+    r = client.patch("/api/v1/domains/example.com", json=body, headers=admin)
+    assert r.status_code < 500, (r.status_code, r.json)
