@@ -1,0 +1,119 @@
+"""A real redis-server is stopped and restarted empty: registrations keep working from SQL, the
+API's writes still succeed, and reconcile restores the mirror afterwards."""
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import redis as redis_lib
+from lxml import etree
+
+from app.directory import mirror
+from app.directory.clients import for_app, make_client
+from app.directory.form import encode
+from app.directory.rebuild import rebuild_all
+from app.directory.reconcile import reconcile
+from app.directory.repairs import repairs
+from app.extensions import db
+from app.models import Domain, Extension
+from app.state import keys
+
+D = "stop.example"
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+
+
+class PrivateRedis:
+    """A throwaway redis-server on a free port, no persistence."""
+
+    def __init__(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_lib.Redis.from_url(self.url)
+        for _ in range(200):
+            try:
+                client.ping()
+                return client
+            except redis_lib.ConnectionError:
+                time.sleep(0.025)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def private(app_ctx):
+    srv = PrivateRedis()
+    srv.start()
+    clients = for_app(app_ctx)
+    saved = clients.reader, clients.writer
+    clients.reader, clients.writer = make_client(srv.url, 0.25), make_client(srv.url, 2.0)
+    app_ctx.extensions.pop("fscti-directory", None)
+    repairs.forget()
+    yield srv
+    clients.reader, clients.writer = saved
+    app_ctx.extensions.pop("fscti-directory", None)
+    srv.stop()
+
+
+def ask(client, user):
+    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
+                   ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
+                   ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
+    resp = client.post("/directory", data=body, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200
+    root = etree.fromstring(resp.data)
+    assert root.find("section/domain").get("name") == D
+    return [u.get("id") for u in root.findall("section/domain/users/user")]
+
+
+def test_directory_survives_a_stopped_redis(private, client, app_ctx):
+    from app.directory.lookup import directory
+
+    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={})
+    db.session.add(d)
+    db.session.flush()
+    db.session.add_all([Extension(domain=d, name="1001", param={"password": "a"}),
+                        Extension(domain=d, name="1002", param={"password": "b"}, enabled=False)])
+    db.session.commit()
+    rebuild_all()
+    assert ask(client, "1001") == ["1001"]
+    assert directory().stats == {"redis": 1, "sql": 0, "redis_down": 0, "repairs": 0}
+
+    private.stop()
+    assert ask(client, "1001") == ["1001"]  # an existing extension still registers
+    assert ask(client, "1002") == []  # a disabled one still does not
+    assert ask(client, "1003") == []
+    assert directory().stats["sql"] == 3 and directory().stats["redis_down"] == 1
+
+    # The API commits while Redis is down: the mirror write fails softly.
+    new = Extension(domain=d, name="1004", param={"password": "c"})
+    db.session.add(new)
+    db.session.commit()
+    assert mirror.mirror_extensions([new]) == 0
+    assert ask(client, "1004") == ["1004"]  # SQL answers for it too
+
+    fresh = private.start()  # back, but empty (as after a restart without persistence)
+    directory().down_until = 0.0  # skip the breaker's pause instead of sleeping through it
+    assert ask(client, "1001") == ["1001"]
+    assert directory().stats["repairs"] == 1  # the domain is in SQL but not in Redis
+    report = reconcile()
+    assert report.drift["domain_missing"] == 1 and report.drift["missing"] == 3
+    assert sorted(fresh.hkeys(keys.exten(D))) == [b"1001", b"1004"]
+    assert fresh.smembers(keys.disabled(D)) == {b"1002"}
+    before = directory().stats["sql"]
+    assert ask(client, "1004") == ["1004"]
+    assert directory().stats["sql"] == before  # from Redis again
