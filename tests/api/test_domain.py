@@ -214,3 +214,21 @@ def test_realm_change_with_stored_a1_hashes_needs_confirmation(app, client, admi
     mk_domain(client, admin, "plain.example.com")
     r = client.patch(f"{URL}/plain.example.com", json={"realm": "x.example.com"}, headers=admin)
     assert r.status_code == 200
+
+
+def test_api_defaults_reach_the_directory_xml(client, admin):
+    """What the API stores is what /directory serves: the domain defaults ride along."""
+    from lxml import etree
+
+    mk_domain(client, admin, "127.0.0.1")
+    mk_ext(client, admin, "1001", domain="127.0.0.1", param={"password": "p"})
+    r = client.post("/directory", data={
+        "section": "directory", "tag_name": "domain", "key_name": "name",
+        "key_value": "127.0.0.1", "action": "user_call", "key": "id", "user": "1001",
+        "domain": "127.0.0.1"})
+    doc = etree.fromstring(r.data)
+    dom = doc.find("section/domain")
+    params = {p.get("name"): p.get("value") for p in dom.findall("params/param")}
+    assert params == {"dial-string": DEFAULT_DIAL_STRING, "allow-empty-password": "false"}
+    assert dom.find("variables/variable").attrib == {"name": "user_context", "value": "default"}
+    assert dom.find("users/user").get("id") == "1001"
