@@ -3,6 +3,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from app import names
 from app.schemas.common import Section, StrictBoolean, iso, page_of, redact
+from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class DomainName(fields.String):
@@ -12,6 +13,8 @@ class DomainName(fields.String):
         if not names.is_domain(value):
             raise ValidationError("must be a DNS name or IPv4 address (ASCII; use punycode for "
                                   "international names), at most 253 characters")
+        if preprocessor_bait(value):
+            raise ValidationError(PREPROCESS_MSG)
         return value.lower()
 
 
@@ -22,6 +25,8 @@ class Realm(fields.String):
         if not names.is_domain(value):
             raise ValidationError("must be a DNS name or IPv4 address, as the phones' "
                                   "challenge realm")
+        if preprocessor_bait(value):
+            raise ValidationError(PREPROCESS_MSG)
         return value
 
 

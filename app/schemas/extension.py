@@ -3,6 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app import names
 from app.schemas.common import PageQuery, Section, StrictBoolean, iso, page_of, redact
+from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 from app.schemas.template import TemplateName
 
 MAX_IMPORT_ROWS = 50_000
@@ -17,6 +18,8 @@ class ExtensionName(fields.String):
         if not names.is_extension(value):
             raise ValidationError("must be a SIP user part: a letter, digit or '+', then "
                                   "letters, digits, '_', '.', '+' or '-' (at most 64)")
+        if preprocessor_bait(value):
+            raise ValidationError(PREPROCESS_MSG)
         if value.lower() in RESERVED_NAMES:
             raise ValidationError(f"'{value}' is reserved by the API")
         return value

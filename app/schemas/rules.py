@@ -36,6 +36,14 @@ _DIGITS = re.compile(r"[0-9]{1,12}")
 _A1 = re.compile(r"[0-9a-f]{32}")
 
 
+def preprocessor_bait(text: str) -> bool:
+    """Whether FreeSWITCH's XML preprocessor would drop or run the line holding this text."""
+    return "x-pre-process" in text.lower()
+
+
+PREPROCESS_MSG = "must not contain 'X-pre-process' (FreeSWITCH's XML preprocessor would run it)"
+
+
 def value_errors(value) -> list[str]:
     """The generic rule: a string, number or boolean that is safe in the directory XML."""
     if isinstance(value, bool):
@@ -54,8 +62,8 @@ def value_errors(value) -> list[str]:
         return ["must be valid Unicode text"]
     if _CONTROL.search(value):
         return ["must not contain control characters (NUL, CR, LF, ...)"]
-    if "x-pre-process" in value.lower():
-        return ["must not contain 'X-pre-process' (FreeSWITCH's XML preprocessor would run it)"]
+    if preprocessor_bait(value):
+        return [PREPROCESS_MSG]
     return []
 
 
@@ -141,8 +149,9 @@ def _cacheable(v):
 def _number_alias(v):
     if isinstance(v, int) and not isinstance(v, bool):
         v = str(v)
-    return [] if names.is_extension(v) else [
-        "must be a SIP user part: letters, digits and _ . + -, at most 64"]
+    if not names.is_extension(v):
+        return ["must be a SIP user part: letters, digits and _ . + -, at most 64"]
+    return [PREPROCESS_MSG] if preprocessor_bait(v) else []
 
 
 RULES = {
@@ -172,6 +181,8 @@ def entry_errors(owner: str, section: str, name, value, nullable: bool) -> list[
     """Messages for one `name: value` of a section (`owner` is domain, template or extension)."""
     if not names.is_safe_name(name):
         return ["not a safe name: a letter, then letters, digits, '_', '.' or '-' (at most 128)"]
+    if preprocessor_bait(name):
+        return [PREPROCESS_MSG]
     why = FORBIDDEN[owner].get((section, name))
     if why:
         return [f"not allowed on a {owner}: {why}"]

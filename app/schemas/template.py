@@ -3,6 +3,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from app import names
 from app.schemas.common import Section, iso, page_of, redact
+from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class TemplateName(fields.String):
@@ -10,6 +11,8 @@ class TemplateName(fields.String):
         if not names.is_safe_name(value):
             raise ValidationError("must be a letter, then letters, digits, '_', '.' or '-' "
                                   "(at most 64)")
+        if preprocessor_bait(value):
+            raise ValidationError(PREPROCESS_MSG)
         if len(value) > 64:
             raise ValidationError("at most 64 characters")
         return value

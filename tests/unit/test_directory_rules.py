@@ -136,3 +136,18 @@ def test_domain_has_no_attributes():
 def test_value_errors_generic():
     assert value_errors("ok") == [] and value_errors(True) == [] and value_errors(-3) == []
     assert value_errors(None) and value_errors(b"bytes")
+
+
+@pytest.mark.parametrize("schema,body,field", [
+    (ExtensionCreate(), {"name": "X-pre-process"}, "name"),
+    (ExtensionCreate(), ext(attribute={"number-alias": "x-PRE-process"}), "attribute"),
+    (ExtensionCreate(), ext(param={"X-Pre-Process": "1"}), "param"),
+    (ExtensionCreate(), ext(variable={"a.x-pre-process": "1"}), "variable"),
+    (DomainCreate(), {"name": "x-pre-process.example.com"}, "name"),
+    (DomainCreate(), {"name": "a.com", "realm": "x-pre-process.a.com"}, "realm"),
+    (TemplateCreate(), {"name": "X-pre-process"}, "name"),
+])
+def test_no_name_that_reaches_the_xml_may_hold_the_preprocessor_word(schema, body, field):
+    # The preprocessor drops (or runs) any line holding it, whether in a value or a name.
+    msgs = errors_of(schema, body)
+    assert "X-pre-process" in str(msgs[field])
