@@ -7,6 +7,9 @@ from datetime import timedelta
 # Task modules, one per job.
 include = [
     "workers.tasks.mirror",
+    "workers.tasks.flush",
+    "workers.tasks.ingest",
+    "workers.tasks.state",
 ]
 
 task_serializer = "json"
@@ -29,10 +32,19 @@ task_routes = {
     "fscti.directory.reconcile": {"queue": "celery"},
     "fscti.directory.repair_extensions": {"queue": "celery"},
     "fscti.directory.mirror_template": {"queue": "celery"},
+    "fscti.directory.flush_cache": {"queue": "celery"},
+    "fscti.directory.flush_cache_node": {"queue": "celery"},
+    "fscti.ingest.events": {"queue": "events"},
+    "fscti.state.resync": {"queue": "events"},
+    "fscti.state.tick": {"queue": "celery"},
 }
 
 beat_schedule = {
     # SQL vs Redis drift of the directory mirror (lost writes, flushed Redis, strays).
     "directory-reconcile": {"task": "fscti.directory.reconcile", "schedule": timedelta(minutes=5),
                             "options": {"expires": 240}},
+    # Live state upkeep: binding expiry sweep, stale calls, periodic resync; each step runs
+    # when due by the `state` settings (sweep_interval, resync_interval), checked every tick.
+    "state-tick": {"task": "fscti.state.tick", "schedule": timedelta(seconds=5),
+                   "options": {"expires": 4}},
 }

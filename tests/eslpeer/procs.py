@@ -1,0 +1,112 @@
+"""Real processes for integration tests: a Celery worker and the listener, pointed at peers.
+
+    env = process_env(settings, tmp_path, nodes=[("fs1", peer)])
+    with running(worker_cmd(queues="celery"), env, tmp_path / "worker.log") as proc:
+        ...
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PYTHON = sys.executable
+
+
+def broker_url(redis_url: str) -> str:
+    """The tests' Celery broker: the Redis database just below TEST_REDIS_URL's."""
+    base, _, num = redis_url.rpartition("/")
+    return f"{base}/{max(int(num or 0) - 1, 0)}"
+
+
+def process_env(settings, tmp_path: Path, nodes=(), extra: dict | None = None,
+                config: dict | None = None) -> dict:
+    """Environment for a child process: the test's SQL, Redis, broker and FreeSWITCH nodes.
+
+    `nodes` is a list of (name, EslPeer or (host, port, password)); they go into a cti.json
+    written under tmp_path (FSCTI_CONFIG), with `config` merged into it.
+    """
+    data = dict(config or {})
+    fs = []
+    for name, peer in nodes:
+        host, port, password = (peer if isinstance(peer, tuple)
+                                else (peer.host, peer.port, peer.password))
+        fs.append({"name": name, "host": host, "port": port, "password": password})
+    data["freeswitch"] = fs
+    cfg = tmp_path / f"cti-{time.monotonic_ns()}.json"
+    cfg.write_text("/* written by tests */\n" + json.dumps(data, indent=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FSCTI_", "FREESWITCH_"))}
+    env.update({
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "CELERY_BROKER_URL": settings.celery_broker_url,
+        "CELERY_RESULT_BACKEND": settings.celery_result_backend,
+        "FSCTI_CONFIG": str(cfg),
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "INFO",
+    })
+    env.update(extra or {})
+    return env
+
+
+def worker_cmd(queues: str = "celery", concurrency: int = 2, pool: str = "prefork") -> list[str]:
+    return [PYTHON, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+            "-P", pool, "-c", str(concurrency), "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"]
+
+
+def listener_cmd() -> list[str]:
+    return [PYTHON, "-m", "workers.listener"]
+
+
+@contextmanager
+def running(cmd: list[str], env: dict, log_path: Path):
+    """Start a process (its own process group), yield it, then stop it with SIGTERM/SIGKILL."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+        log.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int | None:
+    """SIGTERM the process group, SIGKILL it if it lingers; returns the exit code."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    return proc.returncode
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until truthy; raise AssertionError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def log_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

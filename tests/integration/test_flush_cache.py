@@ -1,0 +1,80 @@
+"""fscti.directory.flush_cache on a real Celery worker process against wire-level peers."""
+import socket
+
+import pytest
+import redis as redis_lib
+
+from tests.eslpeer import EslPeer
+from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
+
+pytestmark = pytest.mark.integration
+
+DOMAIN = "flush-test.example"
+
+
+def flushes(peer, domain=DOMAIN):
+    """The flush command lines a peer received for our test domain, in order."""
+    return [line for line in peer.commands() if line.startswith("api xml_flush_cache ")
+            and line.endswith(f" {domain}")]
+
+
+def expected(*names):
+    return [f"api xml_flush_cache {key} {name} {DOMAIN}" for name in names
+            for key in ("id", "number-alias")]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def clean_queue(settings):
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
+    broker.delete("celery")
+    yield
+
+
+def test_every_node_gets_the_exact_flush_commands(app, settings, tmp_path, clean_queue):
+    with EslPeer() as fs1, EslPeer() as fs2:
+        env = process_env(settings, tmp_path, nodes=[("fs1", fs1), ("fs2", fs2)])
+        log = tmp_path / "worker.log"
+        with running(worker_cmd(), env, log):
+            celery = app.extensions["celery"]
+            celery.send_task("fscti.directory.flush_cache", args=[DOMAIN, ["1001", "5001", "1001"]])
+            for peer in (fs1, fs2):
+                wait_for(lambda: len(flushes(peer)) >= 4, 30, what=f"flushes on {peer.port}\n"
+                         + log_text(log))
+            # Invalid names never reach a socket; the valid ones still go out.
+            celery.send_task("fscti.directory.flush_cache",
+                             args=[DOMAIN, ["1002", "10 02", "x\n\napi system id"]])
+            wait_for(lambda: len(flushes(fs2)) >= 6, 30, what="second flush\n" + log_text(log))
+            celery.send_task("fscti.directory.flush_cache", args=["bad domain", ["1003"]])
+            celery.send_task("fscti.directory.flush_cache", args=[DOMAIN, ["1004"]])
+            wait_for(lambda: len(flushes(fs1)) >= 8, 30, what="third flush")
+    for peer in (fs1, fs2):
+        assert flushes(peer) == expected("1001", "5001") + expected("1002") + expected("1004")
+        assert not [c for c in peer.commands() if "system" in c or "1003" in c]
+    text = log_text(log)
+    assert "skipping 2 invalid name(s)" in text and "refusing invalid domain" in text
+
+
+def test_a_node_that_is_down_gets_its_flush_when_it_comes_back(app, settings, tmp_path, clean_queue):
+    late_port = free_port()
+    with EslPeer() as up:
+        env = process_env(settings, tmp_path,
+                          nodes=[("down", ("127.0.0.1", late_port, "ClueCon")), ("up", up)])
+        log = tmp_path / "worker.log"
+        with running(worker_cmd(), env, log):
+            app.extensions["celery"].send_task("fscti.directory.flush_cache", args=[DOMAIN, ["2001"]])
+            # The reachable node is not held up by the unreachable one.
+            wait_for(lambda: flushes(up) == expected("2001"), 30, what="flush on the up node\n"
+                     + log_text(log))
+            wait_for(lambda: "unreachable" in log_text(log), 30, what="a retry of the down node")
+            with EslPeer(port=late_port) as late:
+                wait_for(lambda: flushes(late) == expected("2001"), 60,
+                         what="flush on the late node\n" + log_text(log))
+    assert "flush_cache on down: unreachable" in log_text(log)
