@@ -2,6 +2,7 @@
 import hashlib
 
 from app.errors import ValidationFailed
+from app.schemas.rules import MASK
 
 
 def a1_hash(name: str, realm: str, password: str) -> str:
@@ -19,7 +20,8 @@ def hash_params(name: str, realm: str, param: dict, incoming: dict | None,
     plain password in this domain's directory.
     """
     incoming = incoming or {}
-    if incoming.get("password") is not None and incoming.get("a1-hash") is not None:
+    # A masked a1-hash sent back from GET means "keep it"; a new password then replaces it.
+    if incoming.get("password") not in (None, MASK) and incoming.get("a1-hash") not in (None, MASK):
         raise ValidationFailed("give password or a1-hash, not both", {"param": {"password": [
             "this domain stores only a1-hash: give password (hashed for you) or a1-hash, "
             "not both"]}})

@@ -183,6 +183,16 @@ def test_a1_hash_only_never_keeps_a_plain_password(app, client, admin, rdb):
     r = client.patch(f"{URL}/example.com/extensions/1001",
                      json={"param": {"password": "x", "a1-hash": "0" * 32}}, headers=admin)
     assert r.status_code == 422 and "password" in r.json["details"]["param"]
+    # GET → new password → PUT: the masked a1-hash sent back does not clash with the password
+    body = client.get(f"{URL}/example.com/extensions/1001", headers=admin).json
+    assert body["param"] == {"a1-hash": "********", "password": None}
+    body["param"]["password"] = "third"
+    r = client.put(f"{URL}/example.com/extensions/1001",
+                   json={k: body[k] for k in ("template", "enabled", "param", "variable",
+                                              "attribute")}, headers=admin)
+    assert r.status_code == 200, r.json
+    assert mirrored(rdb, "example.com", "1001")["param"] == {
+        "a1-hash": md5("1001:sip.example.com:third")}
     r = client.patch(f"{URL}/example.com", json={"param": {"password": "domain-wide"}}, headers=admin)
     assert r.status_code == 422 and "password" in r.json["details"]["param"]
 
