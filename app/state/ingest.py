@@ -42,18 +42,13 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def node_offset(client, node_name: str) -> int:
-    """FreeSWITCH clock minus ours (µs) for a node, 0 when unknown."""
-    value = client.hget(keys.node(node_name), "offset")
-    try:
-        return int(value) if value is not None else 0
-    except ValueError:
-        return 0
-
-
 def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
-            offset: int | None = None) -> BatchResult:
-    """Run ops (already prepared) for one node in as few script calls as possible."""
+            offset: int | None = None, exact_offset: bool = False) -> BatchResult:
+    """Run ops (already prepared) for one node in as few script calls as possible.
+
+    `now`: FreeSWITCH time (µs) to judge expiry by; default our clock + the node's offset.
+    `offset`: a clock-offset sample (events) or measurement (`exact_offset`, strmicroepoch).
+    """
     result = BatchResult()
     cfg = config_json(settings)
     run = script(client)
@@ -65,7 +60,9 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
     else:
         base["now"] = str(int(now))
     if offset is not None:
-        base["off"] = str(offset)
+        base["off"] = str(int(offset))
+        base["offx"] = bool(exact_offset)
+        base.setdefault("lnow", str(now_us()))
     chunks = [ops[i:i + MAX_OPS_PER_CALL] for i in range(0, len(ops), MAX_OPS_PER_CALL)] or [[]]
     for chunk in chunks:
         batch = dict(base, ops=chunk)

@@ -5,7 +5,7 @@
 
 local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
 local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
-local applied, ignored, gone = 0, 0, 0
+local applied, ignored = 0, 0
 
 for _, op in ipairs(BATCH.ops) do
   TOUCHED = {}
@@ -26,9 +26,9 @@ for _, op in ipairs(BATCH.ops) do
     if op.ts then redis.call('HSET', NODE.ndk, 'heartbeat', op.ts) end
     applied = applied + 1
   elseif k == 'cs' then
-    gone = gone + channel_snapshot(op)
+    channel_snapshot(op)
   elseif k == 'rs' then
-    gone = gone + registration_snapshot(op)
+    registration_snapshot(op)
   elseif k == 'sw' then
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', BATCH.nb, '-inf', NOW)) do
       local p = split_tab(m)
@@ -82,5 +82,14 @@ if #BATCH.ops > 0 then
   redis.call('HSET', NODE.ndk, 'seen', NOW)
   redis.call('SADD', BATCH.nodes, NODE.name)
 end
-if BATCH.off then redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', NOW) end
-return {applied, ignored, gone}
+-- clock offset (FreeSWITCH minus ours, µs): exact from strmicroepoch (offx); from events a
+-- sample is (created - received) <= the true offset, so keep the largest of the last minute
+if BATCH.off then
+  local at = BATCH.lnow or NOW
+  local cur = redis.call('HMGET', NODE.ndk, 'offset', 'offset_at')
+  if BATCH.offx or not cur[1] or tonumber(BATCH.off) > tonumber(cur[1])
+      or tonumber(at) - (tonumber(cur[2]) or 0) > 60000000 then
+    redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', at)
+  end
+end
+return {applied, ignored, STATS.gone}

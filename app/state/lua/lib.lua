@@ -67,6 +67,8 @@ enc_obj = function(tbl, first)
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
+local STATS = {gone = 0}     -- channels hung up / bindings removed by snapshots and restarts
+
 local function split_tab(s)
   local out = {}
   for part in string.gmatch(s .. '\t', '([^\t]*)\t') do out[#out + 1] = part end

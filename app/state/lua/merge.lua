@@ -33,6 +33,7 @@ end
 local function kill(rec, key, why)
   if not rec.hs then rec.hs = rec.es end
   rec[why] = 1
+  STATS.gone = STATS.gone + 1
   CH[key] = rec; CHD[key] = true
   if rec.o then touch_call(rec) end
 end
@@ -74,7 +75,7 @@ local function merge_chan(op)
   local rec = chan(key)
   if rec == nil then
     if op.own and op.o == nil then return false end     -- a leg of no extension
-    rec = {u = op.u, core = op.core, f = {}, t = {}, es = '', ets = ''}
+    rec = {u = op.u, core = op.core, node = NODE.name, f = {}, t = {}, es = '', ets = ''}
   elseif op.snap then
     return false                                        -- events know better than a snapshot
   end
@@ -106,18 +107,13 @@ end
 -- unless an event newer than op.cut says otherwise (the snapshot lags the events).
 local function channel_snapshot(op)
   local members = redis.call('ZRANGE', NODE.nk, 0, -1)
-  local n = 0
   for _, u in ipairs(members) do
     if not op.present[u] then
       local key = CFG.cp .. u
       local rec = chan(key)
-      if rec and not rec.hs and gt(op.cut, rec.es) then
-        kill(rec, key, 'rr')
-        n = n + 1
-      end
+      if rec and not rec.hs and gt(op.cut, rec.es) then kill(rec, key, 'rr') end
     end
   end
-  return n
 end
 
 -- Registrations: one record per extension with every binding (node, profile, call-id).
@@ -169,7 +165,6 @@ end
 -- A `sofia xmlstatus ... reg` snapshot at op.st: bindings of these profiles it lacks are gone.
 local function registration_snapshot(op)
   local members = redis.call('ZRANGE', BATCH.nb, 0, -1)
-  local n = 0
   for _, m in ipairs(members) do
     local p = split_tab(m)        -- ui, rg, xc, domain, ext, node, profile, call-id
     local np = p[6] .. '\t' .. p[7]
@@ -177,8 +172,7 @@ local function registration_snapshot(op)
     if op.np[np] and not op.present[bid] then
       merge_reg({typ = 'gone', o = {ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]},
                  np = np, bid = bid, cid = p[8], nb = BATCH.nb, st = op.st})
-      n = n + 1
+      STATS.gone = STATS.gone + 1
     end
   end
-  return n
 end

@@ -1,0 +1,97 @@
+"""Resync one node's state from FreeSWITCH itself (on every (re)connect, and periodically).
+
+1. Core-UUID changed ("core-uuid-changed" from the listener): that node's calls are dropped
+   at once, before FreeSWITCH is even asked (no call survives a restart, facts §7).
+2. Ask FreeSWITCH (a command connection, app/esl): `global_getvar core_uuid`, then
+   `strmicroepoch` (the time T of the snapshot, and our clock offset), then
+   `sofia xmlstatus profile <p> reg` for each configured profile, `show channels as json`
+   and `show calls as json`.
+3. Merge the snapshot as ops stamped T (app/state/snapshot.py) in one script run. Events
+   processed before or after are not lost: the same join rules decide (newer stamp wins, a
+   hang-up is final), and calls with an event newer than T - resync_lag_margin are kept.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from app.state import keys
+from app.state.ingest import BatchResult, now_us, run_ops
+from app.state.prepare import stamp
+from app.state.snapshot import (channel_ops, parse_microepoch, parse_show_json,
+                                parse_xmlstatus_reg, registration_ops)
+
+log = logging.getLogger(__name__)
+
+
+def drop_core(client, settings, node_name: str, core_uuid: str) -> BatchResult:
+    """Make `core_uuid` the node's current core now: calls of any other core hang up."""
+    op = {"k": "n", "core": core_uuid, "st": stamp(now_us(), 0)}
+    return run_ops(client, settings, node_name, [op])
+
+
+def fetch_snapshot(fs, profiles) -> dict:
+    """Raw outputs from FreeSWITCH over one command connection (`fs.api(cmd) -> str`)."""
+    from app.esl import commands
+
+    out = {"core": fs.api(commands.global_getvar_core_uuid()).strip()}
+    before = time.time_ns() // 1000
+    out["t"] = parse_microepoch(fs.api(commands.strmicroepoch()))
+    after = time.time_ns() // 1000
+    out["offset"] = out["t"] - (before + after) // 2
+    out["reg"] = {p: fs.api(commands.sofia_reg_xmlstatus(p)) for p in profiles}
+    out["channels"] = fs.api(commands.show_channels())
+    out["calls"] = fs.api(commands.show_calls())
+    return out
+
+
+def snapshot_ops(client, settings, node, snap: dict) -> list[dict]:
+    """All ops for a fetched snapshot (parsing may raise SnapshotError: nothing is applied)."""
+    state = settings.state
+    t_us, core = snap["t"], snap["core"]
+    ops = [{"k": "n", "core": core, "st": stamp(t_us, 0)}]
+    for profile, text in snap["reg"].items():
+        ops += registration_ops(node, profile, parse_xmlstatus_reg(text), t_us,
+                                bool(state["multiple_registrations"]))
+    rows = parse_show_json(snap["channels"])
+    calls = parse_show_json(snap["calls"])
+
+    def known_extension(domain: str, ext: str) -> bool:
+        return bool(client.hexists(keys.exten(domain), ext))
+
+    ops += channel_ops(rows, calls, t_us, float(state["resync_lag_margin"]), core,
+                       known_extension)
+    return ops
+
+
+def apply_snapshot(client, settings, node, snap: dict) -> BatchResult:
+    """Merge a fetched snapshot into the state (one script run, at FreeSWITCH time T)."""
+    ops = snapshot_ops(client, settings, node, snap)
+    return run_ops(client, settings, node.name, ops, now=snap["t"], offset=snap["offset"],
+                   exact_offset=True)
+
+
+def resync_node(client, settings, node_name: str, reason: str, core_uuid: str | None = None,
+                connect=None) -> dict:
+    """Resync one configured node; raises EslUnavailable when FreeSWITCH cannot be asked.
+
+    `connect(node, timeout)` opens a command connection (default: app.esl EslClient).
+    """
+    node = settings.node(node_name)
+    if node is None:
+        raise LookupError(f"unknown FreeSWITCH node {node_name!r}")
+    dropped = 0
+    if reason == "core-uuid-changed" and core_uuid:
+        dropped = drop_core(client, settings, node_name, core_uuid).removed
+    if connect is None:
+        from app.esl.connection import EslClient as connect
+    with connect(node, settings.esl_connect_timeout) as fs:
+        snap = fetch_snapshot(fs, node.profiles)
+    result = apply_snapshot(client, settings, node, snap)
+    client.hset(keys.node(node_name), mapping={
+        "resync_at": str(snap["t"]), "resync_reason": reason, "resync_removed": result.removed})
+    summary = {"node": node_name, "reason": reason, "core_uuid": snap["core"], "t": snap["t"],
+               "applied": result.applied, "removed": result.removed, "dropped_at_once": dropped}
+    log.info("resync %s (%s): core %s, %d facts applied, %d removed", node_name, reason,
+             snap["core"], result.applied, result.removed)
+    return summary

@@ -1,0 +1,45 @@
+"""FreeSWITCH events → live state (queue `events`): one task per batch from the listener."""
+import logging
+
+import redis
+from celery import shared_task
+from flask import current_app
+
+from app.extensions import redis_ext
+from app.state.ingest import apply_events
+
+log = logging.getLogger(__name__)
+
+# Redis briefly unreachable: retry the whole batch (merging is idempotent, so a batch that
+# was partly applied before the failure is simply applied again).
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
+
+
+@shared_task(name="fscti.ingest.events", acks_late=True, ignore_result=True,
+             autoretry_for=RETRYABLE, retry_backoff=True, retry_backoff_max=30,
+             max_retries=50, time_limit=60, soft_time_limit=50)
+def events(node_name: str, events: list) -> None:
+    """Apply one node's events (slim dicts, in arrival order) to the state."""
+    if not isinstance(node_name, str) or not node_name or not isinstance(events, list):
+        log.error("fscti.ingest.events: bad arguments (%.40r, %s); batch dropped",
+                  node_name, type(events).__name__)
+        return
+    settings = current_app.config["FSCTI"]
+    client = redis_ext.client
+    try:
+        result = apply_events(client, settings, node_name, events)
+    except redis.ResponseError as exc:
+        # The script refused something in the batch: apply event by event so one bad
+        # event is logged and skipped while the others still count.
+        log.error("node %s: batch of %d failed in Redis (%s); retrying one by one",
+                  node_name, len(events), exc)
+        for event in events:
+            try:
+                apply_events(client, settings, node_name, [event])
+            except redis.ResponseError as one:
+                log.error("node %s: skipped event %s seq %s: %s", node_name,
+                          event.get("Event-Name") if isinstance(event, dict) else "?",
+                          event.get("Event-Sequence") if isinstance(event, dict) else "?", one)
+        return
+    if result.malformed:
+        log.warning("node %s: %d malformed event(s) skipped", node_name, result.malformed)
