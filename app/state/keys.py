@@ -155,3 +155,8 @@ def gui_call_channel(gui: dict) -> str:
 def gui_call_list(gui: dict) -> str:
     """List named by `gui.call.list`; "" = off."""
     return str(gui["call"].get("list") or "")
+
+
+def state_tick(job: str) -> str:
+    """String with a TTL: `job` of the state's beat tick ran recently (sweep, resync-<node>)."""
+    return f"fscti:state:tick:{job}"
