@@ -84,3 +84,9 @@ def api_output(cmd: str, note: str = "") -> str:
         if c == cmd and note in n:
             return body
     raise KeyError(f"{cmd} ({note})")
+
+
+def by_seq(settings, *seqs) -> list[dict]:
+    """Copies of the slim events with these Event-Sequence numbers, in the order given."""
+    index = {e["Event-Sequence"]: e for e in slim_events(settings)}
+    return [dict(index[str(s)]) for s in seqs]
