@@ -160,3 +160,8 @@ def gui_call_list(gui: dict) -> str:
 def state_tick(job: str) -> str:
     """String with a TTL: `job` of the state's beat tick ran recently (sweep, resync-<node>)."""
     return f"fscti:state:tick:{job}"
+
+
+def listener_status(node: str) -> str:
+    """String: the listener's JSON status for one FreeSWITCH node (counters, lag, Core-UUID)."""
+    return f"fscti:listener@{node}"

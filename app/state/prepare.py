@@ -193,8 +193,9 @@ class Preparer:
             except ValueError as exc:
                 raise Malformed(f"sofia::register: bad expires {event.get('expires')!r}") from exc
             op["typ"] = "reg"
-            # FreeSWITCH keeps the row until register time + granted + late margin (§4.3).
-            op["exp"] = str(int(ts) + expires * 1_000_000 + self.margin_us)
+            # FreeSWITCH keeps the row until register time + granted + late margin (§4.3),
+            # in whole seconds (the `expires` column of its tables).
+            op["exp"] = str((int(ts) // 1_000_000 + expires) * 1_000_000 + self.margin_us)
             op["reg"] = self.register_fields(event)
         else:
             op["typ"] = "unreg" if sub == "sofia::unregister" else "exp"

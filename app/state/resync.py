@@ -24,10 +24,11 @@ from app.state.snapshot import (channel_ops, parse_microepoch, parse_show_json,
 log = logging.getLogger(__name__)
 
 
-def drop_core(client, settings, node_name: str, core_uuid: str) -> BatchResult:
+def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None = None
+              ) -> BatchResult:
     """Make `core_uuid` the node's current core now: calls of any other core hang up."""
-    op = {"k": "n", "core": core_uuid, "st": stamp(now_us(), 0)}
-    return run_ops(client, settings, node_name, [op])
+    op = {"k": "n", "core": core_uuid, "st": stamp(now if now is not None else now_us(), 0)}
+    return run_ops(client, settings, node_name, [op], now=now)
 
 
 def fetch_snapshot(fs, profiles) -> dict:

@@ -109,8 +109,9 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "k": "r", "typ": "snap", "o": owner_ctx(host, user), "np": np, "bid": bid,
             "cid": call_id, "node": node.name, "nb": keys.node_bindings(node.name), "st": st,
             "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
-            # expsecs already counts FreeSWITCH's late margin (EXPSECS(3660) for 3600)
-            "exp": str(t_us + max(0, row["expsecs"]) * 1_000_000), "reg": reg,
+            # expsecs = stored expiry - now, in whole seconds, late margin included
+            # (EXPSECS(3660) for a 3600 s registration)
+            "exp": str((t_us // 1_000_000 + max(0, row["expsecs"])) * 1_000_000), "reg": reg,
             "ev": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         })
     gone = {"k": "rs", "st": st, "np": {np: True}, "present": present}

@@ -56,8 +56,9 @@ def test_1003_registers_with_expires_20(replay, settings):
         "contact": '"" <sip:1003@127.0.0.1:5079>', "expires": "20", "network-port": "5079",
         "node": NODE, "profile-name": "internal"}
     assert info["calls"] == []
-    # stored expiry = register time + 20 s granted + 60 s late margin (facts §4.3)
-    assert info["bindings"][0]["expires-at"] == str(1795670519646843 + 80_000_000)
+    # stored expiry = register time + 20 s granted + 60 s late margin, in whole seconds:
+    # `show registrations` lists 1003 with expires 1795670599 (facts §4.3)
+    assert info["bindings"][0]["expires-at"] == str(1795670599 * 1_000_000)
     # gui.registration: the whole sofia::register event, every header, as FreeSWITCH sent it
     from tests.property.replay import raw_events
     event = next(e for e in raw_events() if e.get("Event-Sequence") == "427")
@@ -160,10 +161,10 @@ def test_each_call_case_ends_hung_up(replay, rdb, phase, a, b, a_cause, b_cause)
 
 
 def test_registration_expires_by_its_stored_expiry_before_sofia_expire(replay):
-    # 1003 registered at 519.646843 with 20 s: stored expiry 599.646843 (20 + 60 margin);
-    # sofia::expire only comes at 600.946871. Just before the stored expiry: registered.
-    assert "1003" in registered(replay(1795670599_000000))
-    out = replay(1795670600_000000)       # past it, still without the expire event
+    # 1003 registered at 519.646843 with 20 s: stored expiry 599 (20 + 60 margin, whole
+    # seconds); sofia::expire only comes at 600.946871. Just before the stored expiry: registered.
+    assert "1003" in registered(replay(1795670598_900000))
+    out = replay(1795670599_000000)       # expiry reached, still without the expire event
     assert "1003" not in registered(out)
     assert "1003" not in out["registrations"]
 

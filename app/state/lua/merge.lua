@@ -125,12 +125,24 @@ local function merge_reg(op)
     B = {np = op.np, nb = op.nb, cid = op.cid}
     R.b[op.bid] = B
   end
-  if op.typ == 'reg' or op.typ == 'snap' then
+  if op.typ == 'reg' then
     if gt(op.st, B.rs) then
       B.rs = op.st
       B.exp = op.exp
       B.contact = op.contact
     end
+  elseif op.typ == 'snap' then
+    -- FreeSWITCH has the row at op.st: a new or revived binding starts then; a live one
+    -- keeps its event times (a snapshot must not reorder bindings), with the later expiry
+    if B.rs == nil or (B.ds and not gt(B.rs, B.ds) and gt(op.st, B.ds)) then
+      B.rs = op.st
+      B.exp = op.exp
+      B.contact = op.contact
+    elseif gt(op.exp, B.exp) then
+      B.exp = op.exp
+    end
+  end
+  if op.typ == 'reg' or op.typ == 'snap' then
     -- the registration event itself (the `gui.registration` value): a real event beats a
     -- snapshot's stand-in; among equals the newest wins
     if op.typ == 'reg' then
@@ -141,8 +153,10 @@ local function merge_reg(op)
       B.ev, B.reg, B.evs, B.evsnap = op.ev, op.reg, op.st, 1
     end
     local top = R.top[op.np]
-    if top == nil or gt(op.st, top[1]) or (op.st == top[1] and op.bid > top[2]) then
+    if top == nil or (top[2] ~= op.bid and (gt(op.st, top[1]) or (op.st == top[1] and op.bid > top[2]))) then
       R.top[op.np] = {op.st, op.bid}
+    elseif top[2] == op.bid and op.typ == 'reg' and gt(op.st, top[1]) then
+      top[1] = op.st
     end
   else
     if gt(op.st, B.ds) then
