@@ -250,3 +250,11 @@ def test_dead_bindings_are_forgotten_after_the_tombstone_ttl(rdb, settings):
     apply(rdb, s, [reg_event(s, 454)], now=1795670526_000000 + ttl_s * 1_000_000 + 1)
     state = json.loads(rdb.hget(keys.reg_state("127.0.0.1"), "1001"))
     assert list(state["b"]) == [f"{NODE}\tinternal\t1-5542@127.0.0.1"]
+
+
+def test_hangup_dominates_later_events_of_the_leg(rdb, settings):
+    # call 1: A's CHANNEL_HANGUP (seq 520) is followed by its CHANNEL_UNBRIDGE (seq 524)
+    apply(rdb, settings, by_seq(settings, 472, 504, 508, 520, 524))
+    value = json.loads(rdb.hget("calls", "1001"))
+    assert value["notify"] == "hangup" and value["activity"] == []
+    assert find_call(A1, rdb)["state"] == "hangup"
