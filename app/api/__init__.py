@@ -14,6 +14,8 @@ API_BLUEPRINTS = [
     ("app.api.domains", "blp"),
     ("app.api.templates", "blp"),
     ("app.api.extensions", "blp"),
+    ("app.api.registrations", "blp"),
+    ("app.api.calls", "blp"),
 ]
 
 # Plain Flask blueprints outside /api/v1.
