@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.directory import xml
-from app.directory.clients import for_app
+from app.directory.clients import bulk, for_app, pack
 from app.directory.form import INVALID_USER, Query
 from app.directory.repairs import repairs
 from app.directory.scripts import LOOKUP
@@ -35,6 +35,7 @@ NEGATIVE_MAX = 10000
 LOG_EVERY = 10.0
 
 UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED = 0, 1, 2, 3, 4
+MODE_ID, MODE_ALIAS = bulk("id"), bulk("alias")
 
 
 class SqlAnswer(NamedTuple):
@@ -57,25 +58,38 @@ class Directory:
         self._last_log = 0.0
         self._negative: dict[tuple, float] = {}
         self.stats = {"redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
+        self._prefixes: dict[str, bytes] = {}
 
     # --- Redis ---------------------------------------------------------------------------
     def _redis(self, domain: str, user: str, mode: str):
         """The LOOKUP script's reply, or None when Redis cannot answer."""
         if self.down_until and time.monotonic() < self.down_until:
             return None
-        args = ("EVALSHA", self.sha, 4, keys.domains(), keys.exten(domain), keys.alias(domain),
-                keys.disabled(domain), domain, user, mode)
+        prefix = self._prefixes.get(domain)
+        if prefix is None:
+            prefix = self._prefix(domain)
+        packed = prefix + bulk(user) + (MODE_ALIAS if mode == "alias" else MODE_ID)
         try:
             try:
-                return self.reader.execute_command(*args)
+                return self.reader.execute_packed(packed)
             except redis.exceptions.NoScriptError:
                 self.reader.script_load(LOOKUP)
-                return self.reader.execute_command(*args)
+                return self.reader.execute_packed(packed)
         except (redis.RedisError, OSError) as exc:
             self.down_until = time.monotonic() + BREAK_SECONDS
             self.stats["redis_down"] += 1
             self._warn("directory: Redis unavailable (%s: %s); answering from SQL", type(exc).__name__, exc)
             return None
+
+    def _prefix(self, domain: str) -> bytes:
+        """`EVALSHA sha 4 <keys of domain> <domain>` as RESP, without the last two arguments."""
+        whole = pack("EVALSHA", self.sha, 4, keys.domains(), keys.exten(domain), keys.alias(domain),
+                     keys.disabled(domain), domain, "", "")
+        prefix = whole[:-2 * len(bulk(""))]  # the user and the mode are appended per request
+        if len(self._prefixes) > 1024:
+            self._prefixes.clear()
+        self._prefixes[domain] = prefix
+        return prefix
 
     def _warn(self, msg: str, *args) -> None:
         now = time.monotonic()

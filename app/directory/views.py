@@ -127,3 +127,12 @@ if os.environ.get("FSCTI_BENCH") == "1":
     def directory_floor():
         """Benchmark only (FSCTI_BENCH=1): the framework floor, a constant answer."""
         return Response(FLOOR, 200, mimetype=MIMETYPE)
+
+    @bp.route("/directory/floor-ping", methods=["POST", "GET"])
+    def directory_floor_ping():
+        """Benchmark only: the floor plus reading the body and one Redis PING on the hot
+        connection, i.e. the ceiling of any endpoint that makes one Redis round trip."""
+        raw = _raw(request.environ)
+        parse(raw or b"")
+        get_directory().reader.execute_command("PING")
+        return Response(FLOOR, 200, mimetype=MIMETYPE)

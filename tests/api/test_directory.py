@@ -243,7 +243,7 @@ def _dead_reader(app):
     """Point the hot path's Redis client at a port nothing listens on."""
     import socket
 
-    from app.directory.clients import make_client
+    from app.directory.clients import HotConnection
     from app.directory.lookup import directory
 
     s = socket.socket()
@@ -251,7 +251,7 @@ def _dead_reader(app):
     port = s.getsockname()[1]
     s.close()
     dirx = directory()
-    dirx.reader = make_client(f"redis://127.0.0.1:{port}/0", 0.25)
+    dirx.reader = HotConnection(f"redis://127.0.0.1:{port}/0", 0.25)
     return dirx
 
 

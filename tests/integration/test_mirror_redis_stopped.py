@@ -10,7 +10,7 @@ import redis as redis_lib
 from lxml import etree
 
 from app.directory import mirror
-from app.directory.clients import for_app, make_client
+from app.directory.clients import HotConnection, for_app, make_client
 from app.directory.form import encode
 from app.directory.rebuild import rebuild_all
 from app.directory.reconcile import reconcile
@@ -60,7 +60,7 @@ def private(app_ctx):
     srv.start()
     clients = for_app(app_ctx)
     saved = clients.reader, clients.writer
-    clients.reader, clients.writer = make_client(srv.url, 0.25), make_client(srv.url, 2.0)
+    clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
     app_ctx.extensions.pop("fscti-directory", None)
     repairs.forget()
     yield srv

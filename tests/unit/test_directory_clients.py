@@ -1,0 +1,95 @@
+"""The hot path's Redis connection: handshake, errors, reconnect, timeout, fork (real Redis)."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import redis as redis_lib
+
+from app.directory.clients import HotConnection, pack
+
+
+def test_pack_is_resp():
+    assert pack("GET", "k", 4) == b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n4\r\n"
+
+
+def test_selects_the_db_of_the_url(redis_url):
+    redis_lib.Redis.from_url(redis_url).set("fscti:test:hot", "x\u00e9")
+    hot = HotConnection(redis_url, 0.5)
+    assert hot.execute_command("GET", "fscti:test:hot") == "x\u00e9"
+    assert hot.execute_command("GET", "fscti:test:none") is None
+
+
+def test_errors_are_redis_py_exceptions(redis_url):
+    hot = HotConnection(redis_url, 0.5)
+    with pytest.raises(redis_lib.exceptions.NoScriptError):
+        hot.execute_command("EVALSHA", "0" * 40, 0)
+    with pytest.raises(redis_lib.ResponseError):
+        hot.execute_command("NOSUCHCOMMAND")
+    assert hot.execute_command("PING") == "PONG"  # the connection survives error replies
+
+
+def test_reconnects_once_after_the_server_closed_the_connection(redis_url):
+    hot = HotConnection(redis_url, 0.5)
+    my_id = hot.execute_command("CLIENT", "ID")
+    redis_lib.Redis.from_url(redis_url).client_kill_filter(_id=my_id)
+    assert hot.execute_command("PING") == "PONG"
+    assert hot.execute_command("CLIENT", "ID") != my_id
+
+
+def test_refused_and_silent_servers_raise_quickly():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(redis_lib.ConnectionError):
+        HotConnection(f"redis://127.0.0.1:{port}/0", 0.2).execute_command("PING")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (kernel backlog) but never answers
+    try:
+        with pytest.raises(redis_lib.TimeoutError):
+            HotConnection(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", 0.2).execute_command("PING")
+    finally:
+        silent.close()
+
+
+def test_a_forked_child_uses_its_own_connection(redis_url):
+    hot = HotConnection(redis_url, 0.5)
+    parent_id = hot.execute_command("CLIENT", "ID")
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            ok = hot.execute_command("CLIENT", "ID") != parent_id
+        except Exception:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert hot.execute_command("CLIENT", "ID") == parent_id
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_auth_from_the_url(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--requirepass", "s3cret", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        admin = redis_lib.Redis(port=port, password="s3cret", db=2)
+        for _ in range(200):
+            try:
+                admin.set("k", "v")
+                break
+            except redis_lib.ConnectionError:
+                time.sleep(0.025)
+        assert HotConnection(f"redis://:s3cret@127.0.0.1:{port}/2", 0.5).execute_command("GET", "k") == "v"
+        with pytest.raises(redis_lib.ResponseError):
+            HotConnection(f"redis://:wrong@127.0.0.1:{port}/2", 0.5).execute_command("GET", "k")
+    finally:
+        proc.terminate()
+        proc.wait(10)
