@@ -59,6 +59,7 @@ class Directory:
         self._negative: dict[tuple, float] = {}
         self.stats = {"redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
         self._prefixes: dict[str, bytes] = {}
+        self._canonical: dict[str, str] = {}  # requested domain -> SQL's spelling (case differs)
 
     # --- Redis ---------------------------------------------------------------------------
     def _redis(self, domain: str, user: str, mode: str):
@@ -105,7 +106,8 @@ class Directory:
         if q.user == INVALID_USER:  # cannot be an extension: answer the domain without a user
             q = q._replace(user="")
         mode = "alias" if q.by_alias else "id"
-        reply = self._redis(q.domain, q.user, mode)
+        domain = self._canonical.get(q.domain, q.domain)
+        reply = self._redis(domain, q.user, mode)
         if reply is not None:
             state = reply[0]
             if state == FOUND:
@@ -113,9 +115,10 @@ class Directory:
                 return xml.document(self.heads.get(q.domain, reply[1]), reply[2], json.loads(reply[3]))
             if state in (DOMAIN_ONLY, DISABLED):
                 return xml.document(self.heads.get(q.domain, reply[1]))
-        return self._from_sql(q, mode, reply)
+        return self._from_sql(q, mode, domain, reply)
 
-    def _from_sql(self, q: Query, mode: str, reply) -> bytes:
+    def _from_sql(self, q: Query, mode: str, asked: str, reply) -> bytes:
+        """Answer from SQL; `asked` is the domain name Redis was asked with."""
         key = (q.domain, q.user, mode)
         known = self._negative.get(key)
         if known is not None and known[0] > time.monotonic():
@@ -123,10 +126,16 @@ class Directory:
         self.stats["sql"] += 1
         found = sql_lookup(q.domain, q.user, q.by_alias)
         if found.domain is None:
+            self._canonical.pop(q.domain, None)
             self._remember(key, None)
             return xml.NOT_FOUND
-        if reply is not None:
-            self._queue_repair(q.domain, found, reply)
+        if found.domain != q.domain:
+            # FreeSWITCH matches domains case-insensitively; ask Redis with SQL's spelling next time.
+            if len(self._canonical) >= NEGATIVE_MAX:
+                self._canonical.clear()
+            self._canonical[q.domain] = found.domain
+        if reply is not None and found.domain == asked:
+            self._queue_repair(found, reply)
         head = self.heads.get(q.domain, found.domain_json)
         if found.name is None or not found.enabled:
             if q.user:
@@ -140,10 +149,8 @@ class Directory:
             self._negative.clear()
         self._negative[key] = (time.monotonic() + NEGATIVE_TTL, domain_json)
 
-    def _queue_repair(self, requested: str, found: SqlAnswer, reply) -> None:
+    def _queue_repair(self, found: SqlAnswer, reply) -> None:
         """Redis answered but lacks what SQL has: queue the matching repair."""
-        if found.domain != requested:
-            return  # a case-only difference: the mirror is fine, this name is just not indexed
         if reply[0] == UNKNOWN_DOMAIN:
             self.stats["repairs"] += 1
             log.warning("directory: domain %s is in SQL but not in Redis; rebuild queued", found.domain)

@@ -363,3 +363,24 @@ def test_credentials_and_allowlist(client, d, guarded):
 
 def test_floor_endpoint_is_not_registered_in_production(client, d):
     assert client.post("/directory/floor").status_code in (404, 405)
+
+
+def test_domain_case_differences_are_answered_then_served_from_redis(client, d, app_ctx):
+    from app.directory.lookup import directory
+
+    root = ask(client, "1001", domain="127.0.0.1")
+    dom = Domain(name="Mixed.Example", realm="m", param={"dial-string": "x"}, variable={})
+    db.session.add(dom)
+    db.session.commit()
+    add_ext(dom, "1001", param={"password": "m"})
+    from app.directory.mirror import mirror_domain
+
+    mirror_domain(dom)
+    root = ask(client, "1001", domain="mixed.example")
+    assert root.find("section/domain").get("name") == "mixed.example"  # FreeSWITCH's spelling
+    assert [u.get("id") for u in users(root)] == ["1001"]
+    sql = directory().stats["sql"]
+    assert directory().stats["repairs"] == 0  # nothing is missing from the mirror
+    root = ask(client, "1001", domain="mixed.example")
+    assert [u.get("id") for u in users(root)] == ["1001"]
+    assert directory().stats["sql"] == sql  # the second time Redis answered
