@@ -65,9 +65,28 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         base.setdefault("lnow", str(now_us()))
     chunks = [ops[i:i + MAX_OPS_PER_CALL] for i in range(0, len(ops), MAX_OPS_PER_CALL)] or [[]]
     for chunk in chunks:
-        batch = dict(base, ops=chunk)
+        owners, compact = _share_owners(chunk)
+        batch = dict(base, ops=compact, owners=owners)
         result.add(run(args=[cfg, json.dumps(batch, separators=(",", ":"))]))
     return result
+
+
+def _share_owners(ops: list) -> tuple[list, list]:
+    """Send each extension's key names once a batch: ops refer to them by index."""
+    owners: list = []
+    index: dict = {}
+    out = []
+    for op in ops:
+        owner = op.get("o")
+        if owner is not None:
+            key = (owner["d"], owner["x"])
+            i = index.get(key)
+            if i is None:
+                i = index[key] = len(owners)
+                owners.append(owner)
+            op = dict(op, o=i)
+        out.append(op)
+    return owners, out
 
 
 def apply_events(client, settings, node_name: str, events: list, now: int | None = None

@@ -144,7 +144,7 @@ class Preparer:
             label = "callout" if event.get("Call-Direction") == "inbound" else "callin"
         else:
             label = LABELS[name]
-        op = {"k": "c", "u": uuid, "ck": keys.channel(uuid), "st": st, "ts": ts, "core": core,
+        op = {"k": "c", "u": uuid, "st": st, "ts": ts, "core": core,
               "lb": label, "term": name in TERMINAL,
               "f": {f: event[f] for f in self.value_fields
                     if f in event and isinstance(event[f], str)},
@@ -163,7 +163,7 @@ class Preparer:
             a, b = event.get("Bridge-A-Unique-ID"), event.get("Bridge-B-Unique-ID")
             peer = b if a == uuid else a
             if is_uuid(peer) and peer != uuid:
-                ops.append({"k": "c", "u": peer, "ck": keys.channel(peer), "st": st, "ts": ts,
+                ops.append({"k": "c", "u": peer, "st": st, "ts": ts,
                             "core": core, "lb": label, "term": False, "own": False,
                             "f": {"Other-Leg-Unique-ID": uuid}, "t": {}})
         return ops

@@ -174,7 +174,7 @@ def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float,
         epoch = row.get("created_epoch", "")
         if epoch.isdigit():
             t["Caller-Channel-Created-Time"] = str(int(epoch) * 1_000_000)
-        ops.append({"k": "c", "u": uuid, "ck": keys.channel(uuid), "st": st, "ts": str(t_us),
+        ops.append({"k": "c", "u": uuid, "st": st, "ts": str(t_us),
                     "core": core, "lb": label, "term": False, "own": True, "snap": True,
                     "o": owner, "f": f, "t": t})
     cut = stamp(max(0, t_us - int(margin_s * 1_000_000)), 0)

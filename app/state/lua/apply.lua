@@ -7,8 +7,11 @@ local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
 local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
 local applied, ignored = 0, 0
 
+local OWNERS = BATCH.owners or {}
+
 for _, op in ipairs(BATCH.ops) do
   TOUCHED = {}
+  if type(op.o) == 'number' then op.o = OWNERS[op.o + 1] end   -- owners are sent once a batch
   local k = op.k
   if op.core and op.st then see_core(op) end
   if k == 'c' then

@@ -71,7 +71,7 @@ local function detach(rec)
 end
 
 local function merge_chan(op)
-  local key = op.ck
+  local key = CFG.cp .. op.u                      -- keys.channel(uuid)
   local rec = chan(key)
   if rec == nil then
     if op.own and op.o == nil then return false end     -- a leg of no extension
