@@ -30,13 +30,16 @@ def script(client):
     return found[1]
 
 
+_configs: dict = {}
+
+
 def config_json(settings) -> str:
     """ARGV[1]: the `gui` names and fields, key prefixes and TTL, as the script reads them."""
     gui, state = settings.gui, settings.state
-    cached = getattr(settings, "_fscti_state_cfg", None)
     key = (json.dumps(gui, sort_keys=True, default=str), state["tombstone_ttl"])
-    if cached and cached[0] == key:
-        return cached[1]
+    cached = _configs.get(key)
+    if cached is not None:
+        return cached
     cfg = {
         "cp": keys.channel_prefix(),
         "ttl": max(1, int(state["tombstone_ttl"])),
@@ -49,8 +52,7 @@ def config_json(settings) -> str:
         "fields": list(dict.fromkeys(gui["call"].get("fields") or [])),
     }
     text = json.dumps(cfg)
-    try:
-        settings._fscti_state_cfg = (key, text)
-    except AttributeError:
-        pass
+    if len(_configs) > 64:
+        _configs.clear()
+    _configs[key] = text
     return text
