@@ -9,7 +9,8 @@ real `flask mirror rebuild`. ApacheBench sends the captured mod_xml_curl `sip_au
 new TCP connection per request (no -k), as mod_xml_curl does. Floor and directory runs alternate
 on the same server; the medians are reported. Results go to stdout and var/bench/.
 
-    python -m bench.run directory [--sizes 1000,1000000] [--requests 20000] [--concurrency 8]
+    python -m bench.run directory [--sizes 1000,1000000] [--requests 10000] [--rounds 6]
+                                  [--concurrency 8] [--workers 5] [--database-url URL]
 """
 import argparse
 import json
@@ -129,6 +130,9 @@ def load(env: Env, start: int, count: int) -> float:
     t0 = time.monotonic()
     app = create_app()
     with app.app_context():
+        if start == 0 and db.session.execute(db.select(db.func.count()).select_from(Extension)).scalar():
+            raise SystemExit(f"{env.database_url} already holds extensions: the benchmark needs an "
+                             "empty database (it inserts up to a million rows)")
         dom = db.session.execute(db.select(Domain).filter_by(name=DOMAIN)).scalar_one_or_none()
         if dom is None:
             dom = Domain(name=DOMAIN, realm=DOMAIN, param={"dial-string": DEFAULT_DIAL_STRING},
@@ -279,7 +283,7 @@ def measure(ab: str, server: Server, redis_pid: int, body_file: Path, args, tmp:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench.run directory", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,1000000", help="extension counts, ascending")
-    ap.add_argument("--requests", type=int, default=20000, help="requests per ab run")
+    ap.add_argument("--requests", type=int, default=10000, help="requests per ab run")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=6, help="alternating floor/directory rounds")
     ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,

@@ -22,6 +22,7 @@ from app.directory.clients import bulk, for_app, pack
 from app.directory.form import INVALID_USER, Query
 from app.directory.repairs import repairs
 from app.directory.scripts import LOOKUP
+from app.directory.effective import SECTIONS
 from app.directory.source import domain_json, effective_of
 from app.extensions import db
 from app.models import Domain, Extension, Template
@@ -111,8 +112,12 @@ class Directory:
         if reply is not None:
             state = reply[0]
             if state == FOUND:
-                self.stats["redis"] += 1
-                return xml.document(self.heads.get(q.domain, reply[1]), reply[2], json.loads(reply[3]))
+                eff = _decode(reply[3])
+                if eff is not None:
+                    self.stats["redis"] += 1
+                    return xml.document(self.heads.get(q.domain, reply[1]), reply[2], eff)
+                log.error("directory: %s@%s has a malformed value in Redis; answering from SQL",
+                          reply[2], domain)
             if state in (DOMAIN_ONLY, DISABLED):
                 return xml.document(self.heads.get(q.domain, reply[1]))
         return self._from_sql(q, mode, domain, reply)
@@ -159,6 +164,18 @@ class Directory:
             self.stats["repairs"] += 1
             log.warning("directory: %s@%s is in SQL but not in Redis; repair queued", found.name, found.domain)
             repairs.extensions(self.app, found.domain, [found.name])
+
+
+def _decode(value: str) -> dict | None:
+    """An extension's JSON from Redis, or None if it is not the SPEC §1 object (someone else
+    wrote the hash): SQL then answers and the repair rewrites it."""
+    try:
+        eff = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(eff, dict) or not all(isinstance(eff.get(s, {}), dict) for s in SECTIONS):
+        return None
+    return eff
 
 
 def sql_lookup(domain: str, user: str, by_alias: bool) -> SqlAnswer:

@@ -55,7 +55,7 @@ def text_of(value) -> str | None:
 
 
 def _items(tag: str, values: dict | None) -> str:
-    if not values:
+    if not values or not isinstance(values, dict):
         return ""
     parts = []
     for name, value in values.items():
@@ -72,7 +72,7 @@ def _block(tag: str, values: dict | None) -> str:
 
 def user_attributes(attributes: dict | None) -> str:
     """` name="value"` pairs for the <user> element (safe names only)."""
-    if not attributes:
+    if not attributes or not isinstance(attributes, dict):
         return ""
     parts = []
     for name, value in attributes.items():
@@ -126,7 +126,8 @@ class DomainHeads:
             if len(self._cache) >= self.MAX:
                 self._cache.clear()
                 self._last.clear()
-            head = self._cache[key] = self._last[name] = domain_open(name, json.loads(entry_json))
+            entry = json.loads(entry_json)
+            head = self._cache[key] = self._last[name] = domain_open(name, entry if isinstance(entry, dict) else {})
         return head
 
     def known(self, name: str) -> str | None:

@@ -384,3 +384,16 @@ def test_domain_case_differences_are_answered_then_served_from_redis(client, d, 
     root = ask(client, "1001", domain="mixed.example")
     assert [u.get("id") for u in users(root)] == ["1001"]
     assert directory().stats["sql"] == sql  # the second time Redis answered
+
+
+@pytest.mark.parametrize("garbage", ["not json", "[1, 2]", '{"param": "x", "variable": [1], "attribute": 5}'])
+def test_a_malformed_value_in_redis_is_answered_from_sql_and_repaired(client, d, rdb, garbage):
+    from app.state import keys
+
+    rdb.hset(keys.exten("127.0.0.1"), "1001", garbage)
+    root = ask(client, "1001")
+    u = users(root)
+    assert [x.get("id") for x in u] == ["1001"]
+    params = {p.get("name"): p.get("value") for p in u[0].iterfind("params/param")}
+    assert params == {"password": "1234", "allow-empty-password": "false"}  # never served without them
+    assert repairs.join(10)
