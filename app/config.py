@@ -165,6 +165,48 @@ def _state_defaults(state: dict | None) -> dict:
     return out
 
 
+# `listener` section: the event-socket listener process (workers/listener.py, docs/listener.md).
+# Each key can also be set by env FSCTI_LISTENER_<KEY>, e.g. FSCTI_LISTENER_BATCH_DELAY_MS=2.
+DEFAULT_LISTENER = {
+    "buffer_max": 100000,      # events kept in memory while the broker is unavailable
+    "batch_size": 500,         # events per fscti.ingest.events task, at most
+    "batch_delay_ms": 5.0,     # how long a batch's first event waits for more
+    "backoff_initial": 0.5,    # s before the first reconnect to a node
+    "backoff_max": 30.0,       # s, cap of the exponential reconnect backoff
+    "idle_timeout": 60.0,      # s without a byte from a node (HEARTBEAT is every 20 s) → reconnect
+    "status_interval": 30.0,   # s between status log lines and Redis status writes
+    "broker_retry_max": 5.0,   # s, cap of the backoff while the broker refuses messages
+    "decoder": "frames",       # "frames" (own JSON frame reader) or "esl" (python-ESL recvEvent)
+}
+_LISTENER_DECODERS = ("frames", "esl")
+
+
+def _listener_defaults(section: dict | None, env) -> dict:
+    """The `listener` section with defaults and FSCTI_LISTENER_* overrides; numbers must be > 0."""
+    out = dict(DEFAULT_LISTENER)
+    given = dict(section or {})
+    for key in DEFAULT_LISTENER:
+        if env.get(f"FSCTI_LISTENER_{key.upper()}"):
+            given[key] = env[f"FSCTI_LISTENER_{key.upper()}"]
+    for key, value in given.items():
+        if key not in DEFAULT_LISTENER:
+            raise ConfigError(f"listener.{key}: unknown setting")
+        default = DEFAULT_LISTENER[key]
+        if isinstance(default, str):
+            if value not in _LISTENER_DECODERS:
+                raise ConfigError(f"listener.{key}: must be one of {', '.join(_LISTENER_DECODERS)}")
+            out[key] = value
+            continue
+        try:
+            number = type(default)(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"listener.{key}: not a number") from None
+        if isinstance(value, bool) or number <= 0:
+            raise ConfigError(f"listener.{key}: must be a positive number")
+        out[key] = number
+    return out
+
+
 @dataclass
 class Settings:
     """Everything fscti reads from its environment and config file."""
@@ -178,6 +220,7 @@ class Settings:
     freeswitch: list[FreeSwitchNode] = field(default_factory=list)
     gui: dict = field(default_factory=lambda: _gui_defaults(None))
     state: dict = field(default_factory=lambda: _state_defaults(None))
+    listener: dict = field(default_factory=lambda: _listener_defaults(None, {}))
     cli_keys: list[str] = field(default_factory=list)
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
@@ -220,6 +263,7 @@ class Settings:
             raise ConfigError("freeswitch: node names must be unique")
         s.gui = _gui_defaults(data.get("gui"))
         s.state = _state_defaults(data.get("state"))
+        s.listener = _listener_defaults(data.get("listener"), env)
         cli = data.get("cli") or {}
         keys = env.get("FSCTI_CLI_KEYS")
         s.cli_keys = ([k.strip() for k in keys.split(",") if k.strip()] if keys

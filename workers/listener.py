@@ -1,23 +1,251 @@
-"""The event-socket listener process (Procfile: listener): decodes events and enqueues them.
+"""The event-socket listener process (Procfile: listener): decode FreeSWITCH events, enqueue them.
 
-Stub: connects to every configured FreeSWITCH node and waits, retrying. The full listener is
-built in the event-state work.
+One thread per configured node reads its event connection (app/esl/stream.py) as fast as the
+bytes come, trims each event with `app.state.events.slim_event`, stamps `_received` and puts
+it in a bounded in-memory outbox. It never waits on the broker, so FreeSWITCH's per-connection
+queue never fills (facts §3.6). One publisher thread sends the outbox to Celery by name:
+`fscti.ingest.events(node, [events...])` on queue `events`, batched by size and by a few ms.
+On every (re)connect, after subscribing, it sends `fscti.state.resync(node, reason, core_uuid)`
+("connect", or "core-uuid-changed" when FreeSWITCH restarted); a Core-UUID change seen in the
+stream sends one too, and so does a buffer overflow ("overflow") once the broker is back.
+It writes no state; its own status goes to Redis (`keys.listener_status`) and the log.
+Operator guide: docs/listener.md.
 """
+from __future__ import annotations
+
+import faulthandler
+import json
 import logging
+import random
+import signal
+import threading
 import time
 
 from app import create_app
+from app.esl import commands
+from app.esl.connection import EslClient
+from app.esl.errors import EslError
+from app.esl.stream import EventStream
+from app.state import keys
+from app.state.events import slim_event
+from workers.listener_outbox import Outbox, Publisher
 
 log = logging.getLogger("fscti.listener")
 
 
-def main():
+class NodeStats:
+    """Counters and state of one node, shared by its reader and the publisher."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.received = self.enqueued = self.dropped = self.malformed = self.filtered = 0
+        self.reconnects = self.resyncs = 0
+        self.connected = False
+        self.connected_since = None
+        self.last_event_at = None
+        self.core_uuid = None
+        self.lag_ms = 0.0
+        self.lag_max_ms = 0.0
+        self.last_error = ""
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+class NodeReader(threading.Thread):
+    """Keeps one node's event connection up forever and feeds the outbox."""
+
+    def __init__(self, node, settings, outbox: Outbox, stats: NodeStats, stop: threading.Event):
+        super().__init__(name=f"listener-{node.name}", daemon=True)
+        self.node, self.settings, self.outbox, self.stats, self.stop = node, settings, outbox, stats, stop
+        self.cfg = settings.listener
+        self.stream: EventStream | None = None
+
+    def run(self) -> None:
+        backoff = self.cfg["backoff_initial"]
+        first = True
+        while not self.stop.is_set():
+            started, got_events = time.monotonic(), False
+            try:
+                got_events = self._session(first)
+            except EslError as exc:
+                self._lost(exc)
+            except Exception as exc:  # a bug must not end the thread: log, reconnect
+                log.exception("%s: listener error", self.node.name)
+                self._lost(exc)
+            first = False
+            if got_events or time.monotonic() - started > 30:
+                backoff = self.cfg["backoff_initial"]
+            delay = backoff * random.uniform(0.8, 1.2)
+            backoff = min(backoff * 2, self.cfg["backoff_max"])
+            self.stop.wait(delay)
+
+    def _lost(self, exc: Exception) -> None:
+        st = self.stats
+        if self.stop.is_set():
+            log.info("%s: event connection closed (stopping)", self.node.name)
+        elif st.connected:
+            log.warning("%s: event connection lost: %s", self.node.name, exc)
+        else:
+            log.warning("%s: cannot connect: %s", self.node.name, exc)
+        st.connected = False
+        st.last_error = str(exc)[:300]
+
+    def _session(self, first: bool) -> bool:
+        st = self.stats
+        self.stream = stream = EventStream(self.node, self.settings.esl_connect_timeout,
+                                           self.cfg["idle_timeout"], self.cfg["decoder"])
+        got_events = False
+        try:
+            stream.open()
+            if not first:
+                st.reconnects += 1
+            st.connected, st.connected_since, st.last_error = True, time.time(), ""
+            core = self._core_uuid()
+            reason = "core-uuid-changed" if core and st.core_uuid and core != st.core_uuid else "connect"
+            log.info("%s: subscribed (Core-UUID %s), resync reason %s", self.node.name, core, reason)
+            self._resync(reason, core)
+            if core:
+                st.core_uuid = core
+            seen = 0
+            while not self.stop.is_set():
+                batch = stream.read()
+                if stream.malformed != seen:
+                    st.malformed += stream.malformed - seen
+                    seen = stream.malformed
+                if batch:
+                    got_events = True
+                    self._feed(batch)
+        finally:
+            stream.close()
+            self.stream = None
+        return got_events
+
+    def _feed(self, batch) -> None:
+        st, name, settings = self.stats, self.node.name, self.settings
+        for event, received in batch:
+            st.received += 1
+            core = event.get("Core-UUID")
+            if core and core != st.core_uuid:
+                if st.core_uuid is not None:
+                    log.warning("%s: Core-UUID changed %s -> %s (FreeSWITCH restarted)",
+                                name, st.core_uuid, core)
+                    self._resync("core-uuid-changed", core)
+                st.core_uuid = core
+            try:
+                slim = slim_event(event, settings)
+            except Exception:  # the hook must not take the listener down with one bad event
+                st.malformed += 1
+                log.exception("%s: slim_event failed on %s; event skipped", name,
+                              str(event.get("Event-Name"))[:40])
+                continue
+            if slim is None:
+                st.filtered += 1
+                continue
+            slim["_received"] = received
+            if not self.outbox.put_event(name, slim):
+                st.dropped += 1
+        st.last_event_at = batch[-1][1]
+
+    def _resync(self, reason: str, core: str | None) -> None:
+        self.stats.resyncs += 1
+        self.outbox.put_control(self.node.name, "fscti.state.resync", [self.node.name, reason, core])
+
+    def _core_uuid(self) -> str | None:
+        """`global_getvar core_uuid` over a separate command connection (bounded); None if unknown."""
+        try:
+            with EslClient(self.node, self.settings.esl_connect_timeout) as fs:
+                value = fs.api(commands.global_getvar_core_uuid()).strip()
+        except EslError as exc:
+            log.warning("%s: could not read the Core-UUID (%s); using the first event's",
+                        self.node.name, exc)
+            return None
+        return value or None
+
+
+class Listener:
+    """The whole process: readers, publisher, status; `run()` until SIGTERM/SIGINT."""
+
+    def __init__(self, app):
+        self.app = app
+        self.settings = app.config["FSCTI"]
+        self.cfg = self.settings.listener
+        self.stop = threading.Event()
+        self.stats = {n.name: NodeStats(n.name) for n in self.settings.freeswitch}
+        self.outbox = Outbox(self.cfg["buffer_max"])
+        self.publisher = Publisher(app.extensions["celery"], self.outbox, self.stats, self.cfg)
+        self.readers = [NodeReader(n, self.settings, self.outbox, self.stats[n.name], self.stop)
+                        for n in self.settings.freeswitch]
+
+    def run(self) -> None:
+        if not self.readers:
+            log.warning("no FreeSWITCH node configured (FREESWITCH_ESL or `freeswitch` in "
+                        "FSCTI_CONFIG); idle")
+        self._restore_core_uuids()
+        self.publisher.start()
+        for reader in self.readers:
+            reader.start()
+        interval = self.cfg["status_interval"]
+        while not self.stop.wait(interval):
+            self.report()
+        self.shutdown()
+
+    def request_stop(self, *_args) -> None:
+        self.stop.set()
+        for reader in self.readers:
+            if reader.stream is not None:
+                reader.stream.abort()
+
+    def shutdown(self) -> None:
+        """Stop reading, then give the publisher a few seconds to hand over what it holds."""
+        for reader in self.readers:
+            reader.join(5)
+        self.publisher.drain_and_stop(timeout=5.0)
+        self.report()
+        log.info("listener stopped")
+
+    def report(self) -> None:
+        """One log line per node, and the JSON status in Redis."""
+        from app.extensions import redis_ext
+
+        for name, st in self.stats.items():
+            log.info("%s: %s received=%d enqueued=%d dropped=%d malformed=%d filtered=%d "
+                     "reconnects=%d lag_ms=%.1f lag_max_ms=%.1f buffered=%d", name,
+                     "up" if st.connected else "DOWN", st.received, st.enqueued, st.dropped,
+                     st.malformed, st.filtered, st.reconnects, st.lag_ms, st.lag_max_ms,
+                     self.outbox.pending(name))
+            status = st.as_dict()
+            status.update(buffered=self.outbox.pending(name), broker_ok=self.publisher.broker_ok,
+                          updated_at=time.time())
+            st.lag_max_ms = 0.0
+            try:
+                with self.app.app_context():
+                    redis_ext.client.set(keys.listener_status(name), json.dumps(status))
+            except Exception as exc:  # Redis down: the log line above still tells the story
+                log.debug("status not written to Redis: %s", exc)
+
+    def _restore_core_uuids(self) -> None:
+        """The last Core-UUID we saw per node (from our status key) detects a restart while we were down."""
+        from app.extensions import redis_ext
+
+        for name, st in self.stats.items():
+            try:
+                with self.app.app_context():
+                    raw = redis_ext.client.get(keys.listener_status(name))
+                st.core_uuid = (json.loads(raw) or {}).get("core_uuid") if raw else None
+            except Exception as exc:
+                log.debug("no previous status for %s: %s", name, exc)
+
+
+def main() -> None:
+    faulthandler.register(signal.SIGUSR1)     # `kill -USR1 <pid>`: dump every thread's stack
     app = create_app()
-    nodes = app.config["FSCTI"].freeswitch
-    if not nodes:
-        log.warning("no FreeSWITCH node configured (FREESWITCH_ESL or `freeswitch` in FSCTI_CONFIG); waiting")
-    while True:
-        time.sleep(30)
+    listener = Listener(app)
+    signal.signal(signal.SIGTERM, listener.request_stop)
+    signal.signal(signal.SIGINT, listener.request_stop)
+    log.info("listener starting for %d node(s): %s", len(listener.readers),
+             ", ".join(f"{n.name}={n.host}:{n.port}" for n in app.config["FSCTI"].freeswitch))
+    listener.run()
 
 
 if __name__ == "__main__":

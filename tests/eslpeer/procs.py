@@ -93,15 +93,17 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int | None:
     return proc.returncode
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll until truthy; raise AssertionError naming `what` otherwise."""
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition",
+             log: Path | None = None):
+    """Poll until truthy; raise AssertionError naming `what` (and showing `log`) otherwise."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            tail = f"\n--- {log.name} ---\n{log_text(log)[-8000:]}" if log else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{tail}")
         time.sleep(interval)
 
 

@@ -590,12 +590,14 @@ class EslPeer:
                 raise TimeoutError(f"condition not met within {timeout}s")
             time.sleep(interval)
 
-    def wait_subscribed(self, n: int = 1, timeout: float = 10.0,
-                        names=("CHANNEL_CREATE",)) -> list[PeerConnection]:
-        """Wait for n connections subscribed to `names`, e.g. the listener after (re)connect."""
+    def wait_subscribed(self, n: int = 1, timeout: float = 10.0, names=("CHANNEL_CREATE",),
+                        custom=("sofia::expire",)) -> list[PeerConnection]:
+        """Wait for n connections subscribed to `names` and CUSTOM `custom` (the listener's
+        subscription takes two packets: events, then the sofia subclasses)."""
         def ready():
             conns = [c for c in self.connections
-                     if c.subscribed and all(c.wants(x, None) for x in names)]
+                     if c.subscribed and all(c.wants(x, None) for x in names)
+                     and all(c.wants("CUSTOM", sub) for sub in custom)]
             return conns if len(conns) >= n else None
         return self.wait_for(ready, timeout)
 

@@ -204,7 +204,7 @@ def test_full_queue_loses_events_then_kills_the_slow_reader():
         c.auth()
         c.send(b"event json HEARTBEAT\n\n")
         c.frame()
-        conn = peer.wait_subscribed(names=("HEARTBEAT",))[0]
+        conn = peer.wait_subscribed(names=("HEARTBEAT",), custom=())[0]
         with conn.cond:                      # hold the writer so the queue fills
             for _ in range(520):
                 peer.emit({"Event-Name": "HEARTBEAT"}, block=False)
@@ -235,7 +235,7 @@ def test_disconnect_mid_frame_sends_half_a_frame(peer):
     c.auth()
     c.send(b"event json HEARTBEAT\n\n")
     c.frame()
-    peer.wait_subscribed(names=("HEARTBEAT",))
+    peer.wait_subscribed(names=("HEARTBEAT",), custom=())
     peer.disconnect_mid_frame()
     data = b""
     while chunk := c.sock.recv(65536):

@@ -1,0 +1,191 @@
+"""The listener's bounded in-memory outbox and the thread that hands it to Celery.
+
+Readers append and never block: when the outbox holds `buffer_max` events, new events are
+dropped and counted, and the node is marked `overflowed`; once the broker accepts messages
+again a `fscti.state.resync(node, "overflow", core)` goes out after what was kept, so a loss
+is repaired from FreeSWITCH's snapshots instead of passing silently.
+
+The publisher sends, per node and in arrival order, batches of at most `batch_size` events,
+a batch leaving when it is full or when its first event has waited `batch_delay_ms`.
+Control messages (resync) keep their place in the node's order. An item leaves the outbox
+only after the broker took it; a failed send is retried with backoff (a message the broker
+took just before failing may go twice: the ingest task is idempotent).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+
+log = logging.getLogger("fscti.listener")
+
+INGEST_TASK = "fscti.ingest.events"
+QUEUE = "events"
+
+
+class Outbox:
+    """Per-node FIFOs of ("event", dict) and ("control", task, args), bounded by event count."""
+
+    def __init__(self, max_events: int):
+        self.max_events = int(max_events)
+        self.cond = threading.Condition()
+        self.queues: dict[str, collections.deque] = {}
+        self.events = 0
+        self.overflowed: set[str] = set()
+
+    def put_event(self, node: str, event: dict) -> bool:
+        """Queue an event; False when the outbox is full (the event is dropped)."""
+        with self.cond:
+            if self.events >= self.max_events:
+                self.overflowed.add(node)
+                return False
+            queue = self.queues.get(node)
+            if queue is None:
+                queue = self.queues[node] = collections.deque()
+            queue.append(("event", event))
+            self.events += 1
+            self.cond.notify()
+            return True
+
+    def put_control(self, node: str, task: str, args: list) -> None:
+        """Queue a control task (never dropped: there is at most a handful)."""
+        with self.cond:
+            self.queues.setdefault(node, collections.deque()).append(("control", task, args))
+            self.cond.notify()
+
+    def pending(self, node: str) -> int:
+        with self.cond:
+            return len(self.queues.get(node, ()))
+
+
+class Publisher(threading.Thread):
+    """Sends the outbox to the broker by task name; survives the broker being down."""
+
+    def __init__(self, celery, outbox: Outbox, stats: dict, cfg: dict):
+        super().__init__(name="listener-publisher", daemon=True)
+        self.celery = celery
+        self.outbox = outbox
+        self.stats = stats
+        self.batch_size = int(cfg["batch_size"])
+        self.delay = float(cfg["batch_delay_ms"]) / 1000.0
+        self.retry_max = float(cfg["broker_retry_max"])
+        self.broker_ok = True
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._rr = 0
+        self._down_since = None
+
+    # -- main loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        backoff = 0.05
+        try:
+            while True:
+                work = self._next()
+                if work is None:
+                    return
+                node, items = work
+                if self._send(node, items):
+                    self._done(node, items)
+                    backoff = 0.05
+                    continue
+                with self.outbox.cond:
+                    if self._stopping:
+                        return
+                    self.outbox.cond.wait(backoff)
+                backoff = min(backoff * 2, self.retry_max)
+        finally:
+            self._stopped.set()
+
+    def drain_and_stop(self, timeout: float) -> None:
+        """Send what is held without waiting for batches to fill, then stop (bounded)."""
+        with self.outbox.cond:
+            self._stopping = True
+            self.outbox.cond.notify_all()
+        self._stopped.wait(timeout)
+        left = sum(len(q) for q in self.outbox.queues.values())
+        if left:
+            log.error("listener stopping with %d item(s) not handed to the broker", left)
+
+    def _next(self):
+        ob = self.outbox
+        with ob.cond:
+            while True:
+                nodes = [n for n, q in ob.queues.items() if q]
+                if not nodes:
+                    if self._stopping:
+                        return None
+                    ob.cond.wait()
+                    continue
+                now = time.time()
+                wait = None
+                for i in range(len(nodes)):
+                    node = nodes[(self._rr + i) % len(nodes)]
+                    queue = ob.queues[node]
+                    first = queue[0]
+                    if first[0] == "control":
+                        self._rr += 1
+                        return node, [first]
+                    due = first[1]["_received"] + self.delay
+                    if self._stopping or len(queue) >= self.batch_size or due <= now:
+                        self._rr += 1
+                        return node, self._take(queue)
+                    wait = due - now if wait is None else min(wait, due - now)
+                ob.cond.wait(wait)
+
+    def _take(self, queue) -> list:
+        items = []
+        for item in queue:
+            if item[0] != "event" or len(items) >= self.batch_size:
+                break
+            items.append(item)
+        return items
+
+    # -- sending -----------------------------------------------------------------------------
+    def _send(self, node: str, items: list) -> bool:
+        try:
+            if items[0][0] == "control":
+                _, task, args = items[0]
+                self.celery.send_task(task, args=args, queue=QUEUE, retry=False)
+            else:
+                self.celery.send_task(INGEST_TASK, args=[node, [it[1] for it in items]],
+                                      queue=QUEUE, retry=False)
+        except Exception as exc:  # kombu/redis errors vary by transport: all mean "not sent"
+            if self.broker_ok or time.monotonic() - self._down_since > 10:
+                log.error("broker unavailable (%s: %s); holding %d event(s) in memory",
+                          type(exc).__name__, str(exc)[:200], self.outbox.events)
+                self._down_since = time.monotonic()
+            self.broker_ok = False
+            return False
+        if not self.broker_ok:
+            log.info("broker reachable again; sending the %d held event(s)", self.outbox.events)
+            self.broker_ok = True
+        return True
+
+    def _done(self, node: str, items: list) -> None:
+        ob = self.outbox
+        now = time.time()
+        events = [it[1] for it in items if it[0] == "event"]
+        with ob.cond:
+            queue = ob.queues[node]
+            for _ in items:
+                queue.popleft()
+            ob.events -= len(events)
+            # The broker takes messages again and there is room: every node that lost events
+            # gets a resync, queued after what it still holds (the lost events were newer).
+            for lost in list(ob.overflowed):
+                if ob.events >= ob.max_events:
+                    break
+                ob.overflowed.discard(lost)
+                st = self.stats.get(lost)
+                ob.queues.setdefault(lost, collections.deque()).append(
+                    ("control", "fscti.state.resync", [lost, "overflow", st.core_uuid if st else None]))
+                if st:
+                    st.resyncs += 1
+                log.warning("%s: events were dropped while the outbox was full; resync queued", lost)
+        st = self.stats.get(node)
+        if st is not None and events:
+            st.enqueued += len(events)
+            lag = (now - events[0]["_received"]) * 1000.0
+            st.lag_ms = lag
+            st.lag_max_ms = max(st.lag_max_ms, lag)
