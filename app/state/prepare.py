@@ -85,6 +85,7 @@ class Preparer:
         self.cluster_ip = cfg.host if cfg else None
         self.cluster_port = str(cfg.port) if cfg else ""
         self.nb = keys.node_bindings(node_name)
+        self._owners: dict = {}
 
     # --- dispatch -------------------------------------------------------------------------
     def ops(self, event: dict) -> list[dict]:
@@ -131,9 +132,13 @@ class Preparer:
             ext, dom = event.get("variable_dialed_user"), event.get("variable_dialed_domain")
         else:
             return None
-        if not is_extension(ext) or not is_domain(dom):
-            return None
-        return owner_ctx(dom, ext)
+        key = (dom, ext)
+        found = self._owners.get(key)
+        if found is None:
+            if not is_extension(ext) or not is_domain(dom):
+                return None
+            found = self._owners[key] = owner_ctx(dom, ext)
+        return found
 
     def channel_ops(self, event: dict, name: str) -> list[dict]:
         uuid = event.get("Unique-ID")
@@ -148,8 +153,9 @@ class Preparer:
               "lb": label, "term": name in TERMINAL,
               "f": {f: event[f] for f in self.value_fields
                     if f in event and isinstance(event[f], str)},
-              "t": {f: event[f] for f in self.time_fields
-                    if isinstance(event.get(f), str) and event[f].isdigit()}}
+              # "0" (not yet) is what a time that never came reads as: not sent
+              "t": {f: v for f in self.time_fields
+                    if (v := event.get(f)) and v != "0" and isinstance(v, str) and v.isdigit()}}
         owner = self.channel_owner(event)
         if owner is not None:        # (absent, never null: JSON null is truthy in Lua)
             op["o"] = owner

@@ -68,10 +68,16 @@ local function ui_call(rec)
                   ['Timestamp'] = rec.ets, ['Signal-Bond'] = bond}, UI_CALL_ORDER)
 end
 
+local TIME_FIELD = {}
+for _, k in ipairs(CFG.fields) do
+  if string.sub(k, -5) == '-Time' then TIME_FIELD[k] = true end
+end
+
 local function fields_obj(rec)
   local parts = {}
   for _, k in ipairs(CFG.fields) do
     local v = rec.t[k] or fv(rec, k)
+    if v == nil and TIME_FIELD[k] then v = '0' end     -- channel times: "0" = not yet
     if v ~= nil then parts[#parts + 1] = cjson.encode(k) .. ':' .. cjson.encode(v) end
   end
   return '{' .. table.concat(parts, ',') .. '}'
@@ -95,10 +101,18 @@ local function call_value(ctx, X, calls)
   return unslash('{' .. table.concat(parts, ',') .. '}')
 end
 
+local PUSH_CALLS = CFG.cc ~= '' or CFG.cl ~= ''
+
 local function recompute_call(ctx)
   local h = xcall(ctx)
   local calls = live_calls(ctx)
   local v = call_value(ctx, h.rec, calls)
+  if not PUSH_CALLS then                 -- nothing to publish: no need to read the old value
+    if CFG.ch ~= '' then
+      if v then redis.call('HSET', CFG.ch, ctx.x, v) else redis.call('HDEL', CFG.ch, ctx.x) end
+    end
+    return calls
+  end
   local old
   if CFG.ch ~= '' then old = redis.call('HGET', CFG.ch, ctx.x) or nil else old = h.rec.pv end
   if v ~= old then
