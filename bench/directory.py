@@ -53,6 +53,14 @@ def machine() -> dict:
             "kernel": platform.release()}
 
 
+def loadavg() -> str:
+    """1-minute load average: other tenants of a shared machine show up here."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def sip_auth_body(user: str = "1001") -> bytes:
     """The first captured REGISTER sip_auth request of `user`, re-encoded as FreeSWITCH sends it."""
     sys.path.insert(0, str(ROOT))
@@ -317,7 +325,9 @@ def main(argv: list[str]) -> int:
                 assert b'<user id="1001"' in answer, answer[:300]
                 print(f"{size} extensions: SQL load {t_load:.1f}s, mirror rebuild {t_rebuild:.1f}s, "
                       f"redis {env.redis_memory()}", flush=True)
+                load_before = loadavg()
                 m = measure(ab, server, env.redis.pid, body_file, args, tmp)
+                m["loadavg_before_after"] = [load_before, loadavg()]
                 m.update(load_seconds=round(t_load, 1), rebuild_seconds=round(t_rebuild, 1),
                          redis_memory=env.redis_memory())
                 result["sizes"][size] = m
@@ -325,6 +335,7 @@ def main(argv: list[str]) -> int:
                     r = m[name]
                     print(f"  {name:10} {r['rps']:8.1f} req/s  p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  "
                           f"cpu/req server {r['server_cpu_us']:.0f} us + ab {r['ab_cpu_us']:.0f} us", flush=True)
+                print(f"  load average before/after: {m['loadavg_before_after']}", flush=True)
                 print(f"  directory/floor {m['ratio']:.3f} (median of rounds; by CPU per request "
                       f"{m['cpu_ratio']:.3f});  one-round-trip ceiling floor-ping/floor {m['ping_ratio']:.3f} "
                       f"(by CPU {m['ping_cpu_ratio']:.3f})", flush=True)
