@@ -319,16 +319,21 @@ def main(argv: list[str]) -> int:
                 t0 = time.monotonic()
                 env.flask("mirror", "rebuild")
                 t_rebuild = time.monotonic() - t0
+                t0 = time.monotonic()
+                check = env.flask("mirror", "check")  # what the beat reconcile does, read-only
+                t_check = time.monotonic() - t0
+                assert "no drift" in check, check
                 if server is None:
                     server = Server(env, args.workers)
                 answer = server.post("/directory", body)
                 assert b'<user id="1001"' in answer, answer[:300]
                 print(f"{size} extensions: SQL load {t_load:.1f}s, mirror rebuild {t_rebuild:.1f}s, "
-                      f"redis {env.redis_memory()}", flush=True)
+                      f"mirror check {t_check:.1f}s, redis {env.redis_memory()}", flush=True)
                 load_before = loadavg()
                 m = measure(ab, server, env.redis.pid, body_file, args, tmp)
                 m["loadavg_before_after"] = [load_before, loadavg()]
                 m.update(load_seconds=round(t_load, 1), rebuild_seconds=round(t_rebuild, 1),
+                         check_seconds=round(t_check, 1),
                          redis_memory=env.redis_memory())
                 result["sizes"][size] = m
                 for name in ("floor", "floor-ping", "directory"):
