@@ -144,12 +144,19 @@ class Publisher(threading.Thread):
     # -- sending -----------------------------------------------------------------------------
     def _send(self, node: str, items: list) -> bool:
         try:
+            # retry=False: a broker error comes back at once and the items stay here.
+            # ignore_result: a task sent by name is unknown here, so Celery would otherwise
+            # subscribe to its result in the backend on every send. argsrepr: skip
+            # repr()-ing a 500-event batch for the message headers.
             if items[0][0] == "control":
                 _, task, args = items[0]
-                self.celery.send_task(task, args=args, queue=QUEUE, retry=False)
+                self.celery.send_task(task, args=args, queue=QUEUE, retry=False,
+                                      ignore_result=True)
             else:
                 self.celery.send_task(INGEST_TASK, args=[node, [it[1] for it in items]],
-                                      queue=QUEUE, retry=False)
+                                      queue=QUEUE, retry=False, ignore_result=True,
+                                      argsrepr=f"({node!r}, <{len(items)} events>)",
+                                      kwargsrepr="{}")
         except Exception as exc:  # kombu/redis errors vary by transport: all mean "not sent"
             if self.broker_ok or time.monotonic() - self._down_since > 10:
                 log.error("broker unavailable (%s: %s); holding %d event(s) in memory",

@@ -13,10 +13,10 @@ then follows one of two decoders:
   aborts the process on a negative Content-Length (an assert on malloc). Kept for comparison.
 
 Both yield `(event_dict, received_at)` with `received_at = time.time()` when the bytes
-arrived. A frame whose body is not a JSON object is counted in `malformed` and skipped; a
-frame that cannot be delimited (bad Content-Length, oversized header) ends the connection
-(`EslProtocolError`, retryable), since nothing after it can be trusted. Any complete frame
-received before a disconnect is still returned.
+arrived. A frame whose body is not a JSON object with an Event-Name is counted in
+`malformed` and skipped; a frame that cannot be delimited (bad Content-Length, oversized
+header) ends the connection (`EslProtocolError`, retryable), since nothing after it can be
+trusted. Every complete frame received before a disconnect is still returned.
 """
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ class EventStream:
             event = json.loads(body)
         except ValueError:
             event = None
-        if not isinstance(event, dict):
+        if not isinstance(event, dict) or not isinstance(event.get("Event-Name"), str):
             self.malformed += 1
             log.warning("%s: malformed event body skipped (%d bytes: %r)", self.node.name,
                         len(body), body[:60])

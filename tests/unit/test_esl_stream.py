@@ -1,0 +1,123 @@
+"""EventStream (the listener's event connection) in-process against the peer, both decoders."""
+import time
+
+import pytest
+
+from app.esl.commands import event_subscriptions
+from app.esl.errors import EslCommandError, EslUnavailable
+from app.esl.stream import EslProtocolError, EventStream
+from tests.eslpeer import EslPeer, phase_events, wire_events
+from tests.eslpeer.wire import json_event_frame
+
+DECODERS = ["frames", "esl"]
+
+
+@pytest.fixture
+def peer():
+    with EslPeer() as p:
+        yield p
+
+
+def read_n(stream, n, limit=5.0):
+    out, deadline = [], time.monotonic() + limit
+    while len(out) < n and time.monotonic() < deadline:
+        out += stream.read()
+    return out
+
+
+def opened(peer, decoder, **kw):
+    s = EventStream(peer.node("fs1"), timeout=2, decoder=decoder, **kw)
+    s.open()
+    return s
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_subscribes_then_reads_every_subscribed_fixture_event_in_order(peer, decoder):
+    stream = opened(peer, decoder)
+    conn = peer.wait_subscribed()[0]
+    assert peer.commands(conn) == ["auth ClueCon"] + event_subscriptions("json")
+    sent = peer.replay()
+    got = read_n(stream, len(sent))
+    assert [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
+    for (event, received), source in zip(got, sent):
+        assert event["Unique-ID" if "Unique-ID" in source else "Event-Name"] == \
+            source["Unique-ID" if "Unique-ID" in source else "Event-Name"]
+        assert abs(received - time.time()) < 10
+    job = next(e for e, _ in got if e["Event-Name"] == "BACKGROUND_JOB")
+    assert job["_body"].startswith("UP 0 years")
+    stream.close()
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_malformed_bodies_are_counted_and_skipped(peer, decoder):
+    stream = opened(peer, decoder)
+    peer.wait_subscribed()
+    peer.send_raw(json_event_frame(b'{"Event-Name": "HEARTBEAT", '))
+    peer.send_raw(json_event_frame(b"[1, 2]"))
+    sent = peer.replay(phase="register_1001_1002")
+    got = read_n(stream, len(sent))
+    assert [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
+    assert stream.malformed == 2
+    stream.close()
+
+
+def test_complete_frames_come_out_before_an_unframeable_one_ends_the_stream(peer):
+    stream = opened(peer, "frames")
+    peer.wait_subscribed()
+    sent = peer.replay(phase="call1_caller_hangup")
+    peer.send_raw(b"Content-Length: 12x\nContent-Type: text/event-json\n\n{}")
+    peer.flush(peer.subscribers()[0])
+    got = read_n(stream, len(sent))
+    assert len(got) == len(sent)
+    with pytest.raises(EslProtocolError, match="bad Content-Length"):
+        stream.read()
+
+
+def test_disconnect_notice_is_reported(peer):
+    stream = opened(peer, "frames")
+    peer.wait_subscribed()
+    peer.restart()
+    with pytest.raises(EslUnavailable, match="The system is being shut down"):
+        read_n(stream, 1)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_silence_longer_than_idle_timeout_ends_the_stream(peer, decoder):
+    stream = opened(peer, decoder, idle_timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(EslUnavailable, match="nothing received|lost"):
+        stream.read()
+    assert time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_half_a_frame_then_silence_is_cut_off(peer, decoder):
+    stream = opened(peer, decoder, idle_timeout=0.5)
+    peer.wait_subscribed()
+    frame = json_event_frame(wire_events()[0].body)
+    peer.send_raw(frame[: len(frame) // 2])
+    start = time.monotonic()
+    with pytest.raises(EslUnavailable):
+        while True:
+            stream.read()
+    assert time.monotonic() - start < 3
+
+
+def test_refused_subscription_is_a_command_error(peer):
+    # The peer answers `event` itself; make it refuse like FreeSWITCH does with no keywords.
+    peer._cmd_event = lambda conn, cmd, pkt: conn.send_reply(
+        b"Content-Type: command/reply\nReply-Text: -ERR no keywords supplied\n\n")
+    with pytest.raises(EslCommandError):
+        EventStream(peer.node("fs1"), timeout=2).open()
+
+
+def test_abort_unblocks_a_read_from_another_thread(peer):
+    import threading
+
+    stream = opened(peer, "frames", idle_timeout=30)
+    threading.Timer(0.2, stream.abort).start()
+    start = time.monotonic()
+    with pytest.raises(EslUnavailable):
+        stream.read()
+    assert time.monotonic() - start < 2
+    assert phase_events("call1_caller_hangup")
