@@ -57,6 +57,7 @@ class EventStream:
         self._sock: socket.socket | None = None
         self._buf = bytearray()
         self._broken: EslUnavailable | None = None
+        self._early: list[tuple[dict, bytes]] = []
 
     def open(self) -> None:
         """Connect, authenticate and subscribe (bounded); raise EslUnavailable/EslCommandError."""
@@ -102,7 +103,12 @@ class EventStream:
         self._sock.settimeout(self.timeout)
         try:
             self._sock.sendall(packet.encode() + b"\n\n")
-            headers, _ = self._next_frame_blocking()
+            while True:
+                headers, body = self._next_frame_blocking()
+                if headers.get("Content-Type") == "command/reply":
+                    break
+                # Events of the first packet may come before the second packet's reply.
+                self._early.append((headers, body))
         except socket.timeout as exc:
             raise EslUnavailable(f"{self.node.name}: no reply to the subscription") from exc
         except OSError as exc:
@@ -155,6 +161,13 @@ class EventStream:
         if self._broken is not None:
             raise self._broken
         out: list[tuple[dict, float]] = []
+        if self._early:
+            early, self._early = self._early, []
+            now = time.time()
+            for headers, body in early:
+                self._take(headers, body, now, out)
+            if out:
+                return out
         while not out:
             try:
                 self._fill()
@@ -176,21 +189,23 @@ class EventStream:
                     break
                 if frame is None:
                     break
-                headers, body = frame
-                kind = headers.get("Content-Type", "")
-                if kind == "text/event-json":
-                    event = self._decode(body)
-                    if event is not None:
-                        out.append((event, now))
-                elif kind == "text/disconnect-notice":
-                    self.disconnect_reason = body.decode("utf-8", "replace").strip()
-                else:
-                    self.malformed += 1
-                    log.warning("%s: unexpected frame %r skipped", self.node.name, kind[:40])
+                self._take(frame[0], frame[1], now, out)
             if self.disconnect_reason and not out:
                 raise EslUnavailable(f"{self.node.name}: FreeSWITCH disconnected: "
                                      f"{self.disconnect_reason}")
         return out
+
+    def _take(self, headers: dict, body: bytes, now: float, out: list) -> None:
+        kind = headers.get("Content-Type", "")
+        if kind == "text/event-json":
+            event = self._decode(body)
+            if event is not None:
+                out.append((event, now))
+        elif kind == "text/disconnect-notice":
+            self.disconnect_reason = body.decode("utf-8", "replace").strip()
+        else:
+            self.malformed += 1
+            log.warning("%s: unexpected frame %r skipped", self.node.name, kind[:40])
 
     def _decode(self, body: bytes) -> dict | None:
         try:

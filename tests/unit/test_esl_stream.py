@@ -121,3 +121,29 @@ def test_abort_unblocks_a_read_from_another_thread(peer):
         stream.read()
     assert time.monotonic() - start < 2
     assert phase_events("call1_caller_hangup")
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_events_arriving_between_the_two_subscription_packets_are_kept(peer, decoder):
+    import threading
+
+    held = threading.Event()
+    original = peer._cmd_event
+
+    def slow_second_packet(conn, cmd, pkt):
+        if "CUSTOM" in cmd:
+            # Events of the first subscription go out before this packet's reply.
+            for w in phase_events("call1_caller_hangup"):
+                peer.emit(w.event)
+            peer.flush(conn)
+            held.set()
+        original(conn, cmd, pkt)
+
+    peer._cmd_event = slow_second_packet
+    stream = opened(peer, decoder)
+    assert held.is_set()
+    if decoder == "frames":
+        assert stream._early          # the case under test really happened
+    sent = [e for _, e in peer.sent_events]
+    got = read_n(stream, len(sent))
+    assert len(sent) > 10 and [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
