@@ -12,17 +12,12 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
-class RedisExtension:
-    """One redis-py client (with hiredis) per process, from REDIS_URL."""
+class _AppRedis:
+    """The lazily created redis-py client (with hiredis) of one app."""
 
-    def __init__(self):
-        self.url = None
+    def __init__(self, url: str):
+        self.url = url
         self._client = None
-
-    def init_app(self, app):
-        self.url = app.config["REDIS_URL"]
-        self._client = None
-        app.extensions["fscti-redis"] = self
 
     @property
     def client(self):
@@ -33,6 +28,36 @@ class RedisExtension:
                 self.url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=2.0,
                 health_check_interval=30)
         return self._client
+
+
+class RedisExtension:
+    """REDIS_URL's client for the current app (each app built by create_app has its own)."""
+
+    def __init__(self):
+        self._default = None
+
+    def init_app(self, app):
+        holder = _AppRedis(app.config["REDIS_URL"])
+        app.extensions["fscti-redis"] = holder
+        if self._default is None:
+            self._default = holder
+
+    def _holder(self) -> _AppRedis:
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            return current_app.extensions["fscti-redis"]
+        if self._default is None:
+            raise RuntimeError("redis_ext used before create_app()")
+        return self._default
+
+    @property
+    def url(self) -> str:
+        return self._holder().url
+
+    @property
+    def client(self):
+        return self._holder().client
 
 
 redis_ext = RedisExtension()

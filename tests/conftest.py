@@ -75,7 +75,8 @@ def redis_url(settings):
 @pytest.fixture
 def rdb(app):
     """The real Redis the app uses (decoded responses)."""
-    return redis_ext.client
+    with app.app_context():
+        return redis_ext.client
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +85,6 @@ def _clean_state(request, settings):
     redis_lib.Redis.from_url(settings.redis_url).flushdb()
     if "app" in request.fixturenames or _uses_app(request):
         app = request.getfixturevalue("app")
-        # A test that builds a second app (e.g. with an unreachable Redis) rebinds the shared
-        # redis_ext; bind it back to the session app's Redis.
-        if redis_ext.url != app.config["REDIS_URL"]:
-            redis_ext.init_app(app)
         with app.app_context():
             db.session.remove()
             with db.engine.begin() as conn:
