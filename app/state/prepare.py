@@ -42,6 +42,11 @@ CORE_TIMES = (
 )
 
 
+def reg_json(fields: dict) -> str:
+    """A binding's `register` object as JSON text, SPEC's fields first (the script splices it)."""
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
 class Malformed(ValueError):
     """An event the state cannot use (missing or invalid ordering/identity headers)."""
 
@@ -202,7 +207,8 @@ class Preparer:
             # FreeSWITCH keeps the row until register time + granted + late margin (§4.3),
             # in whole seconds (the `expires` column of its tables).
             op["exp"] = str((int(ts) // 1_000_000 + expires) * 1_000_000 + self.margin_us)
-            op["reg"] = self.register_fields(event)
+            op["reg"] = reg_json(self.register_fields(event))
+            op["sw"] = event.get("FreeSWITCH-Switchname", "")
         else:
             op["typ"] = "unreg" if sub == "sofia::unregister" else "exp"
         return op
@@ -217,10 +223,10 @@ class Preparer:
             "cluster_port": self.cluster_port, "network-ip": g("network-ip", ""),
             "user-agent": g("user-agent", ""), "status": g("status", ""),
             "Timestamp": g("Event-Date-Timestamp", ""),
-            "FreeSWITCH-Switchname": g("FreeSWITCH-Switchname", ""), "node": self.node,
-            "profile-name": g("profile-name", ""), "call-id": g("call-id", ""),
-            "contact": g("contact", ""), "network-port": g("network-port", ""),
-            "expires": g("expires", ""),
+            "FreeSWITCH-Switchname": g("FreeSWITCH-Switchname", ""), "call-id": g("call-id", ""),
+            "contact": g("contact", ""), "expires": g("expires", ""),
+            "network-port": g("network-port", ""), "node": self.node,
+            "profile-name": g("profile-name", ""),
         }
 
     # --- jobs -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 from app.names import is_domain, is_extension, is_uuid
 from app.state import keys
-from app.state.prepare import owner_ctx, stamp
+from app.state.prepare import owner_ctx, reg_json, stamp
 
 _STATUS_RE = re.compile(
     r"^(?P<status>.*)\((?P<rpid>[^()]*)\) exp\((?P<exp>[^)]*)\) expsecs\((?P<expsecs>-?\d+)\)$")
@@ -90,9 +90,9 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "cluster_ip": node.host, "cluster_port": str(node.port),
             "network-ip": row.get("network-ip", ""), "user-agent": row.get("agent", ""),
             "status": row.get("status", ""), "Timestamp": str(t_us),
-            "FreeSWITCH-Switchname": row.get("host", ""), "node": node.name,
-            "profile-name": profile, "call-id": call_id, "contact": row.get("contact", ""),
-            "network-port": row.get("network-port", ""), "fscti-source": "resync",
+            "FreeSWITCH-Switchname": row.get("host", ""), "call-id": call_id,
+            "contact": row.get("contact", ""), "network-port": row.get("network-port", ""),
+            "node": node.name, "profile-name": profile, "fscti-source": "resync",
         }
         event = {
             "Event-Name": "CUSTOM", "Event-Subclass": "sofia::register",
@@ -111,7 +111,8 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
             # expsecs = stored expiry - now, in whole seconds, late margin included
             # (EXPSECS(3660) for a 3600 s registration)
-            "exp": str((t_us // 1_000_000 + max(0, row["expsecs"])) * 1_000_000), "reg": reg,
+            "exp": str((t_us // 1_000_000 + max(0, row["expsecs"])) * 1_000_000),
+            "reg": reg_json(reg), "sw": row.get("host", ""),
             "ev": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         })
     gone = {"k": "rs", "st": st, "np": {np: True}, "present": present}

@@ -69,6 +69,12 @@ end
 
 local STATS = {gone = 0}     -- channels hung up / bindings removed by snapshots and restarts
 
+-- configured gui.call fields that are channel times (max-merged, "0" = not yet)
+local TIME_FIELD = {}
+for _, k in ipairs(CFG.fields) do
+  if string.sub(k, -5) == '-Time' then TIME_FIELD[k] = true end
+end
+
 local function split_tab(s)
   local out = {}
   for part in string.gmatch(s .. '\t', '([^\t]*)\t') do out[#out + 1] = part end
@@ -103,6 +109,12 @@ end
 
 local function xcall(ctx)
   return hrec(ctx.xc, ctx.x, function() return {live = {}} end)
+end
+
+-- Beside an extension's registration record (same hash): the text of each binding's newest
+-- register event ('ev') and of the event that ended it ('dev').
+local function ev_field(ctx, bid, which)
+  return ctx.x .. '\t' .. bid .. '\t' .. which
 end
 
 local function xreg(ctx)

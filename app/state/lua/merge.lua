@@ -12,20 +12,38 @@ end
 
 -- A channel is hung up in the state: leave the extension's live set; the newest hung-up
 -- channel (by last stamp, then uuid) is kept as `lh` (SPEC: the last hung-up call stays).
+-- What the outputs need of a hung-up leg (updates always start from the full record).
+local function project(rec)
+  local t, v = {}, {}
+  for _, k in ipairs(CFG.fields) do
+    if TIME_FIELD[k] then
+      t[k] = rec.t[k]
+    else
+      local x = rec.f[k]
+      if x then v[k] = x[1] end
+    end
+  end
+  return {u = rec.u, es = rec.es, ets = rec.ets, hs = rec.hs, lb = rec.lb, t = t, v = v}
+end
+
 local function touch_call(rec)
   local ctx = rec.o
   local h = xcall(ctx)
   local X = h.rec
   if rec.hs then
-    X.live[rec.u] = nil
+    if X.live[rec.u] then
+      X.live[rec.u] = nil
+      h.dirty = true
+    end
     local lh = X.lh
     if lh == nil or lh.u == rec.u or gt(rec.es, lh.es) or (rec.es == lh.es and rec.u > lh.u) then
-      X.lh = rec
+      X.lh = project(rec)
+      h.dirty = true
     end
-  else
+  elseif not X.live[rec.u] then
     X.live[rec.u] = 1
+    h.dirty = true
   end
-  h.dirty = true
   dirty_call(ctx)
 end
 
@@ -145,12 +163,15 @@ local function merge_reg(op)
   if op.typ == 'reg' or op.typ == 'snap' then
     -- the registration event itself (the `gui.registration` value): a real event beats a
     -- snapshot's stand-in; among equals the newest wins
+    -- (the event text itself lives beside the record: read only when it is published)
     if op.typ == 'reg' then
       if B.evsnap or gt(op.st, B.evs) then
-        B.ev, B.reg, B.evs, B.evsnap = op.ev, op.reg, op.st, nil
+        B.reg, B.sw, B.evs, B.evsnap = op.reg, op.sw, op.st, nil
+        redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), op.ev)
       end
-    elseif B.ev == nil or (B.evsnap and gt(op.st, B.evs)) then
-      B.ev, B.reg, B.evs, B.evsnap = op.ev, op.reg, op.st, 1
+    elseif B.evs == nil or (B.evsnap and gt(op.st, B.evs)) then
+      B.reg, B.sw, B.evs, B.evsnap = op.reg, op.sw, op.st, 1
+      redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), op.ev)
     end
     local top = R.top[op.np]
     if top == nil or (top[2] ~= op.bid and (gt(op.st, top[1]) or (op.st == top[1] and op.bid > top[2]))) then
@@ -161,8 +182,8 @@ local function merge_reg(op)
   else
     if gt(op.st, B.ds) then
       B.ds = op.st
-      B.dev = op.ev
       B.dwhy = op.typ
+      if op.ev then redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'dev'), op.ev) end
     end
     if op.typ == 'unreg' then
       if gt(op.st, R.wipe[op.np]) then R.wipe[op.np] = op.st end

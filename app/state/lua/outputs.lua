@@ -1,8 +1,6 @@
 -- fscti state scripts, part 3: the SPEC-shaped outputs, recomputed from the records.
 -- `cti_userinfo@<domain>` (SPEC §2), `gui.registration` and `gui.call` (SPEC §2-§3).
 
-local REG_ORDER = {'Hostname', 'IPv4', 'IPv6', 'cluster_ip', 'cluster_port', 'network-ip',
-                   'user-agent', 'status', 'Timestamp'}
 local UI_CALL_ORDER = {'Unique-ID', 'Created-Time', 'Progress-Time', 'Answered-Time',
                        'Call-Direction', 'Call-Number', 'Timestamp', 'Signal-Bond'}
 
@@ -68,15 +66,14 @@ local function ui_call(rec)
                   ['Timestamp'] = rec.ets, ['Signal-Bond'] = bond}, UI_CALL_ORDER)
 end
 
-local TIME_FIELD = {}
-for _, k in ipairs(CFG.fields) do
-  if string.sub(k, -5) == '-Time' then TIME_FIELD[k] = true end
-end
-
+-- rec: a channel record, or the projection kept as an extension's last hung-up leg (`v`)
 local function fields_obj(rec)
   local parts = {}
   for _, k in ipairs(CFG.fields) do
-    local v = rec.t[k] or fv(rec, k)
+    local v = rec.t[k]
+    if v == nil then
+      if rec.v then v = rec.v[k] else v = fv(rec, k) end
+    end
     if v == nil and TIME_FIELD[k] then v = '0' end     -- channel times: "0" = not yet
     if v ~= nil then parts[#parts + 1] = cjson.encode(k) .. ':' .. cjson.encode(v) end
   end
@@ -173,6 +170,7 @@ local function gc_reg(ctx, h)
       if last == nil or gt(CUT, last) then
         R.b[bid] = nil
         redis.call('ZREM', B.nb, member(ctx, bid))
+        redis.call('HDEL', ctx.rg, ev_field(ctx, bid, 'ev'), ev_field(ctx, bid, 'dev'))
         h.dirty = true
       end
     end
@@ -192,10 +190,13 @@ end
 
 local function removal_message(ctx, R)
   local best
-  for _, B in pairs(R.b) do
-    if B.ds and (best == nil or gt(B.ds, best.ds)) then best = B end
+  for bid, B in pairs(R.b) do
+    if B.ds and (best == nil or gt(B.ds, best.ds)) then best = {bid = bid, ds = B.ds, dwhy = B.dwhy} end
   end
-  if best and best.dev and best.dwhy ~= 'gone' then return best.dev end
+  if best and best.dwhy ~= 'gone' then
+    local text = redis.call('HGET', ctx.rg, ev_field(ctx, best.bid, 'dev'))
+    if text then return text end
+  end
   local reason = 'expired'
   if best and best.dwhy == 'gone' then reason = 'resync' end
   return unslash(enc_obj({['Event-Name'] = 'CUSTOM', ['Event-Subclass'] = 'sofia::expire',
@@ -220,43 +221,45 @@ local function recompute_reg(ctx)
   local sig = ''
   if #binds > 0 then sig = binds[1].bid .. '|' .. binds[1].B.rs .. '|' .. (binds[1].B.evs or '') end
   local changed = sig ~= (R.pub or '')
+  local ev
+  if #binds > 0 and (changed or CFG.rh ~= '') then
+    ev = redis.call('HGET', ctx.rg, ev_field(ctx, binds[1].bid, 'ev')) or '{}'
+  end
   if CFG.rh ~= '' then
-    if #binds > 0 then redis.call('HSET', CFG.rh, ctx.x, binds[1].B.ev)
+    if ev then redis.call('HSET', CFG.rh, ctx.x, ev)
     elseif changed then redis.call('HDEL', CFG.rh, ctx.x) end
   end
   if changed then
     R.pub = sig
     h.dirty = true
-    if #binds > 0 then publish(CFG.rc, CFG.rl, CFG.rmax, binds[1].B.ev)
+    if ev then publish(CFG.rc, CFG.rl, CFG.rmax, ev)
     else publish(CFG.rc, CFG.rl, CFG.rmax, removal_message(ctx, R)) end
   end
   return binds
 end
 
+-- The `register` objects arrive as JSON text (app/state/prepare.py reg_json), spliced as is.
 local function write_userinfo(ctx, binds, calls)
   if #binds == 0 and #calls == 0 then
     redis.call('HDEL', ctx.ui, ctx.x)
     return
   end
   local sw
-  if #binds > 0 then sw = binds[1].B.reg['FreeSWITCH-Switchname'] end
+  if #binds > 0 then sw = binds[1].B.sw end
   if (sw == nil or sw == '') and #calls > 0 then sw = fv(calls[#calls], 'FreeSWITCH-Switchname') end
-  local parts = {'"FreeSWITCH-Switchname":' .. cjson.encode(sw or '')}
-  if #binds > 0 then parts[#parts + 1] = '"register":' .. enc_obj(binds[1].B.reg, REG_ORDER) end
+  local parts = {'"FreeSWITCH-Switchname":' .. unslash(cjson.encode(sw or ''))}
+  if #binds > 0 then parts[#parts + 1] = '"register":' .. binds[1].B.reg end
   local cl = {}
   for i, rec in ipairs(calls) do cl[i] = ui_call(rec) end
-  parts[#parts + 1] = '"calls":[' .. table.concat(cl, ',') .. ']'
+  parts[#parts + 1] = '"calls":[' .. unslash(table.concat(cl, ',')) .. ']'
   if #binds > 0 then
     local bl = {}
     for i, e in ipairs(binds) do
-      local b = {}
-      for k, v in pairs(e.B.reg) do b[k] = v end
-      b['expires-at'] = e.B.exp
-      bl[i] = enc_obj(b, REG_ORDER)
+      bl[i] = string.sub(e.B.reg, 1, -2) .. ',"expires-at":"' .. e.B.exp .. '"}'
     end
     parts[#parts + 1] = '"bindings":[' .. table.concat(bl, ',') .. ']'
   end
-  redis.call('HSET', ctx.ui, ctx.x, unslash('{' .. table.concat(parts, ',') .. '}'))
+  redis.call('HSET', ctx.ui, ctx.x, '{' .. table.concat(parts, ',') .. '}')
 end
 
 local function recompute(id)
