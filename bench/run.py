@@ -8,6 +8,7 @@ import sys
 
 BENCHES = {
     "directory": "bench.directory",
+    "events": "bench.events",
 }
 
 

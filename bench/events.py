@@ -1,0 +1,383 @@
+"""Event pipeline benchmark: FreeSWITCH → listener → Celery → live state in Redis, end to end.
+
+The wire-level peer (tests/eslpeer) plays FreeSWITCH: synthetic calls built from the captured
+call 1 (15 subscribed events a call: both legs, CREATE ... DESTROY). The real listener process
+reads them and enqueues `fscti.ingest.events`; a real Celery worker (prefork) applies them.
+A private redis-server on a free port holds the state (db 0) and the broker (db 1).
+
+"State in Redis" is observed through the node's Core-UUID stamp (`fscti:node:<n>` `cst`):
+the newest (Event-Date-Timestamp, Event-Sequence) applied. The peer stamps each event with
+the moment it sends it, and sequences only grow, so an event is in Redis at the first poll
+(every 0.5 ms) where that stamp reached its own.
+
+- throughput: N calls as fast as the pipeline takes them (the peer blocks when the
+  listener's socket is full); events/s = events / (first sent → last applied).
+- lag: calls paced at --rate events/s for --seconds; per-event lag p50/p95/p99/max.
+
+    python -m bench.run events [--calls 4000] [--rate 1000] [--seconds 10] [--workers 1]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE = "fs1"
+TS_KEY = b'"Event-Date-Timestamp":"'
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """A private redis-server for the run (never the shared one)."""
+
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        self.client = redis.Redis(port=self.port, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+class Applied:
+    """Polls the node's newest applied stamp; answers 'when was time T first in Redis?'."""
+
+    def __init__(self, client, node: str):
+        from app.state import keys
+
+        self.client, self.key = client, keys.node(node)
+        self.samples: list[tuple[int, float]] = []      # (event ts µs, first seen at)
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        last = 0
+        while not self.stop_flag.is_set():
+            cst = self.client.hget(self.key, "cst")
+            now = time.time()
+            if cst:
+                ts = int(cst[:16])
+                if ts > last:
+                    self.samples.append((ts, now))
+                    last = ts
+            time.sleep(0.0005)
+
+    def latest(self) -> int:
+        return self.samples[-1][0] if self.samples else 0
+
+    def wait_for(self, ts: int, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t, seen in reversed(self.samples):
+                if t >= ts:
+                    return next(s for tt, s in self.samples if tt >= ts)
+                break
+            time.sleep(0.001)
+        return None
+
+    def lags_ms(self, sent: list[int]) -> list[float]:
+        """Per sent event (its ts µs): first time the applied stamp reached it, minus ts."""
+        out, j = [], 0
+        for ts in sorted(sent):
+            while j < len(self.samples) and self.samples[j][0] < ts:
+                j += 1
+            if j == len(self.samples):
+                break
+            out.append(max(0.0, (self.samples[j][1] - ts / 1e6) * 1000))
+        return out
+
+
+EXTENSIONS = [(f"{2000 + i}", f"{4000 + i}") for i in range(1000)]
+
+
+def register_all(peer) -> int:
+    """Every extension of the synthetic calls registers (as phones do): sofia::register events
+    shaped like the captured one; returns the last one's timestamp."""
+    from tests.eslpeer import wire_events
+
+    template = next(w.event for w in wire_events() if w.event.get("Event-Subclass") == "sofia::register")
+    last = 0
+    for pair in EXTENSIONS:
+        for ext in pair:
+            event = dict(template)
+            for key in ("from-user", "to-user", "username", "user_name", "number_alias",
+                        "sip_number_alias", "sip_auth_username", "effective_caller_id_number"):
+                if key in event:
+                    event[key] = ext
+            now = int(time.time() * 1_000_000)
+            event.update({"call-id": f"bench-{ext}@127.0.0.1", "expires": "3600",
+                          "contact": f'"" <sip:{ext}@127.0.0.1:5090>',
+                          "Event-Date-Timestamp": str(now)})
+            peer.emit(event, stamp=True, block=True)
+            last = now
+    return last
+
+
+def emit_calls(peer, gen, calls: int, rate: float | None, concurrency: int = 50) -> list[int]:
+    """Emit calls (like SyntheticCalls.run) and return every sent event's timestamp (µs)."""
+    sent: list[int] = []
+    active, started = [], 0
+    interval = 1.0 / rate if rate else 0.0
+    next_at = time.perf_counter()
+    exts = itertools.cycle(EXTENSIONS)
+    while started < calls or active:
+        while started < calls and len(active) < concurrency:
+            a, b = next(exts)
+            active.append([gen._values(started, a, b), int(time.time() * 1_000_000), 0])
+            started += 1
+        for call in list(active):
+            values, base, idx = call
+            tpl = gen.templates[idx]
+            call[2] += 1
+            if call[2] >= len(gen.templates):
+                active.remove(call)
+            if not peer.wants(tpl.name, tpl.subclass):
+                continue
+            if interval:
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            body = gen.render(tpl, values, base, next(peer.sequence), peer.core_uuid)
+            i = body.index(TS_KEY) + len(TS_KEY)
+            sent.append(int(body[i:i + 16]))
+            peer.emit_frame(tpl.name, tpl.subclass, body, block=True)
+    return sent
+
+
+def cpu_seconds(pgid: int | None = None, pid: int | None = None) -> float:
+    """User + system CPU of one process, or of every live process of a group (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in ([str(pid)] if pid else os.listdir("/proc")):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if pid or int(fields[2]) == pgid:        # field 5: pgrp
+            total += int(fields[11]) + int(fields[12])   # fields 14, 15: utime, stime
+    return total / tick
+
+
+class Cpu:
+    """CPU used by each part between start() and stop()."""
+
+    def __init__(self, parts: dict):
+        self.parts = parts                       # name -> ("pid"|"group"|"self", id)
+        self.before: dict = {}
+
+    def _now(self) -> dict:
+        out = {}
+        for name, (kind, ident) in self.parts.items():
+            if kind == "self":
+                t = os.times()
+                out[name] = t.user + t.system
+            elif kind == "pid":
+                out[name] = cpu_seconds(pid=ident)
+            else:
+                out[name] = cpu_seconds(pgid=ident)
+        return out
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def stop(self) -> dict:
+        after = self._now()
+        return {k: round(after[k] - self.before[k], 2) for k in after}
+
+
+def script_calls(client) -> int:
+    """EVALSHA calls so far (one per ingest batch, plus the poller's none)."""
+    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def run(args) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from tests.eslpeer import EslPeer
+    from tests.eslpeer.synthetic import SyntheticCalls
+
+    tmp = Path(tempfile.mkdtemp(prefix="fscti-bench-events-"))
+    redis = Redis(tmp)
+    procs = []
+    result: dict = {"workers": args.workers, "pool": args.pool, "batch_delay_ms": args.batch_delay_ms}
+    try:
+        with EslPeer(record=False) as peer:
+            cfg = {"freeswitch": [{"name": NODE, "host": peer.host, "port": peer.port,
+                                   "password": peer.password}],
+                   "state": {"resync_interval": 3600}}
+            (tmp / "cti.json").write_text(json.dumps(cfg))
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("FSCTI_", "FREESWITCH_"))}
+            env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url(0),
+                        "CELERY_BROKER_URL": redis.url(1), "CELERY_RESULT_BACKEND": redis.url(1),
+                        "FSCTI_CONFIG": str(tmp / "cti.json"), "LOG_LEVEL": "WARNING",
+                        "FSCTI_LISTENER_BATCH_DELAY_MS": str(args.batch_delay_ms),
+                        "PYTHONUNBUFFERED": "1"})
+            py = sys.executable
+            procs.append(start([py, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q",
+                                "events", "-P", args.pool, "-c", str(args.workers), "--loglevel",
+                                "WARNING", "--without-gossip", "--without-mingle",
+                                "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
+                               env, tmp / "worker.log"))
+            procs.append(start([py, "-m", "workers.listener"], env, tmp / "listener.log"))
+            peer.wait_subscribed(timeout=30)
+            from app.state import keys
+
+            deadline = time.monotonic() + 30            # the connect resync has run
+            while not redis.client.hget(keys.node(NODE), "resync_at"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no resync applied: see " + str(tmp))
+                time.sleep(0.05)
+            gen = SyntheticCalls()
+            applied = Applied(redis.client, NODE)
+            applied.thread.start()
+
+            # every extension registered (a real system's state), then a warm-up
+            applied.wait_for(register_all(peer), 120)
+            warm = emit_calls(peer, gen, 50, None)
+            applied.wait_for(max(warm), 60)
+            result["registered"] = len(redis.client.hkeys(keys.userinfo("127.0.0.1")))
+
+            cpu = Cpu({"redis": ("pid", redis.proc.pid), "worker": ("group", procs[0].pid),
+                       "listener": ("group", procs[1].pid), "peer+bench": ("self", None)})
+            cpu.start()
+            scripts_before = script_calls(redis.client)
+            t0 = time.time()
+            sent = emit_calls(peer, gen, args.calls, None)
+            t_emitted = time.time()
+            done = applied.wait_for(max(sent), 300)
+            if done is None:
+                raise RuntimeError("throughput run did not finish: see " + str(tmp))
+            result["throughput"] = {
+                "calls": args.calls, "events": len(sent),
+                "seconds": round(done - t0, 3),
+                "events_per_s": round(len(sent) / (done - t0)),
+                "emit_events_per_s": round(len(sent) / (t_emitted - t0)),
+                "cpu_s": cpu.stop(),
+            }
+            runs = script_calls(redis.client) - scripts_before
+            result["throughput"]["events_per_batch"] = round(len(sent) / max(1, runs), 1)
+            time.sleep(1.0)
+
+            calls = max(1, int(args.rate * args.seconds / 15))
+            sent = emit_calls(peer, gen, calls, args.rate)
+            if applied.wait_for(max(sent), 60) is None:
+                raise RuntimeError("lag run did not finish: see " + str(tmp))
+            lags = applied.lags_ms(sent)
+            result["lag"] = {
+                "rate": args.rate, "events": len(sent),
+                "p50_ms": round(statistics.median(lags), 2),
+                "p95_ms": round(percentile(lags, 95), 2),
+                "p99_ms": round(percentile(lags, 99), 2),
+                "max_ms": round(max(lags), 2),
+            }
+            applied.stop_flag.set()
+            stats = redis.client.info("commandstats")
+            top = sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:6]
+            result["redis_commands"] = {k.replace("cmdstat_", ""): {"calls": v["calls"], "usec": v["usec"]}
+                                        for k, v in top}
+            result["redis_used_memory_mb"] = round(
+                int(redis.client.info("memory")["used_memory"]) / 1e6, 1)
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        redis.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            result["tmp"] = str(tmp)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.run events", description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=4000, help="calls for the throughput run")
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s of the lag run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the lag run")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo"],
+                        help="Celery pool of the events worker")
+    parser.add_argument("--batch-delay-ms", type=float, default=2.0,
+                        help="listener batch_delay_ms (how long a batch waits to fill)")
+    parser.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
+    args = parser.parse_args(argv)
+    result = run(args)
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "events.json").write_text(json.dumps(result, indent=1))
+    tp, lag = result["throughput"], result["lag"]
+    print(f"throughput: {tp['events_per_s']} events/s end-to-end ({tp['events']} events, "
+          f"{tp['calls']} calls in {tp['seconds']} s; peer emitted {tp['emit_events_per_s']}/s)")
+    print(f"cpu seconds during the throughput run: {tp['cpu_s']}; "
+          f"{tp['events_per_batch']} events per ingest batch")
+    print(f"lag at {lag['rate']:.0f} events/s: p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, "
+          f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms ({lag['events']} events)")
+    ok = tp["events_per_s"] >= 10000 and lag["p99_ms"] <= 50
+    print("targets (>= 10000 events/s, p99 <= 50 ms):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
