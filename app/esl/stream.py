@@ -161,14 +161,17 @@ class EventStream:
         if self._broken is not None:
             raise self._broken
         out: list[tuple[dict, float]] = []
+        now = time.time()
         if self._early:
             early, self._early = self._early, []
-            now = time.time()
             for headers, body in early:
                 self._take(headers, body, now, out)
-            if out:
-                return out
+        # Frames may already be buffered (read together with a subscription reply).
+        self._parse_buffered(now, out)
         while not out:
+            if self.disconnect_reason:
+                raise EslUnavailable(f"{self.node.name}: FreeSWITCH disconnected: "
+                                     f"{self.disconnect_reason}")
             try:
                 self._fill()
             except socket.timeout as exc:
@@ -178,22 +181,21 @@ class EventStream:
                 raise
             except OSError as exc:
                 raise EslUnavailable(f"{self.node.name}: event connection failed: {exc}") from exc
-            now = time.time()
-            while True:
-                try:
-                    frame = self._split_one()
-                except EslProtocolError as exc:
-                    if not out:
-                        raise
-                    self._broken = exc      # hand over the complete frames first
-                    break
-                if frame is None:
-                    break
-                self._take(frame[0], frame[1], now, out)
-            if self.disconnect_reason and not out:
-                raise EslUnavailable(f"{self.node.name}: FreeSWITCH disconnected: "
-                                     f"{self.disconnect_reason}")
+            self._parse_buffered(time.time(), out)
         return out
+
+    def _parse_buffered(self, now: float, out: list) -> None:
+        while True:
+            try:
+                frame = self._split_one()
+            except EslProtocolError as exc:
+                if not out:
+                    raise
+                self._broken = exc          # hand over the complete frames first
+                return
+            if frame is None:
+                return
+            self._take(frame[0], frame[1], now, out)
 
     def _take(self, headers: dict, body: bytes, now: float, out: list) -> None:
         kind = headers.get("Content-Type", "")

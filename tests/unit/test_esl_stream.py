@@ -147,3 +147,22 @@ def test_events_arriving_between_the_two_subscription_packets_are_kept(peer, dec
     sent = [e for _, e in peer.sent_events]
     got = read_n(stream, len(sent))
     assert len(sent) > 10 and [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
+
+
+def test_events_read_together_with_the_last_subscription_reply_are_not_stuck(peer):
+    original = peer._cmd_event
+
+    def reply_then_events_in_one_write(conn, cmd, pkt):
+        if "CUSTOM" not in cmd:
+            return original(conn, cmd, pkt)
+        with conn.cond:                      # hold the writer: reply + events leave together
+            original(conn, cmd, pkt)
+            for w in phase_events("register_1001_1002"):
+                peer.emit(w.event)
+
+    peer._cmd_event = reply_then_events_in_one_write
+    stream = opened(peer, "frames", idle_timeout=2)
+    assert stream._buf                       # the case under test really happened
+    sent = [e for _, e in peer.sent_events]
+    got = read_n(stream, len(sent), limit=1)
+    assert len(sent) == 2 and [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
