@@ -172,7 +172,7 @@ class Listener:
         self.cfg = self.settings.listener
         self.stop = threading.Event()
         self.stats = {n.name: NodeStats(n.name) for n in self.settings.freeswitch}
-        self.outbox = Outbox(self.cfg["buffer_max"])
+        self.outbox = Outbox(self.cfg["buffer_max"], self.cfg["batch_size"])
         self.publisher = Publisher(app.extensions["celery"], self.outbox, self.stats, self.cfg)
         self.readers = [NodeReader(n, self.settings, self.outbox, self.stats[n.name], self.stop)
                         for n in self.settings.freeswitch]

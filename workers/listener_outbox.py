@@ -27,8 +27,9 @@ QUEUE = "events"
 class Outbox:
     """Per-node FIFOs of ("event", dict) and ("control", task, args), bounded by event count."""
 
-    def __init__(self, max_events: int):
+    def __init__(self, max_events: int, batch_size: int = 500):
         self.max_events = int(max_events)
+        self.batch_size = int(batch_size)
         self.cond = threading.Condition()
         self.queues: dict[str, collections.deque] = {}
         self.events = 0
@@ -45,7 +46,10 @@ class Outbox:
                 queue = self.queues[node] = collections.deque()
             queue.append(("event", event))
             self.events += 1
-            self.cond.notify()
+            # Wake the publisher only when this changes what it waits for: a first item
+            # (it starts the batch clock) or a full batch. Not once per event.
+            if len(queue) == 1 or len(queue) == self.batch_size:
+                self.cond.notify()
             return True
 
     def put_control(self, node: str, task: str, args: list) -> None:
@@ -72,6 +76,7 @@ class Publisher(threading.Thread):
         self.retry_max = float(cfg["broker_retry_max"])
         self.broker_ok = True
         self._stopping = False
+        self._stop_now = threading.Event()
         self._stopped = threading.Event()
         self._rr = 0
         self._down_since = None
@@ -89,10 +94,8 @@ class Publisher(threading.Thread):
                     self._done(node, items)
                     backoff = 0.05
                     continue
-                with self.outbox.cond:
-                    if self._stopping:
-                        return
-                    self.outbox.cond.wait(backoff)
+                if self._stop_now.wait(backoff):       # broker down and stopping: give up
+                    return
                 backoff = min(backoff * 2, self.retry_max)
         finally:
             self._stopped.set()
@@ -102,7 +105,9 @@ class Publisher(threading.Thread):
         with self.outbox.cond:
             self._stopping = True
             self.outbox.cond.notify_all()
-        self._stopped.wait(timeout)
+        if not self._stopped.wait(timeout):
+            self._stop_now.set()
+            self._stopped.wait(1.0)
         left = sum(len(q) for q in self.outbox.queues.values())
         if left:
             log.error("listener stopping with %d item(s) not handed to the broker", left)
