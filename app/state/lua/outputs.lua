@@ -1,8 +1,6 @@
 -- fscti state scripts, part 3: the SPEC-shaped outputs, recomputed from the records.
 -- `cti_userinfo@<domain>` (SPEC §2), `gui.registration` and `gui.call` (SPEC §2-§3).
 
-local UI_CALL_ORDER = {'Unique-ID', 'Created-Time', 'Progress-Time', 'Answered-Time',
-                       'Call-Direction', 'Call-Number', 'Timestamp', 'Signal-Bond'}
 
 local function fv(rec, k)
   local x = rec.f[k]
@@ -46,25 +44,29 @@ local function live_calls(ctx)
   return list
 end
 
+-- One entry of cti_userinfo `calls` (SPEC §2), in SPEC's key order.
 local function ui_call(rec)
   local t = rec.t
   local prog
-  for _, k in ipairs({'Caller-Channel-Progress-Time', 'Caller-Channel-Progress-Media-Time'}) do
-    local v = t[k]
-    if v and v ~= '0' and (prog == nil or gt(prog, v)) then prog = v end
-  end
+  local p1, p2 = t['Caller-Channel-Progress-Time'], t['Caller-Channel-Progress-Media-Time']
+  if p1 and p1 ~= '0' then prog = p1 end
+  if p2 and p2 ~= '0' and (prog == nil or gt(prog, p2)) then prog = p2 end
   local dir = fv(rec, 'Call-Direction') or ''
   local number
   if dir == 'inbound' then number = fv(rec, 'Caller-Destination-Number')
   else number = fv(rec, 'Caller-Caller-ID-Number') end
   local bond = fv(rec, 'variable_signal_bond')
   if bond == nil or bond == '' then bond = fv(rec, 'Other-Leg-Unique-ID') or '' end
-  return enc_obj({['Unique-ID'] = rec.u, ['Created-Time'] = created(rec),
-                  ['Progress-Time'] = prog or '0',
-                  ['Answered-Time'] = t['Caller-Channel-Answered-Time'] or '0',
-                  ['Call-Direction'] = dir, ['Call-Number'] = number or '',
-                  ['Timestamp'] = rec.ets, ['Signal-Bond'] = bond}, UI_CALL_ORDER)
+  local e = cjson.encode
+  return '{"Unique-ID":' .. e(rec.u) .. ',"Created-Time":' .. e(created(rec))
+    .. ',"Progress-Time":' .. e(prog or '0')
+    .. ',"Answered-Time":' .. e(t['Caller-Channel-Answered-Time'] or '0')
+    .. ',"Call-Direction":' .. e(dir) .. ',"Call-Number":' .. e(number or '')
+    .. ',"Timestamp":' .. e(rec.ets) .. ',"Signal-Bond":' .. e(bond) .. '}'
 end
+
+local FIELD_KEY = {}            -- '"<field>":' of each configured field, encoded once
+for _, k in ipairs(CFG.fields) do FIELD_KEY[k] = cjson.encode(k) .. ':' end
 
 -- rec: a channel record, or the projection kept as an extension's last hung-up leg (`v`)
 local function fields_obj(rec)
@@ -75,7 +77,7 @@ local function fields_obj(rec)
       if rec.v then v = rec.v[k] else v = fv(rec, k) end
     end
     if v == nil and TIME_FIELD[k] then v = '0' end     -- channel times: "0" = not yet
-    if v ~= nil then parts[#parts + 1] = cjson.encode(k) .. ':' .. cjson.encode(v) end
+    if v ~= nil then parts[#parts + 1] = FIELD_KEY[k] .. cjson.encode(v) end
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end
