@@ -16,7 +16,8 @@ import logging
 import time
 
 from app.state import keys
-from app.state.ingest import BatchResult, now_us, run_ops
+from app.state.clock import fs_now_us
+from app.state.ingest import BatchResult, run_ops
 from app.state.prepare import stamp
 from app.state.snapshot import (channel_ops, parse_microepoch, parse_show_json,
                                 parse_xmlstatus_reg, registration_ops)
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None = None
               ) -> BatchResult:
     """Make `core_uuid` the node's current core now: calls of any other core hang up."""
-    op = {"k": "n", "core": core_uuid, "st": stamp(now if now is not None else now_us(), 0)}
+    at = now if now is not None else fs_now_us(client, node_name)
+    op = {"k": "n", "core": core_uuid, "st": stamp(at, 0)}
     return run_ops(client, settings, node_name, [op], now=now)
 
 
