@@ -12,7 +12,8 @@ send_raw(), disconnect_mid_frame(), queue_limit) and synthetic.SyntheticCalls fo
 """
 from tests.eslpeer.fixtures import (FIXTURE_CORE_UUID, WireEvent, api_outputs, default_api_table,
                                     phase_events, phases, wire_events)
-from tests.eslpeer.server import EslPeer, PeerConnection
+from tests.eslpeer.connection import PeerConnection
+from tests.eslpeer.server import EslPeer
 
 __all__ = ["EslPeer", "PeerConnection", "WireEvent", "FIXTURE_CORE_UUID", "api_outputs",
            "default_api_table", "phase_events", "phases", "wire_events"]
