@@ -20,7 +20,7 @@ import select
 import socket
 import time
 
-from app.esl.commands import ApiCommand, SocketCommand
+from app.esl.commands import ApiCommand, InvalidArgument, SocketCommand
 from app.esl.connect import open_esl
 from app.esl.errors import EslAuthFailed, EslCommandError, EslError, EslUnavailable
 from app.esl.watchdog import watchdog
@@ -59,7 +59,7 @@ class EslClient:
         packet = f"bgapi {cmd}"
         if job_uuid is not None:
             if not is_uuid(job_uuid):
-                raise ValueError("job_uuid: must be a lowercase uuid")
+                raise InvalidArgument("job_uuid", "must be a lowercase uuid", job_uuid)
             packet += f"\nJob-UUID: {job_uuid}"
         event = self._send_recv(packet)
         reply = event.getHeader("Reply-Text") or ""
