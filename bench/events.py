@@ -118,13 +118,18 @@ class Applied:
     def latest(self) -> int:
         return self.samples[-1][0] if self.samples else 0
 
-    def wait_for(self, ts: int, timeout: float) -> float | None:
+    def wait_for(self, ts: int, timeout: float, broker=None) -> float | None:
+        """When the event of time `ts` was applied; with several workers (batches may finish
+        out of order) also wait until the broker has no queued or unacknowledged task, and
+        count the finish from then."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for t, seen in reversed(self.samples):
-                if t >= ts:
-                    return next(s for tt, s in self.samples if tt >= ts)
-                break
+            if self.samples and self.samples[-1][0] >= ts:
+                seen = next(s for tt, s in self.samples if tt >= ts)
+                if broker is None:
+                    return seen
+                if broker.llen("events") == 0 and broker.hlen("unacked") == 0:
+                    return max(seen, time.time() - 0.001)
             time.sleep(0.001)
         return None
 
@@ -307,7 +312,10 @@ def run(args) -> dict:
             t0 = time.time()
             sent = emit_calls(peer, gen, args.calls, None)
             t_emitted = time.time()
-            done = applied.wait_for(max(sent), 300)
+            broker = redis.client if args.workers > 1 else None
+            if broker is not None:
+                broker = type(redis.client)(port=redis.port, db=1)
+            done = applied.wait_for(max(sent), 300, broker)
             if done is None:
                 raise RuntimeError("throughput run did not finish: see " + str(tmp))
             result["throughput"] = {
@@ -356,10 +364,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--calls", type=int, default=4000, help="calls for the throughput run")
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s of the lag run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the lag run")
-    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--pool", default="prefork", choices=["prefork", "solo"],
                         help="Celery pool of the events worker")
-    parser.add_argument("--batch-delay-ms", type=float, default=2.0,
+    parser.add_argument("--batch-delay-ms", type=float, default=5.0,
                         help="listener batch_delay_ms (how long a batch waits to fill)")
     parser.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     args = parser.parse_args(argv)
