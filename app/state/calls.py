@@ -25,7 +25,7 @@ def _client(client):
 
 def _fv(rec: dict, name: str, default: str = "") -> str:
     value = (rec.get("f") or {}).get(name)
-    return value[0] if isinstance(value, list) and value else default
+    return value if isinstance(value, str) else default
 
 
 def call_view(rec: dict) -> dict:

@@ -19,8 +19,7 @@ local function project(rec)
     if TIME_FIELD[k] then
       t[k] = rec.t[k]
     else
-      local x = rec.f[k]
-      if x then v[k] = x[1] end
+      v[k] = rec.f[k]
     end
   end
   return {u = rec.u, es = rec.es, ets = rec.ets, hs = rec.hs, lb = rec.lb, t = t, v = v}
@@ -93,7 +92,7 @@ local function merge_chan(op)
   local rec = chan(key)
   if rec == nil then
     if op.own and op.o == nil then return false end     -- a leg of no extension
-    rec = {u = op.u, core = op.core, node = NODE.name, f = {}, t = {}, es = '', ets = ''}
+    rec = {u = op.u, core = op.core, node = NODE.name, f = {}, fs = {}, t = {}, es = '', ets = ''}
   elseif op.snap then
     return false                                        -- events know better than a snapshot
   end
@@ -103,8 +102,10 @@ local function merge_chan(op)
     rec.os = op.st
   end
   for k, v in pairs(op.f) do
-    local cur = rec.f[k]
-    if cur == nil or gt(op.st, cur[2]) then rec.f[k] = {v, op.st} end
+    if gt(op.st, rec.fs[k]) then          -- f: value, fs: the stamp that set it
+      rec.f[k] = v
+      rec.fs[k] = op.st
+    end
   end
   for k, v in pairs(op.t) do
     if gt(v, rec.t[k]) then rec.t[k] = v end

@@ -3,9 +3,7 @@
 
 
 local function fv(rec, k)
-  local x = rec.f[k]
-  if x then return x[1] end
-  return nil
+  return rec.f[k]
 end
 
 local function created(rec)
