@@ -207,6 +207,33 @@ def _listener_defaults(section: dict | None, env) -> dict:
     return out
 
 
+# `actions` section: supervisor actions (workers/tasks/actions.py, docs/supervisor.md).
+DEFAULT_ACTIONS = {
+    "originate_timeout": 30,      # s the supervisor's phone rings before FreeSWITCH gives up
+    "result_grace": 30,           # s past that to wait for the BACKGROUND_JOB result
+    "max_retries": 5,             # retries while the node is unreachable; then the action fails
+    "retry_backoff": 1.0,         # s before the first retry, doubled each time (full jitter)
+    "retry_backoff_max": 8.0,     # s, cap of one retry delay
+}
+
+
+def _actions_defaults(section: dict | None) -> dict:
+    """The `actions` section with defaults; every value a number in its range."""
+    out = dict(DEFAULT_ACTIONS)
+    for key, value in (section or {}).items():
+        if key not in DEFAULT_ACTIONS:
+            raise ConfigError(f"actions.{key}: unknown setting")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"actions.{key}: must be a number")
+        if key in ("originate_timeout", "max_retries") and value != int(value):
+            raise ConfigError(f"actions.{key}: must be a whole number")
+        low, high = (1, 600) if key == "originate_timeout" else (0, 3600)
+        if not low <= value <= high or (key.startswith("retry_backoff") and value <= 0):
+            raise ConfigError(f"actions.{key}: out of range")
+        out[key] = int(value) if isinstance(DEFAULT_ACTIONS[key], int) else float(value)
+    return out
+
+
 @dataclass
 class Settings:
     """Everything fscti reads from its environment and config file."""
@@ -221,6 +248,7 @@ class Settings:
     gui: dict = field(default_factory=lambda: _gui_defaults(None))
     state: dict = field(default_factory=lambda: _state_defaults(None))
     listener: dict = field(default_factory=lambda: _listener_defaults(None, {}))
+    actions: dict = field(default_factory=lambda: _actions_defaults(None))
     cli_keys: list[str] = field(default_factory=list)
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
@@ -264,6 +292,7 @@ class Settings:
         s.gui = _gui_defaults(data.get("gui"))
         s.state = _state_defaults(data.get("state"))
         s.listener = _listener_defaults(data.get("listener"), env)
+        s.actions = _actions_defaults(data.get("actions"))
         cli = data.get("cli") or {}
         keys = env.get("FSCTI_CLI_KEYS")
         s.cli_keys = ([k.strip() for k in keys.split(",") if k.strip()] if keys

@@ -23,6 +23,7 @@ __all__ = [
     "xml_flush_cache", "uuid_kill", "uuid_exists", "show_channels", "show_calls",
     "show_registrations", "sofia_reg_xmlstatus", "strmicroepoch", "global_getvar_core_uuid",
     "originate_eavesdrop", "originate_three_way", "eavesdrop_command", "event_subscriptions",
+    "SUPERVISOR_APPS", "SHOW_WHAT", "originate_supervisor", "show", "status",
 ]
 
 # python-ESL formats `events()`/`filter()` into a 1024-byte buffer (facts §3.8); we send our
@@ -255,6 +256,72 @@ def originate_three_way(supervisor: str, domain: str, target_uuid: str, originat
                         variables: dict | None = None) -> ApiCommand:
     """`originate {origination_uuid=..,vars}user/<sup>@<domain> &three_way(<target>)` (send with bgapi)."""
     return _originate("three_way", supervisor, domain, target_uuid, origination_uuid, variables)
+
+
+# The applications a supervisor leg may run (facts §6.1, §6.2).
+SUPERVISOR_APPS = ("eavesdrop", "three_way")
+
+
+def originate_supervisor(supervisor: str, target_uuid: str, app: str = "eavesdrop",
+                         domain: str | None = None, variables: dict | None = None,
+                         inline_set: dict | None = None, inline: bool = False,
+                         origination_uuid: str | None = None) -> ApiCommand:
+    """mod_cti's originate forms (SPEC §5), rebuilt from validated parts (send with bgapi).
+
+    `originate [{vars}]user/<sup>[@<domain>] &<app>(<target>)`, or with `inline=True`
+    `originate [{vars}]user/<sup>[@<domain>] [set:<var>=<v>,...]<app>:<target> inline`.
+    Without a domain FreeSWITCH uses its global `domain` variable, as mod_cti did.
+    """
+    if app not in SUPERVISOR_APPS:
+        raise InvalidArgument("app", "must be eavesdrop or three_way", app)
+    if inline_set and not inline:
+        raise InvalidArgument("inline_set", "set: items need the inline form")
+    parts = []
+    if origination_uuid is not None:
+        parts.append(f"origination_uuid={_uuid('origination_uuid', origination_uuid)}")
+    parts += _variable_items("variables", variables)
+    dial = f"user/{_extension('supervisor', supervisor)}"
+    if domain is not None:
+        dial += f"@{_domain('domain', domain)}"
+    if parts:
+        dial = f"{{{','.join(parts)}}}{dial}"
+    target = _uuid("target_uuid", target_uuid)
+    if not inline:
+        return ApiCommand(f"originate {dial} &{app}({target})")
+    items = [f"set:{item}" for item in _variable_items("inline_set", inline_set)]
+    items.append(f"{app}:{target}")
+    return ApiCommand(f"originate {dial} {','.join(items)} inline")
+
+
+def _variable_items(argument: str, variables: dict | None) -> list[str]:
+    out = []
+    for name, value in (variables or {}).items():
+        check = ORIGINATE_VARIABLES.get(name)
+        if check is None:
+            raise InvalidArgument(argument, "variable not allowed", name)
+        out.append(f"{name}={check(name, value)}")
+    return out
+
+
+# `show <what>` tables the /cli gateway may read (facts §5); all read-only.
+SHOW_WHAT = ("calls", "channels", "registrations", "bridged_calls", "detailed_calls",
+             "detailed_bridged_calls", "interfaces", "modules", "codec", "application", "api",
+             "endpoint")
+_SHOW_FORMATS = ("json", "xml")
+
+
+def show(what: str, count: bool = False, fmt: str | None = None) -> ApiCommand:
+    """`show <what> [count] [as json|xml]` for a table of SHOW_WHAT."""
+    if what not in SHOW_WHAT:
+        raise InvalidArgument("what", f"must be one of {', '.join(SHOW_WHAT)}", what)
+    if fmt is not None and fmt not in _SHOW_FORMATS:
+        raise InvalidArgument("fmt", "must be json or xml", fmt)
+    return ApiCommand(f"show {what}" + (" count" if count else "") + (f" as {fmt}" if fmt else ""))
+
+
+def status() -> ApiCommand:
+    """`status`: FreeSWITCH's uptime and session counters (plain text)."""
+    return ApiCommand("status")
 
 
 # --- whole event-socket packets ---------------------------------------------------------
