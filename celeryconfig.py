@@ -10,6 +10,7 @@ include = [
     "workers.tasks.flush",
     "workers.tasks.ingest",
     "workers.tasks.state",
+    "workers.tasks.actions",
 ]
 
 task_serializer = "json"
@@ -37,6 +38,10 @@ task_routes = {
     "fscti.ingest.events": {"queue": "events"},
     "fscti.state.resync": {"queue": "events"},
     "fscti.state.tick": {"queue": "celery"},
+    "fscti.actions.supervise": {"queue": "actions"},
+    "fscti.actions.mode": {"queue": "actions"},
+    "fscti.actions.hangup": {"queue": "actions"},
+    "fscti.actions.settle": {"queue": "actions"},
 }
 
 beat_schedule = {

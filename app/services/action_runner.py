@@ -1,0 +1,248 @@
+"""Supervisor actions, worker side: claim the action, send its commands, record the outcome.
+
+Each step moves the row with a conditional UPDATE (`... WHERE state IN (...)`), so a task
+delivered twice (acks_late) or a GET racing the settle task never acts or finishes twice.
+
+    queued ─▶ sending ─▶ sent ─▶ succeeded | failed      supervise (bgapi originate)
+    queued ─▶ running ─▶ succeeded | failed              hangup (uuid_kill ×2), mode (sendevent)
+       └──▶ retrying ─▶ (again)                           while the node is unreachable
+
+A supervise action is `sent` once FreeSWITCH accepted the bgapi; it ends when the job's
+BACKGROUND_JOB result (listener → ingest → `keys.job_result`) is read by `settle()`, called
+by the short `fscti.actions.settle` task and by GET /api/v1/actions/<id>. Commands are
+rebuilt here from the stored, validated parameters by the whitelisted builders.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import current_app
+from sqlalchemy import update
+
+from app.esl import commands
+from app.esl.errors import EslCommandError
+from app.esl.pool import esl_pool
+from app.extensions import db, redis_ext
+from app.models import Action
+from app.models.base import utcnow
+from app.names import is_uuid
+from app.services import audit
+from app.services.supervision import MODES, mode_command, supervise_command
+from app.state import keys
+
+log = logging.getLogger("fscti.actions")
+
+FINAL = ("succeeded", "failed")
+NO_SUCH_CHANNEL = "-ERR No such channel!"
+
+
+class NodeMissing(Exception):
+    """The action's node is no longer in the configuration."""
+
+
+def _settings():
+    return current_app.config["FSCTI"]
+
+
+def _move(action_id: str, states: tuple, values: dict) -> Action | None:
+    """UPDATE the row to `values` if its state is one of `states`; the fresh row, or None."""
+    result = db.session.execute(
+        update(Action).where(Action.id == action_id, Action.state.in_(states))
+        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return None
+    action = db.session.get(Action, action_id)
+    db.session.refresh(action)
+    return action
+
+
+def _finish(action_id: str, states: tuple, state: str, reply: str | None, error: str | None,
+            **values) -> Action | None:
+    """End the action (and fill in its audit row) if it is still in one of `states`."""
+    action = _move(action_id, states, dict(values, state=state, reply=reply, error=error))
+    if action is None:
+        return None
+    audit.set_result(action.params.get("audit_id"), f"{state}: {error or reply or ''}".strip())
+    db.session.commit()
+    log.info("action %s %s %s on %s: %s", action.id, action.kind, state, action.node,
+             error or reply)
+    return action
+
+
+def _node(action: Action):
+    node = _settings().node(action.node or "")
+    if node is None:
+        raise NodeMissing(f"FreeSWITCH node {action.node!r} is not configured")
+    return node
+
+
+def _claim(action_id: str, states: tuple, to: str) -> Action | None:
+    action = _move(action_id, states, {"state": to})
+    if action is None:
+        found = db.session.get(Action, action_id)
+        log.info("action %s: nothing to do (state %s)", action_id,
+                 found.state if found else "missing")
+        return None
+    db.session.commit()
+    return action
+
+
+def _refused(node_missing: NodeMissing, action: Action) -> None:
+    _finish(action.id, (action.state,), "failed", None, str(node_missing))
+
+
+# --- supervise ---------------------------------------------------------------------------
+
+def start_supervise(action_id: str) -> Action | None:
+    """Send the `bgapi originate` of a queued supervise action; returns it `sent` (or ended)."""
+    action = _claim(action_id, ("queued", "retrying"), "sending")
+    if action is None:
+        return None
+    p = action.params
+    try:
+        node = _node(action)
+    except NodeMissing as exc:
+        _refused(exc, action)
+        return None
+    cmd = supervise_command(p["mode"], p["supervisor"], p["domain"], action.target_uuid,
+                            action.leg_uuid, p["timeout"], p.get("dtmf", True))
+    try:
+        esl_pool().bgapi(node, cmd, action.job_uuid)
+    except EslCommandError as exc:
+        # The bgapi itself was refused (not the originate): permanent.
+        return _finish(action.id, ("sending",), "failed", exc.reply.strip(), exc.reply.strip())
+    params = dict(p, sent_at=time.time())
+    return _move_commit(action.id, ("sending",), {"state": "sent", "error": None, "params": params})
+
+
+def _move_commit(action_id: str, states: tuple, values: dict) -> Action | None:
+    action = _move(action_id, states, values)
+    if action is not None:
+        db.session.commit()
+    return action
+
+
+def job_result(job_uuid: str | None, client=None) -> dict | None:
+    """The first stored BACKGROUND_JOB result of a job (from D's ingest), or None yet."""
+    if not job_uuid:
+        return None
+    raw = (client or redis_ext.client).lindex(keys.job_result(job_uuid), 0)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def settle(action: Action, client=None) -> bool:
+    """End a `sent` supervise action from its BACKGROUND_JOB result; False if none yet."""
+    if action.state != "sent":
+        return action.state in FINAL
+    job = job_result(action.job_uuid, client)
+    if job is None:
+        return False
+    body = str(job.get("body") or "").strip()
+    params = dict(action.params, answered_at=time.time())
+    if body.startswith("+OK"):
+        # `+OK <uuid of the new leg>`: our origination_uuid, unless FreeSWITCH chose another.
+        leg = body[3:].strip()
+        extra = {"leg_uuid": leg} if is_uuid(leg) else {}
+        done = _finish(action.id, ("sent",), "succeeded", body, None, params=params, **extra)
+    else:
+        # `-ERR <CAUSE>` (USER_NOT_REGISTERED, NO_ANSWER, USER_BUSY...) or `-USAGE`: final.
+        reason = body[5:].strip() if body.startswith("-ERR ") else (body or "empty reply")
+        done = _finish(action.id, ("sent",), "failed", body, reason, params=params)
+    db.session.refresh(action)
+    return done is not None or action.state in FINAL
+
+
+def expire(action: Action) -> bool:
+    """Fail a `sent` supervise action whose result is overdue; True if it is now final."""
+    if action.state != "sent":
+        return action.state in FINAL
+    cfg = _settings().actions
+    waited = time.time() - float(action.params.get("sent_at") or 0)
+    limit = int(action.params.get("timeout") or cfg["originate_timeout"]) + cfg["result_grace"]
+    if waited < limit:
+        return False
+    _finish(action.id, ("sent",), "failed", None,
+            f"no BACKGROUND_JOB result from {action.node} within {limit:g}s (is the listener "
+            f"running for that node?); the supervisor's call may still have been placed")
+    db.session.refresh(action)
+    return True
+
+
+# --- hangup ------------------------------------------------------------------------------
+
+def run_hangup(action_id: str) -> Action | None:
+    """`uuid_kill` each target leg, then its signal_bond leg; "no such channel" is success.
+
+    Kills are idempotent, so a retry after a lost connection simply sends them again.
+    """
+    action = _claim(action_id, ("queued", "retrying", "running"), "running")
+    if action is None:
+        return None
+    cause = action.params.get("cause")
+    lines, ok = [], True
+    nodes = _settings()
+    for call in action.params["calls"]:
+        node = nodes.node(call["node"])
+        if node is None:
+            return _finish(action.id, ("running",), "failed", "\n".join(lines) or None,
+                           f"FreeSWITCH node {call['node']!r} is not configured")
+        for uuid in [call["uuid"]] + ([call["bond"]] if call.get("bond") else []):
+            cmd = commands.uuid_kill(uuid, cause)
+            try:
+                reply = esl_pool().api(node, cmd).strip()
+            except EslCommandError as exc:
+                reply = exc.reply.strip()
+                ok = ok and reply == NO_SUCH_CHANNEL
+            lines.append(f"{cmd}: {reply}")
+    text = "\n".join(lines)
+    if ok:
+        return _finish(action.id, ("running",), "succeeded", text, None)
+    bad = [line for line in lines if not line.endswith(("+OK", NO_SUCH_CHANNEL))]
+    return _finish(action.id, ("running",), "failed", text, "; ".join(bad))
+
+
+# --- mode switch -------------------------------------------------------------------------
+
+def run_mode(action_id: str) -> Action | None:
+    """Send the `eavesdrop-command` event to the supervisor's leg; record the new mode."""
+    action = _claim(action_id, ("queued", "retrying"), "running")
+    if action is None:
+        return None
+    try:
+        node = _node(action)
+    except NodeMissing as exc:
+        _refused(exc, action)
+        return None
+    mode = action.params["mode"]
+    try:
+        reply = esl_pool().sendevent(node, mode_command(mode, action.leg_uuid)).strip()
+    except EslCommandError as exc:
+        return _finish(action.id, ("running",), "failed", exc.reply.strip(), exc.reply.strip())
+    done = _finish(action.id, ("running",), "succeeded", reply, None)
+    parent = db.session.get(Action, action.params["supervision_id"])
+    if parent is not None:
+        parent.params = dict(parent.params, current_mode=mode, hears=MODES[mode].hears)
+        db.session.commit()
+    return done
+
+
+# --- retries -----------------------------------------------------------------------------
+
+def retrying(action_id: str, error: str) -> None:
+    """The node was unreachable; the task will run again (any claim is released)."""
+    _move_commit(action_id, ("sending", "running", "queued", "retrying"),
+                 {"state": "retrying", "error": error})
+
+
+def gave_up(action_id: str, error: str) -> None:
+    """The node stayed unreachable through every retry: the action fails with why."""
+    _finish(action_id, ("sending", "running", "queued", "retrying"), "failed", None, error)

@@ -1,0 +1,102 @@
+"""Supervisor actions (queue `actions`): supervise, switch mode, hang up; and the settle poll.
+
+A worker slot is held only while a command is on the wire (milliseconds): the originate is
+sent with bgapi, the action is marked `sent`, and the short `fscti.actions.settle` task
+(re-queued with a countdown, not sleeping) reads the BACKGROUND_JOB result that the listener
+and the ingest store in `keys.job_result`, then ends the action. GET /api/v1/actions/<id>
+reads that result too, so a caller never waits for the next poll.
+
+Retries: only EslUnavailable (refused, timeout, disconnected) is retried, with exponential
+backoff and full jitter, `actions.max_retries` times, then the action fails with the reason.
+The retry is explicit (not autoretry_for) so that the row says `retrying` and why, and so
+the limits come from the configuration. A FreeSWITCH answer (`-ERR ...`) is final at once.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+from flask import current_app
+
+from app.esl.errors import EslUnavailable
+from app.extensions import db
+from app.models import Action
+from app.services import action_runner as runner
+
+log = logging.getLogger("fscti.actions")
+
+# Seconds between two reads of a job result that has not arrived: quick at first (the
+# supervisor may answer at once), then every POLL_MAX seconds until the deadline.
+POLL_FIRST = 0.25
+POLL_MAX = 2.0
+
+
+def _cfg() -> dict:
+    return current_app.config["FSCTI"].actions
+
+
+def _unreachable(task, action_id: str, exc: EslUnavailable):
+    """Schedule the next attempt (state `retrying`), or fail the action after the last one."""
+    cfg = _cfg()
+    attempt = task.request.retries + 1
+    limit = int(cfg["max_retries"])
+    if task.request.retries >= limit:
+        runner.gave_up(action_id, f"FreeSWITCH node unreachable after {attempt} attempt(s): {exc}")
+        log.error("action %s failed: node unreachable after %d attempts (%s)", action_id,
+                  attempt, exc)
+        return None
+    countdown = get_exponential_backoff_interval(cfg["retry_backoff"], task.request.retries,
+                                                 cfg["retry_backoff_max"], full_jitter=True)
+    runner.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
+    log.warning("action %s: node unreachable (%s), retry %d/%d in %ss", action_id, exc,
+                attempt, limit, countdown)
+    raise task.retry(exc=exc, countdown=countdown, max_retries=limit)
+
+
+@shared_task(bind=True, name="fscti.actions.supervise", acks_late=True, ignore_result=True,
+             time_limit=60, soft_time_limit=50)
+def supervise(self, action_id: str) -> None:
+    """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
+    try:
+        action = runner.start_supervise(action_id)
+    except EslUnavailable as exc:
+        return _unreachable(self, action_id, exc)
+    if action is not None and action.state == "sent":
+        settle.apply_async(args=[action_id], countdown=POLL_FIRST)
+    return None
+
+
+@shared_task(bind=True, name="fscti.actions.mode", acks_late=True, ignore_result=True,
+             time_limit=60, soft_time_limit=50)
+def mode(self, action_id: str) -> None:
+    """Send the eavesdrop-command event switching a running supervision's mode."""
+    try:
+        runner.run_mode(action_id)
+    except EslUnavailable as exc:
+        return _unreachable(self, action_id, exc)
+    return None
+
+
+@shared_task(bind=True, name="fscti.actions.hangup", acks_late=True, ignore_result=True,
+             time_limit=60, soft_time_limit=50)
+def hangup(self, action_id: str) -> None:
+    """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill)."""
+    try:
+        runner.run_hangup(action_id)
+    except EslUnavailable as exc:
+        return _unreachable(self, action_id, exc)
+    return None
+
+
+@shared_task(name="fscti.actions.settle", acks_late=True, ignore_result=True,
+             time_limit=30, soft_time_limit=20)
+def settle(action_id: str, poll: float = POLL_FIRST) -> None:
+    """End a `sent` supervise action from its BACKGROUND_JOB result, or look again later."""
+    action = db.session.get(Action, action_id)
+    if action is None or action.state != "sent":
+        return
+    if runner.settle(action) or runner.expire(action):
+        return
+    poll = min(POLL_MAX, poll * 2)
+    settle.apply_async(args=[action_id, poll], countdown=poll)
