@@ -16,12 +16,16 @@ API_BLUEPRINTS = [
     ("app.api.extensions", "blp"),
     ("app.api.registrations", "blp"),
     ("app.api.calls", "blp"),
+    ("app.api.actions", "blp"),
+    ("app.api.audit", "blp"),
+    ("app.api.time", "blp"),
 ]
 
 # Plain Flask blueprints outside /api/v1.
 PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
     ("app.directory.views", "bp"),
+    ("app.api.cli", "bp"),
 ]
 
 

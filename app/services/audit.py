@@ -6,7 +6,7 @@ deleted by fscti.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -65,11 +65,16 @@ def list_entries(page: int, per_page: int, actor: str | None = None, what: str |
         stmt = stmt.where(AuditEntry.node == node)
     if result:
         stmt = stmt.where(AuditEntry.result.like(_prefix(result), escape="\\"))
+    # In UTC: SQLite compares the stored text and would ignore another offset.
     if since is not None:
-        stmt = stmt.where(AuditEntry.at >= since)
+        stmt = stmt.where(AuditEntry.at >= _utc(since))
     if until is not None:
-        stmt = stmt.where(AuditEntry.at < until)
+        stmt = stmt.where(AuditEntry.at < _utc(until))
     return paginate(stmt, page, per_page)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _prefix(text: str) -> str:

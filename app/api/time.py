@@ -1,0 +1,26 @@
+"""/api/v1/time: FreeSWITCH's current microsecond clock (`strmicroepoch`)."""
+from flask_smorest import Blueprint
+
+from app.errors import Unavailable, ValidationFailed
+from app.auth import require_role
+from app.schemas.action import TimeOut, TimeQuery
+from app.services.gateway import BadArgument, NodeUnavailable, server_time
+
+blp = Blueprint("time", __name__, url_prefix="/api/v1", description=(
+    "FreeSWITCH's clock, the one behind Event-Date-Timestamp and the call times: "
+    "duration = timestamp - Created-Time."))
+
+
+@blp.route("/time")
+@require_role("viewer")
+@blp.arguments(TimeQuery, location="query")
+@blp.response(200, TimeOut)
+def fs_time(args):
+    """`strmicroepoch` of `?node=` (use the call's node), else of the first node that answers."""
+    try:
+        node, text = server_time(args["node"])
+    except BadArgument as exc:
+        raise ValidationFailed("invalid input: see details", {"node": [exc.message]}) from exc
+    except NodeUnavailable as exc:
+        raise Unavailable(exc.message) from exc
+    return {"node": node, "timestamp": text, "microseconds": int(text)}
