@@ -365,7 +365,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s of the lag run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the lag run")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo"],
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"],
                         help="Celery pool of the events worker")
     parser.add_argument("--batch-delay-ms", type=float, default=5.0,
                         help="listener batch_delay_ms (how long a batch waits to fill)")

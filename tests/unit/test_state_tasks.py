@@ -1,0 +1,37 @@
+"""The Celery task functions of the state, called directly (the worker runs them the same way)."""
+import dataclasses
+
+from app.config import FreeSwitchNode
+from app.state.calls import list_calls
+from tests.property.replay import NODE, outputs, phase_us, slim_events, until
+
+
+def test_ingest_task_applies_a_batch_and_skips_bad_input(app, rdb, settings, caplog):
+    from workers.tasks.ingest import events as ingest
+
+    t = phase_us("call1_caller_hangup:bridged")
+    batch = until(slim_events(settings), t)
+    batch.insert(3, {"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "bad"})
+    ingest.apply(args=(NODE, batch)).get()
+    assert len(list_calls(client=rdb)) == 2
+    assert "malformed" in caplog.text
+    # arguments that are not (node, list) are logged and dropped, never a crash
+    assert ingest.apply(args=(NODE, "not a list")).get() is None
+    assert ingest.apply(args=(None, [])).get() is None
+    assert "bad arguments" in caplog.text
+
+
+def test_tick_task_sweeps_and_enqueues_resyncs(app, rdb, settings, monkeypatch):
+    from tests.eslpeer.broker import BrokerQueue
+    from workers.tasks import state
+
+    queue = BrokerQueue(settings.celery_broker_url, "events")
+    queue.purge()
+    s = dataclasses.replace(settings, freeswitch=[FreeSwitchNode("fs7", "127.0.0.1", 1)])
+    monkeypatch.setitem(app.config, "FSCTI", s)
+    state.tick.apply().get()
+    state.tick.apply().get()                     # not due again: nothing more is sent
+    sent = queue.drain()
+    queue.purge()
+    assert [(m.task, m.args) for m in sent] == [("fscti.state.resync", ["fs7", "periodic", None])]
+    assert outputs(rdb)["userinfo"] == {}
