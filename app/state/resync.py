@@ -33,6 +33,18 @@ def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None 
     return run_ops(client, settings, node_name, [op], now=now)
 
 
+def _optional(fs, cmd, what: str):
+    """An API output, or None when FreeSWITCH refuses the command (`-ERR`: e.g. no such
+    profile): that part of the snapshot is skipped rather than read as "nothing there"."""
+    from app.esl.errors import EslCommandError
+
+    try:
+        return fs.api(cmd)
+    except EslCommandError as exc:
+        log.warning("resync: %s refused by FreeSWITCH (%s); that part is skipped", what, exc)
+        return None
+
+
 def fetch_snapshot(fs, profiles) -> dict:
     """Raw outputs from FreeSWITCH over one command connection (`fs.api(cmd) -> str`)."""
     from app.esl import commands
@@ -42,9 +54,10 @@ def fetch_snapshot(fs, profiles) -> dict:
     out["t"] = parse_microepoch(fs.api(commands.strmicroepoch()))
     after = time.time_ns() // 1000
     out["offset"] = out["t"] - (before + after) // 2
-    out["reg"] = {p: fs.api(commands.sofia_reg_xmlstatus(p)) for p in profiles}
-    out["channels"] = fs.api(commands.show_channels())
-    out["calls"] = fs.api(commands.show_calls())
+    regs = {p: _optional(fs, commands.sofia_reg_xmlstatus(p), f"profile {p}") for p in profiles}
+    out["reg"] = {p: text for p, text in regs.items() if text is not None}
+    out["channels"] = _optional(fs, commands.show_channels(), "show channels")
+    out["calls"] = _optional(fs, commands.show_calls(), "show calls") if out["channels"] else None
     return out
 
 
@@ -56,8 +69,10 @@ def snapshot_ops(client, settings, node, snap: dict) -> list[dict]:
     for profile, text in snap["reg"].items():
         ops += registration_ops(node, profile, parse_xmlstatus_reg(text), t_us,
                                 bool(state["multiple_registrations"]))
+    if snap["channels"] is None:
+        return ops
     rows = parse_show_json(snap["channels"])
-    calls = parse_show_json(snap["calls"])
+    calls = parse_show_json(snap["calls"]) if snap["calls"] is not None else []
 
     def known_extension(domain: str, ext: str) -> bool:
         return bool(client.hexists(keys.exten(domain), ext))

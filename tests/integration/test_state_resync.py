@@ -92,3 +92,15 @@ def test_unparsable_snapshot_applies_nothing(app, rdb, settings, monkeypatch):
         out = resync.apply(args=(NODE, "periodic", None)).get()
     assert out["status"] == "unparsable"
     assert outputs(rdb)["userinfo"] == {}
+
+
+def test_a_refused_profile_is_skipped_not_read_as_empty(rdb, settings):
+    with EslPeer(api={"strmicroepoch": str(T_REG),
+                      "sofia xmlstatus profile internal reg": "-ERR Invalid Profile!\n"}) as p:
+        s = with_node(settings, p)
+        apply_events(rdb, s, NODE, until(slim_events(s), phase_us("register_1001_1002:end")),
+                     now=T_REG)
+        before = registered(rdb)
+        resync_node(rdb, s, NODE, "periodic")
+    assert registered(rdb) == before == {"1001": "1-5542@127.0.0.1", "1002": "1-5544@127.0.0.1",
+                                         "1003": "1-5531@127.0.0.1"}
