@@ -1,7 +1,7 @@
 -- fscti state scripts, part 4: apply one batch of ops atomically, then recompute outputs.
 -- Op kinds: c = channel event, r = registration event/snapshot row, j = bgapi job result,
 -- n = node liveness (HEARTBEAT / Core-UUID), cs = calls snapshot, rs = registrations
--- snapshot, sw = expiry sweep, x = recompute one extension.
+-- snapshot, sw = expiry sweep.
 
 local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
 local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
@@ -37,9 +37,6 @@ for _, op in ipairs(BATCH.ops) do
       local p = split_tab(m)
       dirty_reg({ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]})
     end
-  elseif k == 'x' then
-    dirty_reg(op.o)
-    dirty_call(op.o)
   end
   -- with a pub/sub channel or list configured, every change is pushed as it happens
   if PER_OP_CALL or PER_OP_REG then
