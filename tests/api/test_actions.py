@@ -370,3 +370,9 @@ def test_actions_are_in_openapi(client):
                  "/api/v1/domains/{domain}/extensions/{ext}/supervise", "/api/v1/time",
                  "/api/v1/audit"]:
         assert path in paths, path
+
+
+def test_retry_backoff_is_exponential_capped_and_jittered():
+    for retries, cap in [(0, 0.2), (1, 0.4), (2, 0.8), (3, 1.0), (40, 1.0)]:
+        delays = [tasks.backoff(retries, 0.2, 1.0) for _ in range(200)]
+        assert all(0 <= d <= cap for d in delays) and max(delays) > cap / 2

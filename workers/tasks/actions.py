@@ -14,9 +14,9 @@ the limits come from the configuration. A FreeSWITCH answer (`-ERR ...`) is fina
 from __future__ import annotations
 
 import logging
+import random
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 from flask import current_app
 
 from app.esl.errors import EslUnavailable
@@ -36,6 +36,12 @@ def _cfg() -> dict:
     return current_app.config["FSCTI"].actions
 
 
+def backoff(retries: int, base: float, cap: float) -> float:
+    """Seconds before retry number `retries` + 1: exponential, capped, full jitter (floats:
+    Celery's helper works in whole seconds)."""
+    return random.uniform(0, min(cap, base * 2 ** min(retries, 30)))
+
+
 def _unreachable(task, action_id: str, exc: EslUnavailable):
     """Schedule the next attempt (state `retrying`), or fail the action after the last one."""
     cfg = _cfg()
@@ -46,10 +52,9 @@ def _unreachable(task, action_id: str, exc: EslUnavailable):
         log.error("action %s failed: node unreachable after %d attempts (%s)", action_id,
                   attempt, exc)
         return None
-    countdown = get_exponential_backoff_interval(cfg["retry_backoff"], task.request.retries,
-                                                 cfg["retry_backoff_max"], full_jitter=True)
+    countdown = backoff(task.request.retries, cfg["retry_backoff"], cfg["retry_backoff_max"])
     runner.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
-    log.warning("action %s: node unreachable (%s), retry %d/%d in %ss", action_id, exc,
+    log.warning("action %s: node unreachable (%s), retry %d/%d in %.2fs", action_id, exc,
                 attempt, limit, countdown)
     raise task.retry(exc=exc, countdown=countdown, max_retries=limit)
 
