@@ -9,6 +9,7 @@ import sys
 BENCHES = {
     "directory": "bench.directory",
     "events": "bench.events",
+    "actions": "bench.actions",
 }
 
 
