@@ -97,10 +97,11 @@ def _refused(node_missing: NodeMissing, action: Action) -> None:
 # --- supervise ---------------------------------------------------------------------------
 
 def start_supervise(action_id: str) -> Action | None:
-    """Send the `bgapi originate` of a queued supervise action; returns it `sent` (or ended)."""
+    """Send the `bgapi originate` of a queued supervise action; the action if this call moved
+    it (to `sent`, or to its end), else None."""
     action = _claim(action_id, ("queued", "retrying"), "sending")
     if action is None:
-        return None
+        return _resume(action_id)
     p = action.params
     try:
         node = _node(action)
@@ -116,6 +117,19 @@ def start_supervise(action_id: str) -> Action | None:
         return _finish(action.id, ("sending",), "failed", exc.reply.strip(), exc.reply.strip())
     params = dict(p, sent_at=time.time())
     return _move_commit(action.id, ("sending",), {"state": "sent", "error": None, "params": params})
+
+
+def _resume(action_id: str) -> Action | None:
+    """A redelivered task finds `sending`: the worker before it died around the bgapi, which
+    may or may not have gone out. Never originate twice: wait for a result as if sent; the
+    deadline fails the action with a reason if none comes."""
+    row = db.session.get(Action, action_id)
+    if row is None or row.state != "sending":
+        return None
+    log.warning("action %s: redelivered while sending; waiting for a result, not resending",
+                action_id)
+    params = dict(row.params, sent_at=time.time(), resumed=True)
+    return _move_commit(action_id, ("sending",), {"state": "sent", "params": params})
 
 
 def _move_commit(action_id: str, states: tuple, values: dict) -> Action | None:

@@ -140,11 +140,25 @@ def test_a_result_overdue_fails_with_a_clear_reason(client, tokens, fs1, call5, 
     assert got["state"] == "failed" and "no BACKGROUND_JOB result from fs1" in got["error"]
 
 
-def test_a_redelivered_supervise_never_originates_twice(client, tokens, fs1, call5, app_ctx):
+def test_a_redelivered_supervise_never_originates_twice(client, tokens, fs1, call5, app_ctx,
+                                                        monkeypatch, settings):
     action_id = supervise(client, tokens)
     tasks.supervise.run(action_id)
     tasks.supervise.run(action_id)
     assert len(lines(fs1)) == 1
+    # A worker died around the bgapi (row left `sending`): the redelivery waits, never resends,
+    # and the deadline ends it with a reason.
+    other = supervise(client, tokens)
+    row = db.session.get(Action, other)
+    row.state = "sending"
+    db.session.commit()
+    tasks.supervise.run(other)
+    assert len(lines(fs1)) == 1
+    assert action(client, tokens, other)["state"] == "sent"
+    monkeypatch.setitem(settings.actions, "result_grace", -60)
+    tasks.settle.run(other)
+    got = action(client, tokens, other)
+    assert got["state"] == "failed" and "may still have been placed" in got["error"]
 
 
 def test_the_supervisor_domain_defaults_to_the_calls(client, tokens, fs1, call5, app_ctx):
