@@ -54,6 +54,9 @@ def accepted(r, kind):
 
 
 def action(client, tokens, action_id):
+    # The test's app context (app_ctx) is shared by the client's requests: forget rows loaded
+    # earlier, as a fresh request would (tasks run eagerly commit in their own contexts).
+    db.session.expire_all()
     r = client.get(f"/api/v1/actions/{action_id}", headers=tokens["supervisor"])
     assert r.status_code == 200, r.get_json()
     return r.get_json()
