@@ -393,3 +393,16 @@ def test_retry_backoff_is_exponential_capped_and_jittered():
     for retries, cap in [(0, 0.2), (1, 0.4), (2, 0.8), (3, 1.0), (40, 1.0)]:
         delays = [tasks.backoff(retries, 0.2, 1.0) for _ in range(200)]
         assert all(0 <= d <= cap for d in delays) and max(delays) > cap / 2
+
+
+def test_an_unexpected_error_fails_the_action_instead_of_leaving_it_running(client, tokens, fs1,
+                                                                            call5, app_ctx):
+    action_id = hangup(client, tokens)
+    row = db.session.get(Action, action_id)
+    row.params = {"audit_id": row.params["audit_id"]}       # a row no code path can run
+    db.session.commit()
+    with pytest.raises(KeyError):
+        tasks.hangup.run(action_id)
+    got = action(client, tokens, action_id)
+    assert got["state"] == "failed" and got["error"] == "internal error: KeyError: 'calls'"
+    assert lines(fs1) == []

@@ -17,6 +17,7 @@ import logging
 import random
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from app.esl.errors import EslUnavailable
@@ -59,39 +60,45 @@ def _unreachable(task, action_id: str, exc: EslUnavailable):
     raise task.retry(exc=exc, countdown=countdown, max_retries=limit)
 
 
+def _attempt(task, step, action_id: str):
+    """Run one step; EslUnavailable → retry or give up; anything else ends the action failed
+    (never left `running` or `sending` with nobody to finish it)."""
+    try:
+        return step(action_id)
+    except EslUnavailable as exc:
+        return _unreachable(task, action_id, exc)
+    except Exception as exc:
+        db.session.rollback()
+        reason = ("took longer than the task's time limit" if isinstance(exc, SoftTimeLimitExceeded)
+                  else f"internal error: {type(exc).__name__}: {exc}")
+        try:
+            runner.gave_up(action_id, reason)
+        except Exception:  # SQL itself is down: the original error is the one to report
+            log.exception("action %s: could not record the failure", action_id)
+        raise
+
+
 @shared_task(bind=True, name="fscti.actions.supervise", acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def supervise(self, action_id: str) -> None:
     """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
-    try:
-        action = runner.start_supervise(action_id)
-    except EslUnavailable as exc:
-        return _unreachable(self, action_id, exc)
+    action = _attempt(self, runner.start_supervise, action_id)
     if action is not None and action.state == "sent":
         settle.apply_async(args=[action_id], countdown=POLL_FIRST)
-    return None
 
 
 @shared_task(bind=True, name="fscti.actions.mode", acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def mode(self, action_id: str) -> None:
     """Send the eavesdrop-command event switching a running supervision's mode."""
-    try:
-        runner.run_mode(action_id)
-    except EslUnavailable as exc:
-        return _unreachable(self, action_id, exc)
-    return None
+    _attempt(self, runner.run_mode, action_id)
 
 
 @shared_task(bind=True, name="fscti.actions.hangup", acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def hangup(self, action_id: str) -> None:
     """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill)."""
-    try:
-        runner.run_hangup(action_id)
-    except EslUnavailable as exc:
-        return _unreachable(self, action_id, exc)
-    return None
+    _attempt(self, runner.run_hangup, action_id)
 
 
 @shared_task(name="fscti.actions.settle", acks_late=True, ignore_result=True,
