@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 
 from app.api.responses import page_response
 from app.auth import require_role
-from app.schemas.audit import AuditOut, AuditPage, AuditQuery
+from app.schemas.audit import AuditPage, AuditQuery
 from app.schemas.common import iso
 from app.services import audit as svc
 
@@ -28,5 +28,3 @@ def audit_list(args):
     items, total = svc.list_entries(args["page"], args["per_page"], **filters)
     return page_response(items, total, args, audit_json)
 
-
-__all__ = ["blp", "AuditOut"]

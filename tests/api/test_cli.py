@@ -183,8 +183,8 @@ def test_cr_lf_nul_in_arg_is_400(client, fs1, app_ctx, arg):
 HOSTILE_BGAPI = [
     f"cti_originate user/121 &eavesdrop({T}) XML default",            # extra argv
     f"cti_originate user/121 &eavesdrop({T});system id",
-    f"cti_originate user/121 &system(id)",
-    f"cti_originate user/121 &eavesdrop(${{system(id)}})",
+    "cti_originate user/121 &system(id)",
+    "cti_originate user/121 &eavesdrop(${system(id)})",
     f"cti_originate user/121 &eavesdrop({T}),hangup",
     f"cti_originate {{execute_on_answer=system}}user/121 &eavesdrop({T})",
     f"cti_originate {{eavesdrop_enable_dtmf=${{system(id)}}}}user/121 &eavesdrop({T})",

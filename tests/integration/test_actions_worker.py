@@ -190,7 +190,7 @@ def test_commands_go_to_the_node_that_holds_the_call(app, app_ctx, client, token
         env = configure(monkeypatch, settings, settings, [("fs1", fs1), ("fs2", fs2)], tmp_path)
         wlog = tmp_path / "worker.log"
         with running(worker_cmd(queues="actions", concurrency=2), env, wlog):
-            kill = post(client, tokens, f"/api/v1/domains/127.0.0.1/extensions/1001/hangup", {})
+            kill = post(client, tokens, "/api/v1/domains/127.0.0.1/extensions/1001/hangup", {})
             sup = post(client, tokens, f"/api/v1/calls/{B5}/supervise",
                        {"supervisor": "1003", "mode": "barge"})
             assert wait_state(kill, ("succeeded", "failed"), wlog).state == "succeeded"
