@@ -234,6 +234,28 @@ def _actions_defaults(section: dict | None) -> dict:
     return out
 
 
+def _directory_cache(directory: dict, env) -> tuple[bool, int, float]:
+    """directory.cache / cache_entries / cache_max_age (env FSCTI_DIRECTORY_CACHE*), checked."""
+    raw = env.get("FSCTI_DIRECTORY_CACHE")
+    on = directory.get("cache", True) if raw is None or raw == "" else raw
+    if isinstance(on, str):
+        if on.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError("directory.cache: must be true or false")
+        on = on.strip().lower() in ("1", "true", "yes", "on")
+    if not isinstance(on, bool):
+        raise ConfigError("directory.cache: must be true or false")
+    try:
+        entries = int(env.get("FSCTI_DIRECTORY_CACHE_ENTRIES") or directory.get("cache_entries", 4096))
+        max_age = float(env.get("FSCTI_DIRECTORY_CACHE_MAX_AGE") or directory.get("cache_max_age", 1.0))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("directory.cache_entries / cache_max_age: not a number") from exc
+    if not 1 <= entries <= 1_000_000:
+        raise ConfigError("directory.cache_entries: must be between 1 and 1000000")
+    if not 0 < max_age <= 60:
+        raise ConfigError("directory.cache_max_age: must be > 0 and <= 60 seconds")
+    return on, entries, max_age
+
+
 @dataclass
 class Settings:
     """Everything fscti reads from its environment and config file."""
@@ -255,6 +277,10 @@ class Settings:
     directory_allow: list = field(default_factory=list)
     # Seconds the /directory hot path waits for Redis before answering from SQL.
     directory_redis_timeout: float = 0.25
+    # Per-process cache of /directory answers kept exact by Redis invalidation (docs/freeswitch.md).
+    directory_cache: bool = True
+    directory_cache_entries: int = 4096
+    directory_cache_max_age: float = 1.0
     esl_connect_timeout: float = 5.0
     log_level: str = "INFO"
     raw: dict = field(default_factory=dict)
@@ -315,6 +341,8 @@ class Settings:
             raise ConfigError("directory.redis_timeout: not a number") from exc
         if s.directory_redis_timeout <= 0:
             raise ConfigError("directory.redis_timeout: must be > 0")
+        s.directory_cache, s.directory_cache_entries, s.directory_cache_max_age = \
+            _directory_cache(directory, env)
         s.esl_connect_timeout = float(env.get("FSCTI_ESL_TIMEOUT") or data.get("esl_timeout") or 5.0)
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
         return s

@@ -1,11 +1,16 @@
-"""The directory hot path: one Redis round trip per lookup, SQL only when Redis cannot answer.
+"""The directory hot path: a per-process cache kept exact by Redis, one Redis round trip on a
+miss, SQL only when Redis cannot answer.
 
-`Directory.answer(query)` returns the XML bytes. Redis is asked with one EVALSHA (domain entry +
-user, resolving a number-alias inside Redis). When Redis is down (a circuit breaker then skips it
-for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the user is missing from the
-mirror, SQL answers and, if SQL has what Redis lacks, a repair is queued: an existing extension
-never fails to register because of Redis. Unknown users and domains confirmed by SQL are
-remembered for NEGATIVE_TTL seconds so a SIP scanner cannot turn into an SQL query per attempt.
+`Directory.answer(query)` returns the XML bytes. First the answer cache of this thread's Redis
+connection (app.directory.cache; the invalidations Redis has pushed are applied just before, see
+HotConnection.fresh_cache), so a repeated lookup costs no round trip and is never older than
+what Redis holds. On a miss Redis is asked with one EVALSHA (domain entry + user, resolving a
+number-alias inside Redis) and a well-formed answer is cached. When Redis is down (a circuit
+breaker then skips it for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the
+user is missing from the mirror, SQL answers and, if SQL has what Redis lacks, a repair is
+queued: an existing extension never fails to register because of Redis. SQL answers are never
+cached. Unknown users and domains confirmed by SQL are remembered for NEGATIVE_TTL seconds so a
+SIP scanner cannot turn into an SQL query per attempt.
 """
 import hashlib
 import json
@@ -58,8 +63,9 @@ class Directory:
         self.down_until = 0.0
         self._last_log = 0.0
         self._negative: dict[tuple, float] = {}
-        self.stats = {"redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
+        self.stats = {"cache": 0, "redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
         self._prefixes: dict[str, bytes] = {}
+        self._deps: dict[str, tuple] = {}  # domain -> the Redis keys its answers are computed from
         self._canonical: dict[str, str] = {}  # requested domain -> SQL's spelling (case differs)
 
     # --- Redis ---------------------------------------------------------------------------
@@ -90,7 +96,10 @@ class Directory:
         prefix = whole[:-2 * len(bulk(""))]  # the user and the mode are appended per request
         if len(self._prefixes) > 1024:
             self._prefixes.clear()
+            self._deps.clear()
         self._prefixes[domain] = prefix
+        # Exactly the script's KEYS: it reads nothing else, so nothing else can change its answer.
+        self._deps[domain] = (keys.domains(), keys.exten(domain), keys.alias(domain), keys.disabled(domain))
         return prefix
 
     def _warn(self, msg: str, *args) -> None:
@@ -107,20 +116,39 @@ class Directory:
         if q.user == INVALID_USER:  # cannot be an extension: answer the domain without a user
             q = q._replace(user="")
         mode = "alias" if q.by_alias else "id"
+        key = (q.domain, q.user, mode)
+        cache = self.reader.fresh_cache()
+        if cache is not None:
+            body = cache.get(key)
+            if body is not None:
+                self.stats["cache"] += 1
+                return body
         domain = self._canonical.get(q.domain, q.domain)
         reply = self._redis(domain, q.user, mode)
         if reply is not None:
-            state = reply[0]
+            state, body = reply[0], None
             if state == FOUND:
                 eff = _decode(reply[3])
                 if eff is not None:
                     self.stats["redis"] += 1
-                    return xml.document(self.heads.get(q.domain, reply[1]), reply[2], eff)
-                log.error("directory: %s@%s has a malformed value in Redis; answering from SQL",
-                          reply[2], domain)
-            if state in (DOMAIN_ONLY, DISABLED):
-                return xml.document(self.heads.get(q.domain, reply[1]))
+                    body = xml.document(self.heads.get(q.domain, reply[1]), reply[2], eff)
+                else:
+                    log.error("directory: %s@%s has a malformed value in Redis; answering from SQL",
+                              reply[2], domain)
+            elif state in (DOMAIN_ONLY, DISABLED):
+                body = xml.document(self.heads.get(q.domain, reply[1]))
+            if body is not None:
+                self._keep(key, domain, body)
+                return body
         return self._from_sql(q, mode, domain, reply)
+
+    def _keep(self, key: tuple, domain: str, body: bytes) -> None:
+        """Cache an answer Redis just gave (from the keys of `domain`, the name Redis was asked)."""
+        cache = self.reader.cache()  # the connection that gave the reply; its pushes so far applied
+        if cache is not None:
+            deps = self._deps.get(domain)
+            if deps is not None:
+                cache.put(key, body, deps)
 
     def _from_sql(self, q: Query, mode: str, asked: str, reply) -> bytes:
         """Answer from SQL; `asked` is the domain name Redis was asked with."""
@@ -131,14 +159,18 @@ class Directory:
         self.stats["sql"] += 1
         found = sql_lookup(q.domain, q.user, q.by_alias)
         if found.domain is None:
-            self._canonical.pop(q.domain, None)
+            if self._canonical.pop(q.domain, None) is not None:
+                self._forget_answers()
             self._remember(key, None)
             return xml.NOT_FOUND
-        if found.domain != q.domain:
+        if found.domain != q.domain and self._canonical.get(q.domain) != found.domain:
             # FreeSWITCH matches domains case-insensitively; ask Redis with SQL's spelling next time.
             if len(self._canonical) >= NEGATIVE_MAX:
                 self._canonical.clear()
             self._canonical[q.domain] = found.domain
+            self._forget_answers()  # cached answers for q.domain were read under the old name
+        elif found.domain == q.domain and self._canonical.pop(q.domain, None) is not None:
+            self._forget_answers()
         if reply is not None and found.domain == asked:
             self._queue_repair(found, reply)
         head = self.heads.get(q.domain, found.domain_json)
@@ -147,6 +179,12 @@ class Directory:
                 self._remember(key, found.domain_json)
             return xml.document(head)
         return xml.document(head, found.name, found.eff)
+
+    def _forget_answers(self) -> None:
+        """Which Redis domain answers a requested name changed: clear this thread's cache (rare)."""
+        cache = self.reader.cache()
+        if cache is not None:
+            cache.clear()
 
     def _remember(self, key: tuple, domain_json: str | None) -> None:
         """Remember an answer SQL confirmed as unknown (user or domain) for NEGATIVE_TTL."""

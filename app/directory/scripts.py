@@ -6,6 +6,7 @@ rebuild runs, and the hot path must resolve domain + user (+ alias) in one round
 Key names are always passed in KEYS (formatted by app.state.keys), never built here.
 """
 import redis
+import redis.client
 
 # Shared helpers. `lc` folds ASCII case: FreeSWITCH matches user ids and aliases case-insensitively.
 _HELPERS = r"""
@@ -188,18 +189,45 @@ return {4, d}
 """
 
 
+def fence(client: redis.Redis) -> None:
+    """One more round trip after a write that /directory readers may have cached.
+
+    Redis 7 writes the replies and pushes queued during one event-loop iteration in one pass
+    at its end, the most recently queued client first: the writer's reply can leave before the
+    invalidation pushed to a reader's connection. A command sent after that reply is processed
+    in a later iteration, after the pass has written every invalidation. So when fence returns,
+    every tracking reader's socket holds its invalidation (see HotConnection.fresh_cache).
+    """
+    client.ping()
+
+
+class _Fenced:
+    """A registered script whose call returns only after a fence (not when queued on a pipeline:
+    the aside keys rebuild batches write are read by no lookup)."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def __call__(self, keys=(), args=(), client=None):
+        out = self.script(keys=keys, args=args, client=client)
+        if client is None or not isinstance(client, redis.client.Pipeline):
+            fence(client or self.script.registered_client)
+        return out
+
+
 class Scripts:
-    """The scripts registered on one Redis client (EVALSHA with NOSCRIPT fallback)."""
+    """The scripts registered on one Redis client (EVALSHA with NOSCRIPT fallback). Those that
+    change what LOOKUP reads are fenced."""
 
     def __init__(self, client: redis.Redis):
         self.client = client
-        self.write = client.register_script(WRITE)
-        self.domain_set = client.register_script(DOMAIN_SET)
-        self.domain_delete = client.register_script(DOMAIN_DELETE)
+        self.write = _Fenced(client.register_script(WRITE))
+        self.domain_set = _Fenced(client.register_script(DOMAIN_SET))
+        self.domain_delete = _Fenced(client.register_script(DOMAIN_DELETE))
         self.rebuild_begin = client.register_script(REBUILD_BEGIN)
         self.rebuild_batch = client.register_script(REBUILD_BATCH)
-        self.rebuild_swap = client.register_script(REBUILD_SWAP)
-        self.alias_prune = client.register_script(ALIAS_PRUNE)
+        self.rebuild_swap = _Fenced(client.register_script(REBUILD_SWAP))
+        self.alias_prune = _Fenced(client.register_script(ALIAS_PRUNE))
 
 
 _cache: dict[int, Scripts] = {}

@@ -1,12 +1,6 @@
 """A real redis-server is stopped and restarted empty: registrations keep working from SQL, the
 API's writes still succeed, and reconcile restores the mirror afterwards."""
-import shutil
-import socket
-import subprocess
-import time
-
 import pytest
-import redis as redis_lib
 from lxml import etree
 
 from app.directory import mirror
@@ -18,40 +12,10 @@ from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension
 from app.state import keys
+from tests.integration.private_redis import PrivateRedis, needs_redis_server
 
 D = "stop.example"
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
-
-
-class PrivateRedis:
-    """A throwaway redis-server on a free port, no persistence."""
-
-    def __init__(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.proc = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis_lib.Redis.from_url(self.url)
-        for _ in range(200):
-            try:
-                client.ping()
-                return client
-            except redis_lib.ConnectionError:
-                time.sleep(0.025)
-        raise RuntimeError("private redis-server did not start")
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+pytestmark = needs_redis_server
 
 
 @pytest.fixture
@@ -91,7 +55,7 @@ def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     db.session.commit()
     rebuild_all()
     assert ask(client, "1001") == ["1001"]
-    assert directory().stats == {"redis": 1, "sql": 0, "redis_down": 0, "repairs": 0}
+    assert directory().stats == {"cache": 0, "redis": 1, "sql": 0, "redis_down": 0, "repairs": 0}
 
     private.stop()
     assert ask(client, "1001") == ["1001"]  # an existing extension still registers

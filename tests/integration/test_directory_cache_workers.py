@@ -1,0 +1,148 @@
+"""The answer cache in real gunicorn workers: a write through the mirror (from this process, or
+through the API served by one worker) is seen by the very next lookup, whichever worker takes
+it; lookups without writes are served from the workers' caches."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from lxml import etree
+
+from app.directory import mirror
+from app.directory.clients import HotConnection, for_app, make_client, writer
+from app.directory.form import encode
+from app.directory.rebuild import rebuild_all
+from app.directory.repairs import repairs
+from app.extensions import db
+from app.models import Domain, Extension
+from tests.integration.private_redis import PrivateRedis, needs_redis_server
+
+D = "workers.example"
+TOKEN = "cache-workers-admin-token"
+WORKERS = 3
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = needs_redis_server
+
+
+class Gunicorn:
+    """gunicorn serving the app on a socket bound here to port 0 (handed over as fd://)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        fd = self.sock.fileno()
+        self.log = open(log, "wb")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"fd://{fd}", "--workers", str(WORKERS),
+             "app:create_app()"], env=env, cwd=ROOT, pass_fds=[fd], stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.close()
+        raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """One request on a new TCP connection (as mod_xml_curl does)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def served(app_ctx, settings, tmp_path):
+    """A private Redis, domain workers.example (1001, 1002) mirrored there, and gunicorn on it."""
+    srv = PrivateRedis()
+    srv.start()
+    clients = for_app(app_ctx)
+    saved = clients.reader, clients.writer
+    clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
+    repairs.forget()
+    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={})
+    db.session.add(d)
+    db.session.flush()
+    db.session.add_all([Extension(domain=d, name="1001", param={"password": "pw-0"}),
+                        Extension(domain=d, name="1002", param={"password": "other"})])
+    db.session.commit()
+    rebuild_all()
+    env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=srv.url,
+               CELERY_BROKER_URL=srv.url.replace("/0", "/1"), CELERY_RESULT_BACKEND=srv.url.replace("/0", "/1"),
+               FSCTI_ADMIN_TOKEN=TOKEN, FSCTI_DIRECTORY_CACHE="on",
+               FSCTI_DIRECTORY_CACHE_MAX_AGE="60", LOG_LEVEL="WARNING")
+    env.pop("FSCTI_CONFIG", None)
+    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    yield server, srv
+    server.close()
+    clients.reader, clients.writer = saved
+    srv.stop()
+
+
+def lookup(server, user="1001") -> str | None:
+    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
+                   ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
+                   ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
+    status, data = server.request("POST", "/directory", body,
+                                  {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200
+    u = etree.fromstring(data).find("section/domain/users/user")
+    return None if u is None else {p.get("name"): p.get("value") for p in u.iterfind("params/param")}["password"]
+
+
+def evalsha_calls(srv) -> int:
+    stats = redis_lib.Redis.from_url(srv.url).info("commandstats")
+    return int((stats.get("cmdstat_evalsha") or {}).get("calls", 0))
+
+
+def test_every_worker_sees_every_write_at_once(served):
+    server, srv = served
+    for _ in range(3 * WORKERS):  # let every worker cache 1001
+        assert lookup(server) == "pw-0"
+    w = writer()
+    stale = []
+    for i in range(1, 3001):  # written by this process through the mirror's script
+        value = json.dumps({"param": {"password": f"pw-{i}"}, "variable": {}, "attribute": {}})
+        assert mirror.write_ops(w, D, [["U", "1001", value, ""]]) == 1
+        got = lookup(server)
+        if got != f"pw-{i}":
+            stale.append((i, got))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    for i in range(1, 301):  # written by a worker through the API, then looked up at once
+        status, _ = server.request("PATCH", f"/api/v1/domains/{D}/extensions/1001",
+                                   json.dumps({"param": {"password": f"api-{i}"}}).encode(), headers)
+        assert status == 200
+        got = lookup(server)
+        if got != f"api-{i}":
+            stale.append(("api", i, got))
+    assert stale == []
+
+    # Without writes the workers answer from their caches: at most one miss per worker.
+    before = evalsha_calls(srv)
+    for _ in range(200):
+        assert lookup(server) == "api-300"
+        assert lookup(server, "1002") == "other"
+    assert evalsha_calls(srv) - before <= 2 * WORKERS
+    tracking = [c for c in redis_lib.Redis.from_url(srv.url).client_list() if "t" in c["flags"]]
+    assert len(tracking) >= 2  # several workers answered, each on its own tracked connection
