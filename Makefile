@@ -31,10 +31,18 @@ redis: $(STAMP) var
 migrate: $(STAMP) var
 	$(BIN)/flask db upgrade
 
+# Every long-running Procfile process (`release` is the one-shot migration, done above).
+# With no FreeSWITCH configured, the listener and workers aim at FreeSWITCH's own default
+# event socket (127.0.0.1:8021, ClueCon) and wait for it, retrying.
+PROCESSES := web worker beat listener flower
 run: redis migrate
 	@$(BIN)/flask mirror rebuild
 	@$(BIN)/flask tokens bootstrap
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	@if [ -z "$$FREESWITCH_ESL" ] && [ -z "$$FSCTI_CONFIG" ]; then \
+	  export FREESWITCH_ESL=127.0.0.1:8021:ClueCon; \
+	  echo "No FREESWITCH_ESL or FSCTI_CONFIG: using FreeSWITCH's default event socket 127.0.0.1:8021"; \
+	fi; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(PROCESSES)
 
 # The whole suite on SQLite; then again on TEST_DATABASE_URL when it is set (PostgreSQL in CI).
 test: $(STAMP) var
