@@ -5,18 +5,21 @@ ceiling any design with one Redis round trip per lookup can reach on this machin
 
 Production shape: gunicorn with sync workers as in the Procfile's `web` line, a private
 redis-server on a free port (never the shared one), SQL loaded by bulk insert and mirrored by the
-real `flask mirror rebuild`. ApacheBench sends the captured mod_xml_curl `sip_auth` body with a
-new TCP connection per request (no -k), as mod_xml_curl does. Floor and directory runs alternate
-on the same server; the medians are reported. Results go to stdout and var/bench/.
+real `flask mirror rebuild`. A new TCP connection per request, as mod_xml_curl does. Two
+workloads, each against the three endpoints alternating on the same server, medians reported:
+- target: ApacheBench posts the captured mod_xml_curl `sip_auth` body (user 1001, repeated);
+- spread: wrk posts the same body with the user drawn uniformly from all loaded extensions, so
+  the per-process answer cache mostly misses (its miss rate is counted from Redis's EVALSHAs).
+First, the fence experiment (bench.directory_race). Results go to stdout and var/bench/.
 
-    python -m bench.run directory [--sizes 1000,1000000] [--requests 10000] [--rounds 6]
-                                  [--concurrency 8] [--workers 5] [--database-url URL]
+    python -m bench.run directory [--sizes 1000,1000000] [--requests 10000] [--seconds 2]
+                                  [--rounds 6] [--concurrency 8] [--workers 5] [--cache on|off]
+                                  [--race 20000] [--database-url URL]
 """
 import argparse
 import json
 import os
 import platform
-import shutil
 import socket
 import statistics
 import subprocess
@@ -26,10 +29,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+import redis
+
+from bench.directory_load import PLACEHOLDER, ab_run, children, ensure_tool, wrk_run, wrk_script
+from bench.directory_race import race
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIXTURE = ROOT / "tests" / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 DOMAIN = "127.0.0.1"
+ENDPOINTS = ("floor", "floor-ping", "directory")
 
 
 def free_port() -> int:
@@ -61,36 +70,23 @@ def loadavg() -> str:
         return "?"
 
 
-def sip_auth_body(user: str = "1001") -> bytes:
-    """The first captured REGISTER sip_auth request of `user`, re-encoded as FreeSWITCH sends it."""
+def sip_auth_body(user: str = "1001", as_user: str | None = None) -> bytes:
+    """The first captured REGISTER sip_auth request of `user`, re-encoded as FreeSWITCH sends it;
+    with `as_user`, every field naming the user names `as_user` instead."""
     sys.path.insert(0, str(ROOT))
     from app.directory.form import encode
 
     for line in FIXTURE.read_text().splitlines():
-        req = json.loads(line)
-        f = req["fields"]
+        f = json.loads(line)["fields"]
         if f.get("action") == "sip_auth" and f.get("user") == user and f.get("sip_auth_method") == "REGISTER":
-            return encode(f.items())
+            return encode([(k, as_user if as_user is not None and v == user else v) for k, v in f.items()])
     raise SystemExit(f"no sip_auth REGISTER for {user} in {FIXTURE}")
-
-
-def ensure_ab() -> str:
-    ab = shutil.which("ab")
-    if ab:
-        return ab
-    print("ab (apache2-utils) missing: installing it", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-q", "apache2-utils"], check=False,
-                   stdout=subprocess.DEVNULL)
-    ab = shutil.which("ab")
-    if not ab:
-        raise SystemExit("ApacheBench (ab) is required: apt-get install apache2-utils")
-    return ab
 
 
 class Env:
     """A private redis-server, a SQL database and the environment for the app's processes."""
 
-    def __init__(self, tmp: Path, database_url: str | None):
+    def __init__(self, tmp: Path, database_url: str | None, cache: str):
         self.tmp = tmp
         self.redis_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -100,13 +96,15 @@ class Env:
              "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                         CELERY_BROKER_URL=self.redis_url, FLASK_APP="app:create_app",
-                        LOG_LEVEL="WARNING", FSCTI_BENCH="1")
+                        LOG_LEVEL="WARNING", FSCTI_BENCH="1", FSCTI_DIRECTORY_CACHE=cache)
         self.env.pop("FSCTI_CONFIG", None)
+        self.client = redis.Redis(port=self.redis_port)
         for _ in range(200):
-            if subprocess.run(["redis-cli", "-p", str(self.redis_port), "ping"],
-                              capture_output=True).stdout.strip() == b"PONG":
+            try:
+                self.client.ping()
                 break
-            time.sleep(0.05)
+            except redis.ConnectionError:
+                time.sleep(0.05)
 
     def flask(self, *args) -> str:
         out = subprocess.run([str(BIN / "flask"), *args], env=self.env, cwd=ROOT,
@@ -115,13 +113,15 @@ class Env:
             raise SystemExit(f"flask {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
 
+    def evalsha_calls(self) -> int:
+        """EVALSHAs the private Redis ran: the lookups that reached it."""
+        return int(self.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
     def redis_memory(self) -> str:
-        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), "info", "memory"],
-                             capture_output=True, text=True).stdout
-        return next((line.split(":")[1].strip() for line in out.splitlines()
-                     if line.startswith("used_memory_human")), "?")
+        return self.client.info("memory").get("used_memory_human", "?")
 
     def close(self):
+        self.client.close()
         self.redis.terminate()
         self.redis.wait(10)
 
@@ -170,28 +170,6 @@ def load(env: Env, start: int, count: int) -> float:
     return time.monotonic() - t0
 
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
-
-
 class Server:
     """gunicorn as the Procfile's `web` line runs it (sync workers)."""
 
@@ -225,92 +203,81 @@ class Server:
         self.log.close()
 
 
-def ab_run(ab: str, url: str, body_file: Path, n: int, c: int, tmp: Path, server_pids=()) -> dict:
-    """One ApacheBench run: requests/s, p50, p99 (ms), and CPU µs per request of the server side
-    (gunicorn + redis-server) and of ab; CPU per request is what other tenants of a shared
-    machine disturb least."""
-    csv = tmp / "ab.csv"
-    cpu0 = sum(cpu_seconds(p) for p in server_pids)
-    kids0 = os.times()
-    out = subprocess.run([ab, "-q", "-n", str(n), "-c", str(c), "-p", str(body_file),
-                          "-T", "application/x-www-form-urlencoded", "-e", str(csv), url],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"ab failed: {out.stderr or out.stdout}")
-    rps = failed = non2xx = None
-    for line in out.stdout.splitlines():
-        if line.startswith("Requests per second:"):
-            rps = float(line.split()[3])
-        elif line.startswith("Failed requests:"):
-            failed = int(line.split()[2])
-        elif line.startswith("Non-2xx responses:"):
-            non2xx = int(line.split()[2])
-    pct = {}
-    for line in csv.read_text().splitlines()[1:]:
-        p, ms = line.split(",")
-        pct[int(float(p))] = float(ms)
-    if failed or non2xx:
-        raise SystemExit(f"ab: {failed} failed, {non2xx} non-2xx responses for {url}")
-    server_cpu = sum(cpu_seconds(p) for p in server_pids) - cpu0
-    kids1 = os.times()
-    ab_cpu = (kids1.children_user + kids1.children_system) - (kids0.children_user + kids0.children_system)
-    return {"rps": rps, "p50": pct[50], "p99": pct[99],
-            "server_cpu_us": round(server_cpu / n * 1e6, 1), "ab_cpu_us": round(ab_cpu / n * 1e6, 1)}
-
-
-def measure(ab: str, server: Server, redis_pid: int, body_file: Path, args, tmp: Path) -> dict:
-    """Alternate floor and directory runs; medians of each, and the median of the per-round
-    ratios (each round pairs two adjacent runs, so slow drifts of a shared machine cancel)."""
-    names = ("floor", "floor-ping", "directory")
-    runs = {name: [] for name in names}
+def measure(run, server: Server, env: Env, rounds: int) -> dict:
+    """Alternate the endpoints (A B C, C B A, ...) `rounds` times, `run(url, pids)` doing one
+    load run; medians of each, the median of the per-round ratios to the floor (adjacent runs,
+    so slow drifts of a shared machine cancel), and the same ratios by CPU per request."""
     urls = {name: f"{server.base}/{'directory' if name == 'directory' else 'directory/' + name}"
-            for name in names}
-    pids = server.pids() + [redis_pid]
-    for name in names:  # warm every worker (scripts loaded, caches filled)
-        ab_run(ab, urls[name], body_file, min(2000, args.requests), args.concurrency, tmp)
-    for i in range(args.rounds):
-        for name in (names if i % 2 == 0 else names[::-1]):
-            runs[name].append(ab_run(ab, urls[name], body_file, args.requests, args.concurrency, tmp, pids))
+            for name in ENDPOINTS}
+    pids = server.pids() + [env.redis.pid]
+    for name in ENDPOINTS:  # warm every worker (scripts loaded, caches filled)
+        run(urls[name], (), warm=True)
+    runs = {name: [] for name in ENDPOINTS}
+    for i in range(rounds):
+        for name in (ENDPOINTS if i % 2 == 0 else ENDPOINTS[::-1]):
+            calls = env.evalsha_calls()
+            r = run(urls[name], pids)
+            r["redis_lookups_per_request"] = round((env.evalsha_calls() - calls) / r["requests"], 4)
+            runs[name].append(r)
     out = {}
     for name, rs in runs.items():
-        out[name] = {k: round(statistics.median(r[k] for r in rs), 3)
-                     for k in ("rps", "p50", "p99", "server_cpu_us", "ab_cpu_us")}
+        out[name] = {k: round(statistics.median(r[k] for r in rs), 4)
+                     for k in ("rps", "p50", "p99", "server_cpu_us", "client_cpu_us", "redis_lookups_per_request")}
         out[name]["runs"] = rs
-    for name in ("directory", "floor-ping"):
-        key = "ratio" if name == "directory" else "ping_ratio"
-        ratios = [d["rps"] / f["rps"] for f, d in zip(runs["floor"], runs[name])]
-        out[key] = round(statistics.median(ratios), 3)
-        # If the machine did nothing else: total CPU per request, floor / this endpoint.
-        f, d = out["floor"], out[name]
+    for name, key in (("directory", "ratio"), ("floor-ping", "ping_ratio")):
+        out[key] = round(statistics.median(d["rps"] / f["rps"] for f, d in zip(runs["floor"], runs[name])), 3)
+        f, d = out["floor"], out[name]  # if the machine did nothing else: CPU per request, floor / this
         out[key.replace("ratio", "cpu_ratio")] = round(
-            (f["server_cpu_us"] + f["ab_cpu_us"]) / (d["server_cpu_us"] + d["ab_cpu_us"]), 3)
-    out["ratio_of_medians"] = round(out["directory"]["rps"] / out["floor"]["rps"], 3)
+            (f["server_cpu_us"] + f["client_cpu_us"]) / (d["server_cpu_us"] + d["client_cpu_us"]), 3)
     return out
+
+
+def report(label: str, m: dict) -> None:
+    for name in ENDPOINTS:
+        r = m[name]
+        print(f"  {label:6} {name:10} {r['rps']:8.1f} req/s  p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  "
+              f"cpu/req server {r['server_cpu_us']:.0f} us + client {r['client_cpu_us']:.0f} us", flush=True)
+    print(f"  {label:6} directory/floor {m['ratio']:.3f} (median of rounds; by CPU per request "
+          f"{m['cpu_ratio']:.3f}); one-round-trip ceiling floor-ping/floor {m['ping_ratio']:.3f} "
+          f"(by CPU {m['ping_cpu_ratio']:.3f}); Redis lookups per request "
+          f"{m['directory']['redis_lookups_per_request']:.3f}", flush=True)
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench.run directory", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,1000000", help="extension counts, ascending")
-    ap.add_argument("--requests", type=int, default=10000, help="requests per ab run")
+    ap.add_argument("--requests", type=int, default=10000, help="requests per ab run (target workload)")
+    ap.add_argument("--seconds", type=int, default=2, help="seconds per wrk run (spread workload)")
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=6, help="alternating floor/directory rounds")
+    ap.add_argument("--rounds", type=int, default=6, help="alternating rounds per workload")
     ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
                     help="gunicorn sync workers (default 2 x cores + 1)")
+    ap.add_argument("--cache", choices=("on", "off"), default="on", help="the answer cache (directory.cache)")
+    ap.add_argument("--race", type=int, default=20000, help="writes of the fence experiment (0: skip)")
+    ap.add_argument("--workloads", default="target,spread")
     ap.add_argument("--database-url", help="SQL database to load (default: a temporary SQLite file)")
     args = ap.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    ab = ensure_ab()
+    workloads = [w for w in args.workloads.split(",") if w]
+    ab = ensure_tool("ab", "apache2-utils")
+    wrk = ensure_tool("wrk", "wrk") if "spread" in workloads else None
     body = sip_auth_body()
     result = {"machine": machine(), "workers": args.workers, "concurrency": args.concurrency,
-              "requests": args.requests, "rounds": args.rounds, "body_bytes": len(body), "sizes": {}}
+              "requests": args.requests, "seconds": args.seconds, "rounds": args.rounds,
+              "cache": args.cache, "body_bytes": len(body), "sizes": {}}
     print(json.dumps(result["machine"]), flush=True)
     with tempfile.TemporaryDirectory(prefix="fscti-bench-") as d:
         tmp = Path(d)
         body_file = tmp / "sip_auth.body"
         body_file.write_bytes(body)
-        env = Env(tmp, args.database_url)
+        env = Env(tmp, args.database_url, args.cache)
+        result["machine"]["redis"] = env.client.info("server").get("redis_version")
         server = None
         try:
+            if args.race:
+                sys.path.insert(0, str(ROOT))
+                result["race"] = race(env.redis_url, args.race)
+                print(f"fence experiment: {json.dumps(result['race'])}", flush=True)
             env.flask("db", "upgrade")
             loaded = 0
             for size in sizes:
@@ -329,30 +296,35 @@ def main(argv: list[str]) -> int:
                 assert b'<user id="1001"' in answer, answer[:300]
                 print(f"{size} extensions: SQL load {t_load:.1f}s, mirror rebuild {t_rebuild:.1f}s, "
                       f"mirror check {t_check:.1f}s, redis {env.redis_memory()}", flush=True)
-                load_before = loadavg()
-                m = measure(ab, server, env.redis.pid, body_file, args, tmp)
-                m["loadavg_before_after"] = [load_before, loadavg()]
-                m.update(load_seconds=round(t_load, 1), rebuild_seconds=round(t_rebuild, 1),
-                         check_seconds=round(t_check, 1),
-                         redis_memory=env.redis_memory())
+                m = {"loadavg_before": loadavg(), "load_seconds": round(t_load, 1),
+                     "rebuild_seconds": round(t_rebuild, 1), "check_seconds": round(t_check, 1),
+                     "redis_memory": env.redis_memory()}
+                if "target" in workloads:
+                    def target(url, pids, warm=False):
+                        n = min(2000, args.requests) if warm else args.requests
+                        return ab_run(ab, url, body_file, n, args.concurrency, tmp, pids)
+                    m["target"] = measure(target, server, env, args.rounds)
+                    report("target", m["target"])
+                if "spread" in workloads:
+                    script = wrk_script(sip_auth_body(as_user=PLACEHOLDER), PLACEHOLDER, size, tmp)
+                    def spread(url, pids, warm=False):
+                        return wrk_run(wrk, url, script, 1 if warm else args.seconds, args.concurrency, pids)
+                    m["spread"] = measure(spread, server, env, args.rounds)
+                    report("spread", m["spread"])
+                m["loadavg_after"] = loadavg()
+                print(f"  load average before/after: {m['loadavg_before']} / {m['loadavg_after']}", flush=True)
                 result["sizes"][size] = m
-                for name in ("floor", "floor-ping", "directory"):
-                    r = m[name]
-                    print(f"  {name:10} {r['rps']:8.1f} req/s  p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  "
-                          f"cpu/req server {r['server_cpu_us']:.0f} us + ab {r['ab_cpu_us']:.0f} us", flush=True)
-                print(f"  load average before/after: {m['loadavg_before_after']}", flush=True)
-                print(f"  directory/floor {m['ratio']:.3f} (median of rounds; by CPU per request "
-                      f"{m['cpu_ratio']:.3f});  one-round-trip ceiling floor-ping/floor {m['ping_ratio']:.3f} "
-                      f"(by CPU {m['ping_cpu_ratio']:.3f})", flush=True)
         finally:
             if server is not None:
                 server.close()
             env.close()
     if len(sizes) > 1:
         small, big = result["sizes"][sizes[0]], result["sizes"][sizes[-1]]
-        result["p50_change"] = round(big["directory"]["p50"] / small["directory"]["p50"] - 1, 3)
-        print(f"p50 at {sizes[-1]} vs {sizes[0]}: {result['p50_change']:+.1%}; "
-              f"ratio at {sizes[-1]}: {big['ratio']:.3f}", flush=True)
+        for w in workloads:
+            change = round(big[w]["directory"]["p50"] / small[w]["directory"]["p50"] - 1, 3)
+            result[f"p50_change_{w}"] = change
+            print(f"{w}: p50 at {sizes[-1]} vs {sizes[0]}: {change:+.1%}; ratio at {sizes[-1]}: "
+                  f"{big[w]['ratio']:.3f} (by CPU {big[w]['cpu_ratio']:.3f})", flush=True)
     out_dir = ROOT / "var" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"directory-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -5,6 +5,7 @@ protocol (RESP3 pushes, CLIENT TRACKING); see HotConnection.fresh_cache.
 """
 import logging
 import os
+import select
 import socket
 import struct
 import threading
@@ -27,13 +28,16 @@ DRAIN_CLEAR = 4096
 class _Conn:
     """One thread's connection: socket, RESP reader, and the answer cache its tracking keeps exact."""
 
-    __slots__ = ("sock", "reader", "cache", "buf")
+    __slots__ = ("sock", "reader", "cache", "buf", "poller")
 
     def __init__(self, sock):
         self.sock = sock
         self.reader = hiredis.Reader(encoding="utf-8")
         self.cache: AnswerCache | None = None
         self.buf = bytearray(DRAIN_BUFFER)
+        # poll(0) says "nothing waiting" without the exception a non-blocking recv would raise
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
 
 
 class HotConnection:
@@ -200,21 +204,25 @@ class HotConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.cache is None:
             return None
-        sock, reader, buf = conn.sock, conn.reader, conn.buf
+        reader = conn.reader
         got = 0
-        try:
-            while True:
-                n = sock.recv_into(buf, DRAIN_BUFFER, socket.MSG_DONTWAIT)
-                if n == 0:
-                    raise ConnectionResetError("Redis closed the connection")
-                reader.feed(buf, 0, n)
-                got += n
-                if n < DRAIN_BUFFER:
-                    break
-        except BlockingIOError:
-            pass  # nothing (more) waiting: the usual case
-        except OSError as exc:
-            return self._lost(exc)
+        if conn.poller.poll(0):  # bytes, EOF or an error are waiting (usually nothing is)
+            sock, buf = conn.sock, conn.buf
+            try:
+                while True:
+                    n = sock.recv_into(buf, DRAIN_BUFFER, socket.MSG_DONTWAIT)
+                    if n == 0:
+                        raise ConnectionResetError("Redis closed the connection")
+                    reader.feed(buf, 0, n)
+                    got += n
+                    if n < DRAIN_BUFFER:
+                        break
+            except BlockingIOError:
+                pass  # nothing more waiting
+            except OSError as exc:
+                return self._lost(exc)
+        elif not reader.has_data():  # and no push came in behind the last reply
+            return conn.cache
         try:
             frame = reader.gets()
             while frame is not False:
