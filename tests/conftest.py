@@ -2,7 +2,8 @@
 
 The schema is built by the Alembic migrations once per run; every test starts with empty
 tables and an empty Redis database (TEST_REDIS_URL, default db 15; the Celery broker of the
-integration tests uses the next database down, so flushing data never drops queued tasks).
+integration tests uses the next database down, or TEST_BROKER_URL, so flushing data never drops
+queued tasks).
 """
 import os
 import tempfile
@@ -21,8 +22,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _broker_url(redis_url: str) -> str:
-    base, _, num = redis_url.rpartition("/")
-    return f"{base}/{max(int(num or 0) - 1, 0)}"
+    from tests.eslpeer.procs import broker_url
+
+    return broker_url(redis_url)
 
 
 def _database_url(tmp: Path) -> str:
@@ -37,6 +39,9 @@ def tmp_root():
 
 @pytest.fixture(scope="session")
 def settings(tmp_root) -> Settings:
+    if TEST_REDIS_URL.rstrip("/").rpartition("/")[2] in ("", "0"):
+        pytest.exit(f"TEST_REDIS_URL={TEST_REDIS_URL}: the suite empties this database; "
+                    "database 0 is REDIS_URL's default, pick another (e.g. /15)", returncode=2)
     s = Settings.load(env={})
     s.database_url = _database_url(tmp_root)
     s.redis_url = TEST_REDIS_URL

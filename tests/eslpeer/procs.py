@@ -20,9 +20,20 @@ PYTHON = sys.executable
 
 
 def broker_url(redis_url: str) -> str:
-    """The tests' Celery broker: the Redis database just below TEST_REDIS_URL's."""
+    """The tests' Celery broker: TEST_BROKER_URL, else the Redis database just below TEST_REDIS_URL's.
+
+    Never database 0 by default: that is REDIS_URL's default, where `make run` keeps real data,
+    and the tests empty their broker's queues.
+    """
+    explicit = os.environ.get("TEST_BROKER_URL")
+    if explicit:
+        return explicit
     base, _, num = redis_url.rpartition("/")
-    return f"{base}/{max(int(num or 0) - 1, 0)}"
+    db = int(num or 0) - 1
+    if db < 1:
+        raise RuntimeError(f"TEST_REDIS_URL={redis_url}: its broker would be database {max(db, 0)}; "
+                           "use a TEST_REDIS_URL database of 2 or more, or set TEST_BROKER_URL")
+    return f"{base}/{db}"
 
 
 def process_env(settings, tmp_path: Path, nodes=(), extra: dict | None = None,
