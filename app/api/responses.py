@@ -2,6 +2,8 @@
 extensions): JSON bodies only, page envelopes, secrets only for admins."""
 import json
 import math
+from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import g, jsonify, request, url_for
 
@@ -73,15 +75,30 @@ def json_response(body, status: int = 200, location: str | None = None):
     return resp
 
 
+def _query_text(value) -> str:
+    """A validated query value as it goes back into a link."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def page_response(items: list, total: int, args: dict, dump):
-    """The page envelope {items, total, page, per_page, pages, links}."""
+    """The page envelope {items, total, page, per_page, pages, links}.
+
+    Links are built from the validated `args` only, appended as a query string after the
+    path: a raw query key could collide with a path variable or with url_for's own keywords
+    (`endpoint`, `_method`, `_external`...) and turn a harmless request into a 500.
+    """
     page, per_page = args["page"], args["per_page"]
     pages = max(1, math.ceil(total / per_page))
-    query = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    query = [(k, _query_text(v)) for k, v in args.items()
+             if k not in ("page", "per_page") and v is not None]
 
     def link(p):
-        return url_for(request.endpoint, **(request.view_args or {}), **query,
-                       page=p, per_page=per_page)
+        return f"{path}?{urlencode(query + [('page', p), ('per_page', per_page)])}"
 
     return json_response({
         "items": [dump(x) for x in items],
@@ -93,4 +110,3 @@ def page_response(items: list, total: int, args: dict, dump):
                   "prev": link(page - 1) if page > 1 else None,
                   "next": link(page + 1) if page < pages else None},
     })
-

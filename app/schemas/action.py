@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.esl.commands import HANGUP_CAUSES
 from app.names import DOMAIN_RE, EXTENSION_RE
-from app.schemas.common import StrictBoolean
+from app.schemas.common import StrictBoolean, query_text
 from app.services.supervision import MODES
 
 MODE_HELP = "; ".join(f"`{m.name}`: {m.description}" for m in MODES.values())
@@ -112,7 +112,7 @@ class ActionOut(Schema):
 
 
 class TimeQuery(Schema):
-    node = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    node = query_text(128, min_length=1)
 
 
 class TimeOut(Schema):

@@ -3,7 +3,7 @@ from datetime import timezone
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.common import MAX_PER_PAGE, page_of
+from app.schemas.common import MAX_PER_PAGE, page_of, query_text
 
 
 class AuditOut(Schema):
@@ -28,15 +28,11 @@ class AuditQuery(Schema):
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**7))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
-    actor = fields.String(load_default=None, validate=validate.Length(max=128),
-                          metadata={"description": "substring of the actor"})
-    what = fields.String(load_default=None, validate=validate.Length(max=64),
-                         metadata={"description": "prefix: supervise, mode, hangup, cli"})
-    target = fields.String(load_default=None, validate=validate.Length(max=255),
-                           metadata={"description": "substring of the target"})
-    node = fields.String(load_default=None, validate=validate.Length(max=128))
-    result = fields.String(load_default=None, validate=validate.Length(max=64),
-                           metadata={"description": "prefix: queued, succeeded, failed, rejected"})
+    actor = query_text(128, metadata={"description": "substring of the actor"})
+    what = query_text(64, metadata={"description": "prefix: supervise, mode, hangup, cli"})
+    target = query_text(255, metadata={"description": "substring of the target"})
+    node = query_text(128)
+    result = query_text(64, metadata={"description": "prefix: queued, succeeded, failed, rejected"})
     since = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc, metadata={
         "description": "ISO 8601 (UTC unless it says otherwise), inclusive"})
     until = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc, metadata={

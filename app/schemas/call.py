@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.names import DOMAIN_RE, EXTENSION_RE
+from app.schemas.common import query_text
 
 US = "µs since the epoch on FreeSWITCH's clock, as a string; \"0\" = not yet"
 
@@ -51,5 +52,5 @@ class CallQuery(Schema):
         DOMAIN_RE, error="not a valid domain name"))
     extension = fields.String(load_default=None, validate=validate.Regexp(
         EXTENSION_RE, error="not a valid extension name"))
-    node = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    node = query_text(128, min_length=1)
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))

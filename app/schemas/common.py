@@ -42,6 +42,19 @@ class StrictBoolean(fields.Boolean):
         return result
 
 
+def no_control_characters(value: str) -> None:
+    """Refuse control characters in a query value: none belongs in a filter, and PostgreSQL
+    text cannot hold NUL (the query would fail with a 500 instead of a 422)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError("must not contain control characters")
+
+
+def query_text(max_length: int, min_length: int | None = None, **kwargs) -> fields.String:
+    """An optional free-text query parameter: at most `max_length` characters, no control ones."""
+    return fields.String(load_default=None, validate=[
+        validate.Length(min=min_length, max=max_length), no_control_characters], **kwargs)
+
+
 class PageQuery(Schema):
     """?page=&per_page=&q= of every collection."""
 
@@ -49,9 +62,8 @@ class PageQuery(Schema):
                           metadata={"description": "1-based page number"})
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE),
                               metadata={"description": f"items per page (max {MAX_PER_PAGE})"})
-    q = fields.String(load_default=None, validate=validate.Length(max=128),
-                      metadata={"description": "case-insensitive substring of the name "
-                                               "(and, for extensions, of the number-alias)"})
+    q = query_text(128, metadata={"description": "case-insensitive substring of the name "
+                                                 "(and, for extensions, of the number-alias)"})
 
 
 class SecretsQuery(Schema):
