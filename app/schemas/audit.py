@@ -1,7 +1,7 @@
 """The audit trail as GET /api/v1/audit shows it."""
 from datetime import timezone
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.schemas.common import MAX_PER_PAGE, page_of, query_text
 
@@ -23,6 +23,24 @@ class AuditOut(Schema):
 AuditPage = page_of(AuditOut, "AuditPage")
 
 
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 moment (UTC unless it says otherwise), loaded as UTC.
+
+    Converted here rather than in the service: a moment at the edge of the calendar with an
+    offset (9999-12-31T23:59:59-14:00) has no UTC datetime, which must be a 422, not a 500.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(load_default=None, default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("out of range once converted to UTC") from None
+
+
 class AuditQuery(Schema):
     """Paging and filters of GET /audit (all optional, combined with AND)."""
 
@@ -33,7 +51,6 @@ class AuditQuery(Schema):
     target = query_text(255, metadata={"description": "substring of the target"})
     node = query_text(128)
     result = query_text(64, metadata={"description": "prefix: queued, succeeded, failed, rejected"})
-    since = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc, metadata={
-        "description": "ISO 8601 (UTC unless it says otherwise), inclusive"})
-    until = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc, metadata={
-        "description": "ISO 8601, exclusive"})
+    since = UtcDateTime(metadata={"description": "ISO 8601 (UTC unless it says otherwise), "
+                                                 "inclusive"})
+    until = UtcDateTime(metadata={"description": "ISO 8601, exclusive"})

@@ -67,6 +67,30 @@ def test_bad_filters_are_422(client, admin, query):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("field", ["since", "until"])
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
+                                    "9999-12-31T23:00:00-01:00"])
+def test_a_moment_with_no_utc_datetime_is_a_422_naming_the_field(client, admin, trail, field,
+                                                                 moment):
+    r = client.get(f"/api/v1/audit?{field}={quote(moment)}", headers=admin)
+    assert r.status_code == 422, r.get_json()
+    body = r.get_json()
+    assert body["error"] == "validation_failed" and list(body["details"]) == [field]
+    assert "out of range" in body["details"][field][0]
+
+
+def test_the_last_moments_of_the_calendar_still_filter(client, admin, trail):
+    assert items(client.get("/api/v1/audit?until=9999-12-31T23:59:59Z", headers=admin)) == \
+        [4, 3, 2, 1, 0]
+    assert items(client.get(f"/api/v1/audit?since={quote('9999-12-31T23:59:59+14:00')}",
+                            headers=admin)) == []
+    r = client.get(f"/api/v1/audit?since={quote('2026-11-26T08:00:00+01:00')}&per_page=1",
+                   headers=admin)
+    assert items(r) == [4]
+    assert r.get_json()["links"]["next"] == ("/api/v1/audit?since=2026-11-26T07%3A00%3A00%2B00%3A00"
+                                             "&page=2&per_page=1")
+
+
 def test_actions_and_refusals_write_rows(client, tokens, admin, app_ctx, rdb, settings,
                                          monkeypatch):
     purge_actions_queue(settings)

@@ -27,7 +27,8 @@ QUERY_NAMES = ["page", "per_page", "q", "template", "enabled", "include_secrets"
 HOSTILE_VALUES = ["", "0", "-1", "-99999999999999999999", "99999999999999999999999999",
                   "1e400", "nan", "inf", "true", "yes", "x" * 20000, "\x00", "a\x00b",
                   "名前", "\U0001F600", "%", "../../etc/passwd", "' OR 1=1 --", "%00",
-                  "2026-02-30", "2026-13-01T00:00:00Z",
+                  "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2026-02-30",
+                  "2026-13-01T00:00:00Z",
                   "javascript:alert(1)", "https://evil.example", "\r\nX-Injected: 1"]
 
 # Whole raw query strings: duplicates, url_for keywords, broken encodings, many keys.
