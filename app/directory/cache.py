@@ -1,6 +1,6 @@
 """A per-connection cache of /directory answers, kept exact by Redis client-side caching.
 
-The hot-path connection (app.directory.clients.HotConnection) speaks RESP3 with `CLIENT TRACKING
+The hot-path connection (app.directory.hotconn.HotConnection) speaks RESP3 with `CLIENT TRACKING
 ON` (default mode): Redis remembers which keys that connection read and, when one of them is
 modified, pushes `invalidate [key]` on the same connection; FLUSHDB/FLUSHALL push a null
 (everything). Each connection owns one AnswerCache: tracking state belongs to the connection, so
@@ -9,8 +9,16 @@ the cache is born empty with it and dies with it (reset, error, EOF).
 An entry maps (domain as asked, user as asked, lookup mode) to the rendered XML bytes and to the
 Redis keys it was computed from (`fscti:domains`, `cti_exten@<d>`, `fscti:alias@<d>`,
 `fscti:disabled@<d>`: the LOOKUP script's KEYS, the only keys it reads). An invalidation of any
-of them drops every entry depending on it. See clients.HotConnection.fresh_cache for why draining
-the pushes right before a hit makes the answer as fresh as Redis.
+of them drops every entry depending on it. Redis 7.0 tracks, for a script that runs a read
+command, the script's declared KEYS (measured); later versions track the keys each read command
+touched; either way every key an answer depends on is tracked (tests/integration/
+test_directory_cache.py). See hotconn.HotConnection.fresh_cache for why draining the pushes
+right before a hit makes the answer as fresh as Redis.
+
+Why default tracking and not BCAST: BCAST pushes every change under a prefix to every worker,
+read or not (a rebuild rewrites millions of `fscti:rebuild:*` fields; the state pipeline writes
+`fscti:` keys all the time), and an idle worker's backlog would grow without bound. Default mode
+pushes one invalidation per key the connection read, then forgets the key until it is read again.
 
 Bounded: at most `max_entries` (the oldest entry goes first) and at most `max_age` seconds old.
 The age bound does not make the cache correct (the invalidations do); it caps the damage of what
