@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from app.config import CLI_COMMANDS
 from app.esl import commands
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
@@ -36,7 +37,7 @@ from app.state.calls import find_call
 
 ARG_MAX = 1024
 ORIGINATE_WORDS = ("cti_originate", "originate")
-SUPPORTED = ("cti_timestamp", "uuid_kill", "show", "status", "bgapi", "api")
+SUPPORTED = CLI_COMMANDS  # what `cli.commands` may list (checked when the config loads)
 
 _DIAL_RE = re.compile(r"(?:\{(?P<vars>[^{}]*)\})?user/(?P<ext>[^@/]+)(?:@(?P<domain>.+))?")
 _APP_RE = re.compile(r"&(?P<app>[a-z_]+)\((?P<uuid>[^()]*)\)")

@@ -165,3 +165,15 @@ def state_tick(job: str) -> str:
 def listener_status(node: str) -> str:
     """String: the listener's JSON status for one FreeSWITCH node (counters, lag, Core-UUID)."""
     return f"fscti:listener@{node}"
+
+
+def reserved_prefixes() -> tuple[str, ...]:
+    """Name prefixes of the keys fscti writes itself (the directory mirror, `cti_userinfo@`,
+    `fscti:`): a configured `gui` hash or list must not start with one."""
+    return (exten(""), userinfo(""), "fscti:")
+
+
+def reserved_channel_prefixes() -> tuple[str, ...]:
+    """Pub/sub names Redis itself uses (client-side caching invalidations, keyspace
+    notifications) and fscti's own: a configured `gui` channel must not start with one."""
+    return ("__redis__:", "__keyspace@", "__keyevent@", "fscti:")

@@ -124,11 +124,11 @@ def test_keys(client, fs1, app_ctx, monkeypatch, settings):
 
 def test_keys_from_the_environment_or_the_file(tmp_path):
     cfg = tmp_path / "cti.json"
-    cfg.write_text('{"cli": {"keys": ["k1", "k2"], "commands": ["cti_timestamp"]}}')
+    cfg.write_text('{"cli": {"keys": ["key-one-1", "key-two-2"], "commands": ["cti_timestamp"]}}')
     s = Settings.load(env={"FSCTI_CONFIG": str(cfg)})
-    assert s.cli_keys == ["k1", "k2"] and s.cli_commands == ["cti_timestamp"]
-    s = Settings.load(env={"FSCTI_CONFIG": str(cfg), "FSCTI_CLI_KEYS": " e1 , e2,"})
-    assert s.cli_keys == ["e1", "e2"]
+    assert s.cli_keys == ["key-one-1", "key-two-2"] and s.cli_commands == ["cti_timestamp"]
+    s = Settings.load(env={"FSCTI_CONFIG": str(cfg), "FSCTI_CLI_KEYS": " env-key-1 , env-key-2,"})
+    assert s.cli_keys == ["env-key-1", "env-key-2"]
 
 
 # --- the allowlist --------------------------------------------------------------------------

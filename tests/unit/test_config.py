@@ -17,7 +17,7 @@ def test_file_then_env(tmp_path):
       "freeswitch": [{"name": "fs1", "host": "10.0.0.1", "port": 8021, "password": "pw"},
                      {"name": "fs2", "host": "10.0.0.2"}],
       "gui": {"call": {"hash": "mycalls", "remove_hangup": true}},
-      "cli": {"keys": ["abc"]}
+      "cli": {"keys": ["abcdefgh"]}
     }""")
     s = Settings.load(env={"FSCTI_CONFIG": str(cfg), "REDIS_URL": "redis://r:1/2"})
     assert [n.name for n in s.freeswitch] == ["fs1", "fs2"]
@@ -27,7 +27,7 @@ def test_file_then_env(tmp_path):
     assert s.gui["call"]["hash"] == "mycalls" and s.gui["call"]["remove_hangup"] is True
     assert s.gui["call"]["fields"][0] == "Caller-Destination-Number"
     assert s.gui["registration"]["hash"] == "registrations"
-    assert s.cli_keys == ["abc"]
+    assert s.cli_keys == ["abcdefgh"]
 
 
 def test_freeswitch_esl_env_overrides_file(tmp_path):

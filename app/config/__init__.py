@@ -1,0 +1,99 @@
+"""Settings: defaults, then the optional cti.json-style file (FSCTI_CONFIG), then the environment.
+
+The file is JSON that may carry `/* */` and `//` comments, as mod_cti's cti.json does. Every
+setting is listed, with its default, in docs/configuration.md. Each section is checked by its
+own module (file.py: the file; nodes.py: `freeswitch`; gui.py: `gui`; sections.py: `state`,
+`listener`, `actions`, `esl_timeout`; access.py: `cli`, `directory`); a value that cannot be
+used raises ConfigError naming the setting, so a process refuses to start rather than fail later.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config.access import (CLI_COMMANDS, DEFAULT_CLI_COMMANDS, cli_section,  # noqa: F401
+                               directory_section)
+from app.config.file import ConfigError, load_config_file, strip_json_comments  # noqa: F401
+from app.config.gui import DEFAULT_CALL_FIELDS, gui_section
+from app.config.nodes import FreeSwitchNode, load_nodes
+from app.config.sections import (DEFAULT_ACTIONS, DEFAULT_LISTENER, DEFAULT_STATE,  # noqa: F401
+                                 _actions_defaults, _listener_defaults, _state_defaults,
+                                 esl_timeout)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+__all__ = ["Settings", "ConfigError", "FreeSwitchNode", "PROJECT_ROOT", "DEFAULT_CALL_FIELDS",
+           "DEFAULT_CLI_COMMANDS", "DEFAULT_STATE", "DEFAULT_LISTENER", "DEFAULT_ACTIONS",
+           "strip_json_comments", "load_config_file"]
+
+
+@dataclass
+class Settings:
+    """Everything fscti reads from its environment and config file."""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'fscti.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+    admin_token: str = ""
+    port: int = 5000
+    freeswitch: list[FreeSwitchNode] = field(default_factory=list)
+    gui: dict = field(default_factory=lambda: gui_section(None))
+    state: dict = field(default_factory=lambda: _state_defaults(None))
+    listener: dict = field(default_factory=lambda: _listener_defaults(None, {}))
+    actions: dict = field(default_factory=lambda: _actions_defaults(None))
+    cli_keys: list[str] = field(default_factory=list)
+    cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
+    directory_credentials: str = ""
+    directory_allow: list = field(default_factory=list)
+    # Seconds the /directory hot path waits for Redis before answering from SQL.
+    directory_redis_timeout: float = 0.25
+    # Per-process cache of /directory answers kept exact by Redis invalidation (docs/freeswitch.md).
+    directory_cache: bool = True
+    directory_cache_entries: int = 4096
+    directory_cache_max_age: float = 1.0
+    esl_connect_timeout: float = 5.0
+    log_level: str = "INFO"
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, env: dict | None = None) -> "Settings":
+        """Build settings from FSCTI_CONFIG (if set) and the environment; env wins."""
+        env = os.environ if env is None else env
+        s = cls()
+        data: dict = {}
+        if env.get("FSCTI_CONFIG"):
+            data = load_config_file(env["FSCTI_CONFIG"])
+        s.raw = data
+        s.database_url = env.get("DATABASE_URL") or data.get("database_url") or s.database_url
+        s.redis_url = env.get("REDIS_URL") or data.get("redis_url") or s.redis_url
+        s.celery_broker_url = (env.get("CELERY_BROKER_URL") or data.get("celery_broker_url")
+                               or s.redis_url)
+        s.celery_result_backend = (env.get("CELERY_RESULT_BACKEND")
+                                   or data.get("celery_result_backend") or s.redis_url)
+        s.admin_token = env.get("FSCTI_ADMIN_TOKEN") or ""
+        try:
+            s.port = int(env.get("PORT") or data.get("port") or s.port)
+        except ValueError as exc:
+            raise ConfigError("PORT: not a number") from exc
+        s.freeswitch = load_nodes(data, env)
+        s.gui = gui_section(data.get("gui"))
+        s.state = _state_defaults(data.get("state"))
+        s.listener = _listener_defaults(data.get("listener"), env)
+        s.actions = _actions_defaults(data.get("actions"))
+        s.cli_keys, s.cli_commands = cli_section(data.get("cli"), env)
+        directory = directory_section(data.get("directory"), env)
+        s.directory_credentials = directory["credentials"]
+        s.directory_allow = directory["allow"]
+        s.directory_redis_timeout = directory["redis_timeout"]
+        s.directory_cache = directory["cache"]
+        s.directory_cache_entries = directory["cache_entries"]
+        s.directory_cache_max_age = directory["cache_max_age"]
+        s.esl_connect_timeout = esl_timeout(data, env)
+        s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
+        return s
+
+    def node(self, name: str) -> FreeSwitchNode | None:
+        """The configured FreeSWITCH node with this name."""
+        return next((n for n in self.freeswitch if n.name == name), None)
