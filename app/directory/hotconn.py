@@ -189,8 +189,9 @@ class HotConnection:
         the writer's reply FIRST (Redis 7 writes the most recently queued client first). So
         every mirror write is followed by a fence (scripts.fence: one more round trip, which
         Redis can only process after that pass): when the writer's call returns, our
-        invalidation has been handed to the kernel, and on loopback or a Unix socket it is
-        already in our receive queue. A lookup that arrives after the API call that made the
+        invalidation has been handed to the kernel; on a Unix socket it is then in our receive
+        queue, on loopback TCP too unless the kernel is so loaded that it defers delivery to
+        ksoftirqd (the cache's max age bounds that, and a network's delays). A lookup that arrives after the API call that made the
         write has returned therefore finds the invalidation here before it looks at the cache.
         Replies and pushes share one ordered stream: a push read before a reply concerns an
         older value, one after it a newer value, so an entry stored right after its reply is

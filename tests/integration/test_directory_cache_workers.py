@@ -27,7 +27,7 @@ D = "workers.example"
 TOKEN = "cache-workers-admin-token"
 WORKERS = 3
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = needs_redis_server
+pytestmark = [pytest.mark.integration, needs_redis_server]
 
 
 class Gunicorn:
