@@ -1,7 +1,10 @@
 """The hot connection's RESP3 side against a wire-level peer: pushes it knows, pushes it does
 not, replies nobody asked for, garbage, a closed socket, and a server without RESP3."""
+import fcntl
 import select
 import socket
+import struct
+import termios
 import threading
 
 import hiredis
@@ -145,3 +148,27 @@ def test_a_server_without_resp3_means_no_cache():
         assert hot.cache() is None and hot.fresh_cache() is None and hot.cache_entries == 0
     finally:
         p.close()
+
+
+def test_a_large_backlog_clears_everything(peer):
+    """4 KiB or more waiting: the tail may not have arrived yet, so nothing is trusted."""
+    from app.directory.hotconn import DRAIN_CLEAR
+
+    hot = connected(peer.url)
+    one = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$18\r\ncti_exten@other.ex\r\n"
+    backlog = one * (DRAIN_CLEAR // len(one) + 1)  # none of these keys is a dependency
+    peer.send(backlog)
+    sock = hot._local.conn.sock
+    for _ in range(100):  # until all of it is waiting in our receive queue
+        wait_readable(hot)
+        if struct.unpack("i", fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"))[0] >= len(backlog):
+            break
+        select.select([], [], [], 0.01)
+    assert len(hot.fresh_cache()) == 0
+
+
+def test_a_small_backlog_of_unrelated_keys_keeps_the_cache(peer):
+    hot = connected(peer.url)
+    peer.send(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$18\r\ncti_exten@other.ex\r\n" * 3)
+    wait_readable(hot)
+    assert len(hot.fresh_cache()) == 2
