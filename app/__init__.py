@@ -41,6 +41,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if exposed := settings.directory_public_networks():
+        logging.getLogger("fscti.directory").warning(
+            "/directory serves SIP passwords to %s without credentials: set directory.credentials "
+            "or limit directory.allow (docs/configuration.md)", ", ".join(exposed))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))

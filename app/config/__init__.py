@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config.access import (CLI_COMMANDS, DEFAULT_CLI_COMMANDS, cli_section,  # noqa: F401
-                               directory_section)
+from app.config.access import (CLI_COMMANDS, DEFAULT_CLI_COMMANDS,  # noqa: F401
+                               DIRECTORY_DEFAULT_ALLOW, cli_section, directory_networks,
+                               directory_public_networks, directory_section)
 from app.config.file import ConfigError, load_config_file, strip_json_comments  # noqa: F401
 from app.config.gui import DEFAULT_CALL_FIELDS, gui_section
 from app.config.nodes import FreeSwitchNode, load_nodes
@@ -46,7 +47,9 @@ class Settings:
     cli_keys: list[str] = field(default_factory=list)
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
-    directory_allow: list = field(default_factory=list)
+    # Client networks /directory answers; [] = any. Default: loopback and private networks.
+    directory_allow: list = field(
+        default_factory=lambda: directory_networks(list(DIRECTORY_DEFAULT_ALLOW)))
     # Seconds the /directory hot path waits for Redis before answering from SQL.
     directory_redis_timeout: float = 0.25
     # Per-process cache of /directory answers kept exact by Redis invalidation (docs/freeswitch.md).
@@ -93,6 +96,10 @@ class Settings:
         s.esl_connect_timeout = esl_timeout(data, env)
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
         return s
+
+    def directory_public_networks(self) -> list[str]:
+        """Networks beyond loopback/private that /directory answers without credentials."""
+        return directory_public_networks(self.directory_credentials, self.directory_allow)
 
     def node(self, name: str) -> FreeSwitchNode | None:
         """The configured FreeSWITCH node with this name."""

@@ -6,6 +6,15 @@ import ipaddress
 
 from app.config.file import ConfigError, section
 
+# Who may ask /directory (it serves SIP passwords) when neither `directory.allow` nor
+# credentials are set: loopback and private networks (IPv4 also as IPv4-mapped IPv6, for a
+# dual-stack bind). `"allow": ["any"]` opens it to every address.
+DIRECTORY_DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                           "192.168.0.0/16", "fc00::/7", "::ffff:127.0.0.0/104",
+                           "::ffff:10.0.0.0/104", "::ffff:172.16.0.0/108",
+                           "::ffff:192.168.0.0/112")
+DIRECTORY_ANY = ("0.0.0.0/0", "::/0")
+
 # Gateway commands app/services/gateway.py can rebuild; `cli.commands` picks among them.
 CLI_COMMANDS = ("cti_timestamp", "uuid_kill", "show", "status", "bgapi", "api")
 DEFAULT_CLI_COMMANDS = ["cti_timestamp", "bgapi", "uuid_kill", "show", "status"]
@@ -64,10 +73,10 @@ def directory_section(directory: dict | None, env) -> dict:
                   else directory.get("allow") or [])
     if not isinstance(allow_list, list):
         raise ConfigError('directory.allow: must be a list of networks, e.g. ["10.0.0.0/8"]')
-    try:
-        networks = [ipaddress.ip_network(a, strict=False) for a in allow_list]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"directory.allow: {exc}") from exc
+    if not allow_list:
+        # Credentials guard the endpoint from anywhere; without them only private clients.
+        allow_list = [] if credentials else list(DIRECTORY_DEFAULT_ALLOW)
+    networks = directory_networks(allow_list)
     timeout = env.get("FSCTI_DIRECTORY_REDIS_TIMEOUT") or directory.get("redis_timeout") or 0.25
     try:
         timeout = float(timeout)
@@ -78,6 +87,36 @@ def directory_section(directory: dict | None, env) -> dict:
     cache, entries, max_age = _directory_cache(directory, env)
     return {"credentials": credentials, "allow": networks, "redis_timeout": timeout,
             "cache": cache, "cache_entries": entries, "cache_max_age": max_age}
+
+
+def directory_networks(allow: list) -> list:
+    """`directory.allow` entries as networks; "any" stands for 0.0.0.0/0 and ::/0."""
+    out = []
+    for entry in allow:
+        if not isinstance(entry, str):
+            raise ConfigError(f"directory.allow: {entry!r} is not a network such as 10.0.0.0/8")
+        if entry.strip().lower() == "any":
+            out.extend(ipaddress.ip_network(n) for n in DIRECTORY_ANY)
+            continue
+        try:
+            out.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f'directory.allow: {exc} (a network such as 10.0.0.0/8, or "any")'
+                              ) from exc
+    return out
+
+
+def directory_public_networks(credentials: str, networks: list) -> list[str]:
+    """Allowed networks that reach public addresses while no credentials are set (what the
+    start-up warning names); [] when the directory only answers private clients or needs
+    credentials. An empty allowlist means any address."""
+    if credentials:
+        return []
+    if not networks:
+        return ["any address"]
+    private = [ipaddress.ip_network(n) for n in DIRECTORY_DEFAULT_ALLOW]
+    return [str(net) for net in networks
+            if not any(net.version == p.version and net.subnet_of(p) for p in private)]
 
 
 def _directory_cache(directory: dict, env) -> tuple[bool, int, float]:
