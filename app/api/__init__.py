@@ -25,7 +25,7 @@ API_BLUEPRINTS = [
 PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
     ("app.directory.views", "bp"),
-    ("app.api.cli", "bp"),
+    ("app.api.gateway", "bp"),
 ]
 
 
