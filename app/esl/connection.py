@@ -10,7 +10,8 @@
 - Two failures: `EslUnavailable` (retryable: refused, timeout, auth, disconnected; the
   connection is closed and must be replaced) and `EslCommandError` (FreeSWITCH answered
   `-ERR ...`: permanent; the connection stays usable).
-- Only `ApiCommand`/`SocketCommand` values built by app/esl/commands.py are accepted.
+- Only `ApiCommand`/`SocketCommand` values built by app/esl/commands.py (and the modules it
+  re-exports) are accepted.
 - Commands only: events go over their own connection (facts §3.8), see app/esl/stream.py.
   Not thread-safe: one thread at a time (app/esl/pool.py hands out connections).
 """
