@@ -93,7 +93,9 @@ def switch_mode(data, supervision_id):
 @blp.arguments(HangupIn)
 @blp.response(202, ActionAccepted)
 def hangup(data, uuid):
-    """Force hang-up: uuid_kill the call's leg, then its signal_bond leg."""
+    """Force hang-up: uuid_kill the call's leg, then its signal_bond leg (asked from
+    FreeSWITCH with uuid_getvar when the live state does not know it; a call unknown to the
+    state is looked for on every node unless `node` is given)."""
     return _accepted(svc.hangup(g.actor, uuid, data["cause"], data["node"]))
 
 

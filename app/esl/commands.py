@@ -17,10 +17,11 @@ import re
 from app.esl.command_types import (API_COMMAND_MAX, EVENT_PACKET_MAX, ApiCommand,  # noqa: F401
                                    InvalidArgument, SocketCommand, domain_arg, extension_arg,
                                    uuid_arg)
-from app.esl.supervisor_commands import (EAVESDROP_COMMANDS, HANGUP_CAUSES,  # noqa: F401
-                                         ORIGINATE_VARIABLES, SUPERVISOR_APPS, eavesdrop_command,
-                                         originate_eavesdrop, originate_supervisor,
-                                         originate_three_way, uuid_kill)
+from app.esl.supervisor_commands import (EAVESDROP_COMMANDS, GETVAR_VARIABLES,  # noqa: F401
+                                         HANGUP_CAUSES, ORIGINATE_VARIABLES, SUPERVISOR_APPS,
+                                         UNDEFINED, eavesdrop_command, originate_eavesdrop,
+                                         originate_supervisor, originate_three_way, uuid_getvar,
+                                         uuid_kill)
 from app.names import is_safe_name
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "show_registrations", "sofia_reg_xmlstatus", "strmicroepoch", "global_getvar_core_uuid",
     "originate_eavesdrop", "originate_three_way", "eavesdrop_command", "event_subscriptions",
     "SUPERVISOR_APPS", "SHOW_WHAT", "originate_supervisor", "show", "status",
+    "GETVAR_VARIABLES", "UNDEFINED", "uuid_getvar",
 ]
 
 # The events the listener subscribes to (issue 3); CUSTOM subclasses go after `CUSTOM`.

@@ -53,6 +53,12 @@ ORIGINATE_VARIABLES = {
 # The applications a supervisor leg may run (facts §6.1, §6.2).
 SUPERVISOR_APPS = ("eavesdrop", "three_way")
 
+# Channel variables fscti reads with uuid_getvar: `signal_bond`, the other leg of a call
+# (facts §4.4), for the double uuid_kill when the live state does not know it.
+GETVAR_VARIABLES = ("signal_bond",)
+# What uuid_getvar answers for a variable the channel does not have.
+UNDEFINED = "_undef_"
+
 
 def uuid_kill(uuid: str, cause: str | None = None) -> ApiCommand:
     """`uuid_kill <uuid> [<CAUSE>]`; the cause must be a name from FreeSWITCH's cause table."""
@@ -63,6 +69,14 @@ def uuid_kill(uuid: str, cause: str | None = None) -> ApiCommand:
     if not isinstance(cause, str) or not cause.isascii() or cause.upper() not in _CAUSES:
         raise InvalidArgument("cause", "must be a FreeSWITCH hangup cause name", cause)
     return ApiCommand(f"uuid_kill {uuid} {cause.upper()}")
+
+
+def uuid_getvar(uuid: str, name: str) -> ApiCommand:
+    """`uuid_getvar <uuid> <name>` (name from GETVAR_VARIABLES): the value, or `_undef_` when
+    unset, with no newline; `-ERR No such channel!` for a uuid FreeSWITCH does not have."""
+    if name not in GETVAR_VARIABLES:
+        raise InvalidArgument("name", f"must be one of {', '.join(GETVAR_VARIABLES)}", name)
+    return ApiCommand(f"uuid_getvar {uuid_arg('uuid', uuid)} {name}")
 
 
 def _originate(app: str, supervisor: str, domain: str, target_uuid: str,

@@ -10,7 +10,8 @@ delivered twice (acks_late) or a GET racing the settle task never acts or finish
 A supervise action is `sent` once FreeSWITCH accepted the bgapi; it ends when the job's
 BACKGROUND_JOB result (listener → ingest → `keys.job_result`) is read by `settle()`, called
 by the short `fscti.actions.settle` task and by GET /api/v1/actions/<id>. Commands are
-rebuilt here from the stored, validated parameters by the whitelisted builders.
+rebuilt here from the stored, validated parameters by the whitelisted builders. The hang-up
+runs in app/services/hangup_runner.py.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import time
 from flask import current_app
 from sqlalchemy import update
 
-from app.esl import commands
 from app.esl.errors import EslCommandError
 from app.esl.pool import esl_pool
 from app.extensions import db, redis_ext
@@ -35,7 +35,6 @@ from app.state import keys
 log = logging.getLogger("fscti.actions")
 
 FINAL = ("succeeded", "failed")
-NO_SUCH_CHANNEL = "-ERR No such channel!"
 
 
 class NodeMissing(Exception):
@@ -189,39 +188,6 @@ def expire(action: Action) -> bool:
             f"running for that node?); the supervisor's call may still have been placed")
     db.session.refresh(action)
     return True
-
-
-# --- hangup ------------------------------------------------------------------------------
-
-def run_hangup(action_id: str) -> Action | None:
-    """`uuid_kill` each target leg, then its signal_bond leg; "no such channel" is success.
-
-    Kills are idempotent, so a retry after a lost connection simply sends them again.
-    """
-    action = _claim(action_id, ("queued", "retrying", "running"), "running")
-    if action is None:
-        return None
-    cause = action.params.get("cause")
-    lines, ok = [], True
-    nodes = _settings()
-    for call in action.params["calls"]:
-        node = nodes.node(call["node"])
-        if node is None:
-            return _finish(action.id, ("running",), "failed", "\n".join(lines) or None,
-                           f"FreeSWITCH node {call['node']!r} is not configured")
-        for uuid in [call["uuid"]] + ([call["bond"]] if call.get("bond") else []):
-            cmd = commands.uuid_kill(uuid, cause)
-            try:
-                reply = esl_pool().api(node, cmd).strip()
-            except EslCommandError as exc:
-                reply = exc.reply.strip()
-                ok = ok and reply == NO_SUCH_CHANNEL
-            lines.append(f"{cmd}: {reply}")
-    text = "\n".join(lines)
-    if ok:
-        return _finish(action.id, ("running",), "succeeded", text, None)
-    bad = [line for line in lines if not line.endswith(("+OK", NO_SUCH_CHANNEL))]
-    return _finish(action.id, ("running",), "failed", text, "; ".join(bad))
 
 
 # --- mode switch -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ app/services/action_runner.py, which rebuilds the command from the stored parame
 
 Which node: the one holding the call in the live state (D's `find_call`/`calls_of`); a
 `node` given by the caller wins; a call the state does not know needs `node` unless only
-one node is configured.
+one node is configured, except for a hang-up, whose worker then asks every node.
 """
 from __future__ import annotations
 
@@ -180,11 +180,17 @@ def switch_mode(actor: str, supervision_id: str, mode: str) -> Action:
 # --- hangup --------------------------------------------------------------------------------
 
 def _kills(calls: list[dict], cause: str | None) -> list[str]:
+    """The commands a hang-up will send (what the worker must find out first included)."""
     sent = []
     for call in calls:
-        for uuid in [call["uuid"]] + ([call["bond"]] if call.get("bond") else []):
+        uuid = call["uuid"]
+        if call.get("node") is None:
+            sent.append(f"api {commands.uuid_exists(uuid)}")
+        if not call.get("bond"):
+            sent.append(f"api {commands.uuid_getvar(uuid, 'signal_bond')}")
+        for leg in [uuid] + ([call["bond"]] if call.get("bond") else []):
             try:
-                sent.append(f"api {commands.uuid_kill(uuid, cause)}")
+                sent.append(f"api {commands.uuid_kill(leg, cause)}")
             except commands.InvalidArgument as exc:
                 raise _invalid(exc, "cause" if exc.argument == "cause" else None) from exc
     return sent
@@ -197,10 +203,18 @@ def _leg(call: dict) -> dict:
 
 
 def hangup(actor: str, uuid: str, cause: str | None = None, node: str | None = None) -> Action:
-    """Hang up call `uuid` and its signal_bond leg (the double uuid_kill)."""
+    """Hang up call `uuid` and its signal_bond leg (the double uuid_kill).
+
+    A bond the live state does not know is asked from FreeSWITCH by the worker
+    (`uuid_getvar`); a call the state does not know, with several nodes and no `node`, is
+    looked for on each node (`uuid_exists`) by the worker (app/services/hangup_runner.py).
+    """
     check_uuid(uuid)
     call = find_call(uuid)
-    node = _node_for(call, node)
+    if call is None and not node and len(_settings().freeswitch) > 1:
+        node = None  # the worker finds the node holding it
+    else:
+        node = _node_for(call, node)
     leg = _leg(call) if call is not None else {"uuid": uuid, "bond": None}
     leg["node"] = node
     cause = cause.upper() if isinstance(cause, str) else None

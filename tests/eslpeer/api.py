@@ -20,6 +20,7 @@ class ApiTable:
         self.words: dict = {}
         self.defaults = default_api_table()
         self.calls: list[str] = []
+        self.variables: dict = {}     # (uuid, name) -> value, for uuid_getvar
 
     def set(self, command: str, response) -> None:
         """Answer this exact command line with `response` (text, or a callable(args) -> text)."""
@@ -62,6 +63,12 @@ class ApiTable:
 
     def _builtin_uuid_exists(self, args):
         return "true" if args in self.peer.channels else "false"
+
+    def _builtin_uuid_getvar(self, args):
+        uuid, _, name = args.partition(" ")
+        if uuid not in self.peer.channels:
+            return "-ERR No such channel!\n"
+        return self.variables.get((uuid, name.strip()), "_undef_")
 
     def _builtin_strmicroepoch(self, args):
         return None if args else str(int(time.time() * 1_000_000))

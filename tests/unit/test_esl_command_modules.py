@@ -41,3 +41,24 @@ def test_each_command_module_reads_in_one_sitting():
     for module in (commands, supervisor_commands, command_types):
         lines = Path(module.__file__).read_text().count("\n")
         assert lines <= 300, (module.__name__, lines)
+
+
+# --- uuid_getvar (call control: the bond of a leg the live state does not know) --------------
+
+def test_uuid_getvar_reads_only_whitelisted_variables():
+    import pytest
+
+    from tests.unit.test_esl_commands import HOSTILE, UUID
+
+    assert commands.uuid_getvar(UUID, "signal_bond") == f"uuid_getvar {UUID} signal_bond"
+    assert commands.uuid_getvar is supervisor_commands.uuid_getvar
+    assert isinstance(commands.uuid_getvar(UUID, "signal_bond"), commands.ApiCommand)
+    for name in ["", "SIGNAL_BOND", "signal_bond ", "signal_bond\n\napi system id",
+                 "${system(id)}", "sip_auth_password", "originate_signal_bond x"]:
+        with pytest.raises(commands.InvalidArgument) as err:
+            commands.uuid_getvar(UUID, name)
+        assert err.value.argument == "name"
+    for bad in HOSTILE + [UUID.upper(), UUID + " signal_bond"]:
+        with pytest.raises(commands.InvalidArgument) as err:
+            commands.uuid_getvar(bad, "signal_bond")
+        assert err.value.argument == "uuid"

@@ -24,6 +24,7 @@ from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action
 from app.services import action_runner as runner
+from app.services import hangup_runner
 
 log = logging.getLogger("fscti.actions")
 
@@ -97,8 +98,9 @@ def mode(self, action_id: str) -> None:
 @shared_task(bind=True, name="fscti.actions.hangup", acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def hangup(self, action_id: str) -> None:
-    """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill)."""
-    _attempt(self, runner.run_hangup, action_id)
+    """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill); a bond or a
+    node the live state did not know is asked from FreeSWITCH first."""
+    _attempt(self, hangup_runner.run_hangup, action_id)
 
 
 @shared_task(name="fscti.actions.settle", acks_late=True, ignore_result=True,
