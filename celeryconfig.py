@@ -33,6 +33,7 @@ task_routes = {
     "fscti.directory.reconcile": {"queue": "celery"},
     "fscti.directory.repair_extensions": {"queue": "celery"},
     "fscti.directory.mirror_template": {"queue": "celery"},
+    "fscti.directory.remirror_domain": {"queue": "celery"},
     "fscti.directory.flush_cache": {"queue": "celery"},
     "fscti.directory.flush_cache_node": {"queue": "celery"},
     "fscti.ingest.events": {"queue": "events"},

@@ -4,7 +4,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from app.api.responses import check_json_body, json_response, page_response, want_secrets
+from app.api.responses import (QUEUED_HELP, check_json_body, json_response, page_response,
+                               queued_response, want_secrets)
 from app.auth import require_role
 from app.schemas.common import PageQuery, SecretsQuery, StrictBoolean
 from app.schemas.domain import (DomainCreate, DomainOut, DomainPage, DomainPatch, DomainWrite,
@@ -67,9 +68,12 @@ class Domain(MethodView):
     @blp.arguments(DomainWrite)
     @blp.response(200, DomainOut)
     @blp.alt_response(201, description="created")
+    @blp.alt_response(202, description=QUEUED_HELP)
     def put(self, args, data, domain):
         """Create or replace a domain (absent fields take their defaults)."""
-        obj, created = svc.replace_domain(domain, data, args["confirm_realm_change"])
+        obj, created, queued = svc.replace_domain(domain, data, args["confirm_realm_change"])
+        if queued is not None:
+            return queued_response(domain_json(obj), queued)
         return json_response(domain_json(obj), 201 if created else 200,
                              _url(obj) if created else None)
 
@@ -77,10 +81,13 @@ class Domain(MethodView):
     @blp.arguments(WriteQuery, location="query")
     @blp.arguments(DomainPatch(partial=True))
     @blp.response(200, DomainOut)
+    @blp.alt_response(202, description=QUEUED_HELP)
     def patch(self, args, data, domain):
         """Change some fields of a domain (a null in param/variable deletes that name)."""
-        return json_response(domain_json(svc.patch_domain(domain, data,
-                                                          args["confirm_realm_change"])))
+        obj, queued = svc.patch_domain(domain, data, args["confirm_realm_change"])
+        if queued is not None:
+            return queued_response(domain_json(obj), queued)
+        return json_response(domain_json(obj))
 
     @require_role("admin")
     @blp.arguments(DeleteQuery, location="query")

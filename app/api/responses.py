@@ -75,6 +75,15 @@ def json_response(body, status: int = 200, location: str | None = None):
     return resp
 
 
+QUEUED_HELP = ("saved; its many dependent extensions are re-mirrored (then flushed) by a "
+               "task: the body adds `mirror` {status: queued, task, task_id, extensions}")
+
+
+def queued_response(body: dict, queued):
+    """202: the change is committed, its re-mirror queued (`mirror` says which task)."""
+    return json_response({**body, "mirror": queued.as_dict()}, 202)
+
+
 def _query_text(value) -> str:
     """A validated query value as it goes back into a link."""
     if isinstance(value, bool):

@@ -3,7 +3,8 @@ from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.responses import check_json_body, json_response, page_response, want_secrets
+from app.api.responses import (QUEUED_HELP, check_json_body, json_response, page_response,
+                               queued_response, want_secrets)
 from app.auth import require_role
 from app.schemas.common import PageQuery, SecretsQuery
 from app.schemas.template import (TemplateCreate, TemplateOut, TemplatePage, TemplatePatch,
@@ -54,18 +55,25 @@ class Template(MethodView):
     @blp.arguments(TemplateWrite)
     @blp.response(200, TemplateOut)
     @blp.alt_response(201, description="created")
+    @blp.alt_response(202, description=QUEUED_HELP)
     def put(self, data, name):
         """Create or replace a template; dependents are re-mirrored."""
-        tpl, created = svc.replace_template(name, data)
+        tpl, created, queued = svc.replace_template(name, data)
+        if queued is not None:
+            return queued_response(template_json(tpl), queued)
         return json_response(template_json(tpl), 201 if created else 200,
                              _url(tpl) if created else None)
 
     @require_role("admin")
     @blp.arguments(TemplatePatch(partial=True))
     @blp.response(200, TemplateOut)
+    @blp.alt_response(202, description=QUEUED_HELP)
     def patch(self, data, name):
         """Change some values of a template (a null deletes that name)."""
-        return json_response(template_json(svc.patch_template(name, data)))
+        tpl, queued = svc.patch_template(name, data)
+        if queued is not None:
+            return queued_response(template_json(tpl), queued)
+        return json_response(template_json(tpl))
 
     @require_role("admin")
     @blp.response(204)

@@ -73,17 +73,18 @@ def create_domain(data: dict) -> Domain:
 
 
 def replace_domain(name: str, data: dict, confirm_realm_change: bool = False):
-    """PUT: create or replace a domain. Returns (domain, created)."""
+    """PUT: create or replace a domain. Returns (domain, created, MirrorQueued or None)."""
     name = path_name(DomainName(), name, "domain name")
     _check_name(data, name)
     current = db.session.execute(select(Domain).where(Domain.name == name)).scalar_one_or_none()
     if current is None:
-        return create_domain({**data, "name": name}), True
-    return _update(current, _values(data, current, name), confirm_realm_change), False
+        return create_domain({**data, "name": name}), True, None
+    return (current, False, _update(current, _values(data, current, name), confirm_realm_change))
 
 
-def patch_domain(name: str, data: dict, confirm_realm_change: bool = False) -> Domain:
-    """PATCH: merge into a domain (a null in param/variable deletes that name)."""
+def patch_domain(name: str, data: dict, confirm_realm_change: bool = False):
+    """PATCH: merge into a domain (a null in param/variable deletes that name). Returns
+    (domain, MirrorQueued or None)."""
     domain = get_domain(name)
     _check_name(data, domain.name)
     values = {"realm": data.get("realm", domain.realm),
@@ -93,7 +94,7 @@ def patch_domain(name: str, data: dict, confirm_realm_change: bool = False) -> D
         if errors:
             raise ValidationFailed("invalid input: see details", errors)
         values[section] = merge_section(getattr(domain, section), merged)
-    return _update(domain, values, confirm_realm_change)
+    return domain, _update(domain, values, confirm_realm_change)
 
 
 def _stored_a1_count(domain: Domain) -> int:
@@ -105,10 +106,12 @@ def _stored_a1_count(domain: Domain) -> int:
     return n
 
 
-def _update(domain: Domain, values: dict, confirm_realm_change: bool) -> Domain:
+def _update(domain: Domain, values: dict, confirm_realm_change: bool):
+    """Write the new values, mirror the domain entry, then re-mirror its extensions and flush
+    the cached ones (in a task when there are many: the MirrorQueued says which)."""
     _check(values)
     if all(getattr(domain, k) == v for k, v in values.items()):
-        return domain  # idempotent: nothing to write, mirror or flush
+        return None  # idempotent: nothing to write, mirror or flush
     if values["realm"] != domain.realm and not confirm_realm_change:
         stored = _stored_a1_count(domain)
         if stored:
@@ -126,8 +129,7 @@ def _update(domain: Domain, values: dict, confirm_realm_change: bool) -> Domain:
     commit(f"domain '{domain.name}'")
     mirror.mirror_domain(domain)
     # Domain params are merged into every cached user, so cached ones are flushed too.
-    effects.remirror_domain(domain, changed_flush=True)
-    return domain
+    return effects.domain_changed(domain)
 
 
 def _convert_to_a1(domain: Domain) -> None:

@@ -1,6 +1,4 @@
 """Templates (shared by all domains): validate → commit → re-mirror dependents → flush."""
-from collections import defaultdict
-
 from sqlalchemy import func, select
 
 from app.directory.effective import SECTIONS, merge_section
@@ -55,49 +53,33 @@ def create_template(data: dict) -> Template:
 
 
 def replace_template(name: str, data: dict):
-    """PUT: create or replace a template. Returns (template, created)."""
+    """PUT: create or replace a template. Returns (template, created, MirrorQueued or None)."""
     name = path_name(TemplateName(), name, "template name")
     _check_name(data, name)
     current = find_template(name)
     if current is None:
-        return create_template({**data, "name": name}), True
-    return _update(current, _sections(data, current, merge=False)), False
+        return create_template({**data, "name": name}), True, None
+    return (current, False, _update(current, _sections(data, current, merge=False)))
 
 
-def patch_template(name: str, data: dict) -> Template:
-    """PATCH: merge into a template (a null deletes that name)."""
+def patch_template(name: str, data: dict):
+    """PATCH: merge into a template (a null deletes that name). Returns (template, MirrorQueued
+    or None)."""
     tpl = get_template(name)
     _check_name(data, name)
-    return _update(tpl, _sections(data, tpl, merge=True))
+    return tpl, _update(tpl, _sections(data, tpl, merge=True))
 
 
-def _update(tpl: Template, values: dict) -> Template:
+def _update(tpl: Template, values: dict) -> effects.MirrorQueued | None:
+    """Write the new sections, then re-mirror the dependents and flush the cached ones (in a
+    task when there are many: the MirrorQueued says which)."""
     old = {s: dict(getattr(tpl, s) or {}) for s in SECTIONS}
     if old == values:
-        return tpl  # idempotent: nothing to write, mirror or flush
+        return None  # idempotent: nothing to write, mirror or flush
     for section, value in values.items():
         setattr(tpl, section, value)
     commit(f"template '{tpl.name}'")
-    effects.remirror_template(tpl.id)
-    _flush_dependents(tpl.id, old["attribute"], values["attribute"])
-    return tpl
-
-
-def _flush_dependents(template_id: int, old_attr: dict, new_attr: dict) -> None:
-    """Queue a cache flush for every dependent that FreeSWITCH may have cached."""
-    flush = defaultdict(list)
-    rows = db.session.execute(
-        select(Domain.name, Extension.name, Extension.attribute)
-        .join(Domain, Domain.id == Extension.domain_id)
-        .where(Extension.template_id == template_id)).yield_per(5000)
-    for dname, ename, own in rows:
-        before = {"attribute": merge_section(old_attr, own)}
-        after = {"attribute": merge_section(new_attr, own)}
-        if effects.cached(before) or effects.cached(after):
-            flush[dname].extend(effects.lookup_names(ename, before))
-            flush[dname].extend(effects.lookup_names(ename, after))
-    for dname, names in flush.items():
-        effects.enqueue_flush(dname, names)
+    return effects.template_changed(tpl.id, old["attribute"], values["attribute"])
 
 
 def delete_template(name: str) -> None:

@@ -52,8 +52,33 @@ def repair_extensions(domain: str, names: list[str]) -> dict:
 @shared_task(name="fscti.directory.mirror_template", acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=300, max_retries=10,
              time_limit=3600, soft_time_limit=3500)
-def mirror_template(template_id: int) -> dict:
-    """Re-mirror every extension that uses a template."""
+def mirror_template(template_id: int, flush: dict | None = None) -> dict:
+    """Re-mirror every extension that uses a template; with `flush` ({"old", "new"}: the
+    template's attributes before and after the change), then queue the cache flush of every
+    dependent FreeSWITCH may have cached (after the mirror, so it cannot re-cache old values)."""
     from app.directory.mirror import mirror_template as remirror
+    from app.services.effects import flush_template_dependents
 
-    return {"template_id": template_id, "mirrored": remirror(template_id)}
+    mirrored = remirror(template_id)
+    flushed = 0
+    if isinstance(flush, dict):
+        flushed = flush_template_dependents(template_id, dict(flush.get("old") or {}),
+                                            dict(flush.get("new") or {}))
+    return {"template_id": template_id, "mirrored": mirrored, "flushed": flushed}
+
+
+@shared_task(name="fscti.directory.remirror_domain", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=300, max_retries=10,
+             time_limit=3600, soft_time_limit=3500)
+def remirror_domain(domain: str) -> dict:
+    """Re-mirror every extension of a changed domain, then queue the flush of the cached ones."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Domain
+    from app.services.effects import remirror_domain as remirror
+
+    row = db.session.execute(select(Domain).where(Domain.name == domain)).scalar_one_or_none()
+    if row is None:
+        return {"domain": domain, "status": "gone", "mirrored": 0}
+    return {"domain": domain, "status": "ok", "mirrored": remirror(row, changed_flush=True)}
