@@ -98,7 +98,8 @@ def _actions_defaults(actions: dict | None) -> dict:
     for key, value in section(actions, "actions").items():
         if key not in DEFAULT_ACTIONS:
             raise ConfigError(f"actions.{key}: unknown setting")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value)):
             raise ConfigError(f"actions.{key}: must be a number")
         if key in ("originate_timeout", "max_retries") and value != int(value):
             raise ConfigError(f"actions.{key}: must be a whole number")

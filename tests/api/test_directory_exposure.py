@@ -53,7 +53,8 @@ def test_the_default_answers_private_clients_only(tmp_path, client, d, guard_of)
 
 @pytest.mark.parametrize("directory, env", [
     ({"allow": ["any"]}, {}), ({"allow": ["0.0.0.0/0", "::/0"]}, {}),
-    ({}, {"FSCTI_DIRECTORY_ALLOW": "any"}), ({"allow": ["10.0.0.0/8"]}, {"FSCTI_DIRECTORY_ALLOW": "ANY"}),
+    ({}, {"FSCTI_DIRECTORY_ALLOW": "any"}),
+    ({"allow": ["10.0.0.0/8"]}, {"FSCTI_DIRECTORY_ALLOW": "ANY"}),
 ])
 def test_any_opens_it_explicitly(tmp_path, client, d, guard_of, directory, env):
     s = load(tmp_path, directory, **env)
@@ -99,14 +100,19 @@ def test_the_default_of_the_dataclass_is_private_too():
     assert not any(n.num_addresses >= 2 ** 32 and n.version == 4 for n in nets)
 
 
-def _warnings(caplog, settings):
+def _warnings(caplog, settings, app):
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="fscti.directory"):
-        create_app(settings, TESTING=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="fscti.directory"):
+            create_app(settings, TESTING=True)
+    finally:
+        app.extensions["celery"].set_current()      # the session app's Celery again
+        app.extensions["celery"].set_default()
     return [r.getMessage() for r in caplog.records if r.name == "fscti.directory"]
 
 
-def test_a_warning_at_start_when_public_clients_need_no_credentials(tmp_path, settings, caplog):
+def test_a_warning_at_start_when_public_clients_need_no_credentials(tmp_path, settings, caplog,
+                                                                    app):
     import dataclasses
 
     def variant(directory, **env):
@@ -114,10 +120,13 @@ def test_a_warning_at_start_when_public_clients_need_no_credentials(tmp_path, se
         return dataclasses.replace(settings, directory_allow=loaded.directory_allow,
                                    directory_credentials=loaded.directory_credentials)
 
-    assert _warnings(caplog, variant(None)) == []
-    assert _warnings(caplog, variant({"credentials": "fs:s3cret-pass"})) == []
-    assert _warnings(caplog, variant({"allow": ["any"], "credentials": "fs:s3cret-pass"})) == []
-    (message,) = _warnings(caplog, variant({"allow": ["any"]}))
+    def warnings(directory):
+        return _warnings(caplog, variant(directory), app)
+
+    assert warnings(None) == []
+    assert warnings({"credentials": "fs:s3cret-pass"}) == []
+    assert warnings({"allow": ["any"], "credentials": "fs:s3cret-pass"}) == []
+    (message,) = warnings({"allow": ["any"]})
     assert "0.0.0.0/0, ::/0" in message and "without credentials" in message
-    (message,) = _warnings(caplog, variant({"allow": ["192.168.0.0/16", "198.51.100.0/24"]}))
+    (message,) = warnings({"allow": ["192.168.0.0/16", "198.51.100.0/24"]})
     assert "198.51.100.0/24" in message and "192.168" not in message
