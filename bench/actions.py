@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.events import Redis, free_port, percentile, start, stop
+from bench.events import percentile, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = "fs1"
@@ -92,9 +92,12 @@ def summary(rows: list[dict], key: str) -> dict:
 def run(args) -> dict:
     sys.path.insert(0, str(ROOT))
     from tests.eslpeer import EslPeer, phase_events
+    from tests.support.net import listening_socket
+    from tests.support.redis_server import RedisServer
 
     tmp = Path(tempfile.mkdtemp(prefix="fscti-bench-actions-"))
-    redis = Redis(tmp)
+    redis = RedisServer(directory=tmp).start()      # state db 0, broker db 1
+    client = redis.client(decode_responses=True)
     procs: list[subprocess.Popen] = []
     result: dict = {"requests": args.requests, "pause_ms": args.pause_ms,
                     "worker_processes": args.workers, "web_workers": args.web_workers}
@@ -105,18 +108,20 @@ def run(args) -> dict:
                    "state": {"resync_interval": 3600}}
             (tmp / "cti.json").write_text(json.dumps(cfg))
             env = {k: v for k, v in os.environ.items() if not k.startswith(("FSCTI_", "FREESWITCH_"))}
-            env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url(0),
-                        "CELERY_BROKER_URL": redis.url(1), "CELERY_RESULT_BACKEND": redis.url(1),
+            env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url_for(0),
+                        "CELERY_BROKER_URL": redis.url_for(1), "CELERY_RESULT_BACKEND": redis.url_for(1),
                         "FSCTI_CONFIG": str(tmp / "cti.json"), "LOG_LEVEL": "WARNING",
                         "FSCTI_ADMIN_TOKEN": TOKEN, "FLASK_APP": "app:create_app",
                         "FSCTI_LISTENER_BATCH_DELAY_MS": "2", "PYTHONUNBUFFERED": "1"})
             py = sys.executable
             subprocess.run([py, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            port = free_port()
-            procs.append(start([py, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+            web = listening_socket()                  # handed to gunicorn: no port to race for
+            port = web.getsockname()[1]
+            procs.append(start([py, "-m", "gunicorn", "--bind", f"fd://{web.fileno()}",
                                 "--workers", str(args.web_workers), "app:create_app()"],
-                               env, tmp / "web.log"))
+                               env, tmp / "web.log", pass_fds=[web.fileno()]))
+            web.close()
             procs.append(start([py, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q",
                                 "actions,events", "-P", "prefork", "-c", str(args.workers),
                                 "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
@@ -126,11 +131,11 @@ def run(args) -> dict:
             peer.wait_subscribed(timeout=30)
             from app.state import keys
 
-            wait(lambda: redis.client.hget(keys.node(NODE), "resync_at"), 30, "the connect resync",
+            wait(lambda: client.hget(keys.node(NODE), "resync_at"), 30, "the connect resync",
                  0.05)
             peer.replay(events=[w for w in phase_events("call5_eavesdrop")
                                 if w.timestamp_us <= CALL5_UP_US])
-            wait(lambda: redis.client.exists(keys.channel(A5)), 30, "call 5 in the state", 0.05)
+            wait(lambda: client.exists(keys.channel(A5)), 30, "call 5 in the state", 0.05)
             wait(lambda: _up(port), 30, "gunicorn", 0.05)
 
             kinds = itertools.cycle(["supervise", "hangup"])
@@ -154,7 +159,7 @@ def run(args) -> dict:
     finally:
         for proc in reversed(procs):
             stop(proc)
-        redis.stop()
+        redis.close()
         if args.keep:
             result["logs"] = str(tmp)
         else:

@@ -4,9 +4,10 @@ A third endpoint, floor-ping, is the floor plus reading/parsing the body and one
 ceiling any design with one Redis round trip per lookup can reach on this machine.
 
 Production shape: gunicorn with sync workers as in the Procfile's `web` line, a private
-redis-server on a free port (never the shared one), SQL loaded by bulk insert and mirrored by the
-real `flask mirror rebuild`. A new TCP connection per request, as mod_xml_curl does. Two
-workloads, each against the three endpoints alternating on the same server, medians reported:
+redis-server (tests.support.redis_server, never the shared one), SQL loaded by bulk insert and
+mirrored by the real `flask mirror rebuild`. A new TCP connection per request, as mod_xml_curl
+does. Two workloads, each against the three endpoints alternating on the same server, medians
+reported:
 - target: ApacheBench posts the captured mod_xml_curl `sip_auth` body (user 1001, repeated);
 - spread: wrk posts the same body with the user drawn uniformly from all loaded extensions, so
   the per-process answer cache mostly misses (its miss rate is counted from Redis's EVALSHAs).
@@ -20,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,24 +29,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-import redis
-
 from bench.directory_load import PLACEHOLDER, ab_run, children, ensure_tool, wrk_run, wrk_script
 from bench.directory_race import race
+from tests.support.net import listening_socket
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIXTURE = ROOT / "tests" / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 DOMAIN = "127.0.0.1"
 ENDPOINTS = ("floor", "floor-ping", "directory")
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def machine() -> dict:
@@ -88,23 +80,15 @@ class Env:
 
     def __init__(self, tmp: Path, database_url: str | None, cache: str):
         self.tmp = tmp
-        self.redis_port = free_port()
-        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.redis = RedisServer(directory=tmp).start()
+        self.redis_port = self.redis.port
+        self.redis_url = self.redis.url
         self.database_url = database_url or f"sqlite:///{tmp / 'bench.db'}"
-        self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                         CELERY_BROKER_URL=self.redis_url, FLASK_APP="app:create_app",
                         LOG_LEVEL="WARNING", FSCTI_BENCH="1", FSCTI_DIRECTORY_CACHE=cache)
         self.env.pop("FSCTI_CONFIG", None)
-        self.client = redis.Redis(port=self.redis_port)
-        for _ in range(200):
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        self.client = self.redis.client()
 
     def flask(self, *args) -> str:
         out = subprocess.run([str(BIN / "flask"), *args], env=self.env, cwd=ROOT,
@@ -122,8 +106,7 @@ class Env:
 
     def close(self):
         self.client.close()
-        self.redis.terminate()
-        self.redis.wait(10)
+        self.redis.close()
 
 
 def load(env: Env, start: int, count: int) -> float:
@@ -174,12 +157,15 @@ class Server:
     """gunicorn as the Procfile's `web` line runs it (sync workers)."""
 
     def __init__(self, env: Env, workers: int):
-        self.port = free_port()
+        sock = listening_socket()                     # handed to gunicorn: no port to race for
+        self.port = sock.getsockname()[1]
         self.log = open(env.tmp / "gunicorn.log", "wb")
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+            [str(BIN / "gunicorn"), "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
              "--access-logfile", "-", "app:create_app()"],
-            env=env.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
+            env=env.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
+            pass_fds=[sock.fileno()])
+        sock.close()
         self.base = f"http://127.0.0.1:{self.port}"
         for _ in range(300):
             try:
@@ -209,7 +195,7 @@ def measure(run, server: Server, env: Env, rounds: int) -> dict:
     so slow drifts of a shared machine cancel), and the same ratios by CPU per request."""
     urls = {name: f"{server.base}/{'directory' if name == 'directory' else 'directory/' + name}"
             for name in ENDPOINTS}
-    pids = server.pids() + [env.redis.pid]
+    pids = server.pids() + [env.redis.proc.pid]
     for name in ENDPOINTS:  # warm every worker (scripts loaded, caches filled)
         run(urls[name], (), warm=True)
     runs = {name: [] for name in ENDPOINTS}

@@ -3,7 +3,7 @@
 The wire-level peer (tests/eslpeer) plays FreeSWITCH: synthetic calls built from the captured
 call 1 (15 subscribed events a call: both legs, CREATE ... DESTROY). The real listener process
 reads them and enqueues `fscti.ingest.events`; a real Celery worker (prefork) applies them.
-A private redis-server on a free port holds the state (db 0) and the broker (db 1).
+A private redis-server (tests.support.redis_server) holds the state (db 0) and the broker (db 1).
 
 "State in Redis" is observed through the node's Core-UUID stamp (`fscti:node:<n>` `cst`):
 the newest (Event-Date-Timestamp, Event-Sequence) applied. The peer stamps each event with
@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,47 +36,11 @@ NODE = "fs1"
 TS_KEY = b'"Event-Date-Timestamp":"'
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Redis:
-    """A private redis-server for the run (never the shared one)."""
-
-    def __init__(self, tmp: Path):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        self.client = redis.Redis(port=self.port, decode_responses=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def url(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+def start(cmd: list[str], env: dict, log: Path, pass_fds=()) -> subprocess.Popen:
+    """Start a process in its own session, output to `log` (inheriting `pass_fds`)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, pass_fds=pass_fds)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -263,9 +226,11 @@ def run(args) -> dict:
     sys.path.insert(0, str(ROOT))
     from tests.eslpeer import EslPeer
     from tests.eslpeer.synthetic import SyntheticCalls
+    from tests.support.redis_server import RedisServer
 
     tmp = Path(tempfile.mkdtemp(prefix="fscti-bench-events-"))
-    redis = Redis(tmp)
+    redis = RedisServer(directory=tmp).start()      # state db 0, broker db 1
+    client = redis.client(decode_responses=True)
     procs = []
     result: dict = {"workers": args.workers, "pool": args.pool, "batch_delay_ms": args.batch_delay_ms}
     try:
@@ -275,8 +240,8 @@ def run(args) -> dict:
                    "state": {"resync_interval": 3600}}
             (tmp / "cti.json").write_text(json.dumps(cfg))
             env = {k: v for k, v in os.environ.items() if not k.startswith(("FSCTI_", "FREESWITCH_"))}
-            env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url(0),
-                        "CELERY_BROKER_URL": redis.url(1), "CELERY_RESULT_BACKEND": redis.url(1),
+            env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url_for(0),
+                        "CELERY_BROKER_URL": redis.url_for(1), "CELERY_RESULT_BACKEND": redis.url_for(1),
                         "FSCTI_CONFIG": str(tmp / "cti.json"), "LOG_LEVEL": "WARNING",
                         "FSCTI_LISTENER_BATCH_DELAY_MS": str(args.batch_delay_ms),
                         "PYTHONUNBUFFERED": "1"})
@@ -291,30 +256,28 @@ def run(args) -> dict:
             from app.state import keys
 
             deadline = time.monotonic() + 30            # the connect resync has run
-            while not redis.client.hget(keys.node(NODE), "resync_at"):
+            while not client.hget(keys.node(NODE), "resync_at"):
                 if time.monotonic() > deadline:
                     raise RuntimeError("no resync applied: see " + str(tmp))
                 time.sleep(0.05)
             gen = SyntheticCalls()
-            applied = Applied(redis.client, NODE)
+            applied = Applied(client, NODE)
             applied.thread.start()
 
             # every extension registered (a real system's state), then a warm-up
             applied.wait_for(register_all(peer), 120)
             warm = emit_calls(peer, gen, 50, None)
             applied.wait_for(max(warm), 60)
-            result["registered"] = len(redis.client.hkeys(keys.userinfo("127.0.0.1")))
+            result["registered"] = len(client.hkeys(keys.userinfo("127.0.0.1")))
 
             cpu = Cpu({"redis": ("pid", redis.proc.pid), "worker": ("group", procs[0].pid),
                        "listener": ("group", procs[1].pid), "peer+bench": ("self", None)})
             cpu.start()
-            scripts_before = script_calls(redis.client)
+            scripts_before = script_calls(client)
             t0 = time.time()
             sent = emit_calls(peer, gen, args.calls, None)
             t_emitted = time.time()
-            broker = redis.client if args.workers > 1 else None
-            if broker is not None:
-                broker = type(redis.client)(port=redis.port, db=1)
+            broker = redis.client(db=1) if args.workers > 1 else None
             done = applied.wait_for(max(sent), 300, broker)
             if done is None:
                 raise RuntimeError("throughput run did not finish: see " + str(tmp))
@@ -325,7 +288,7 @@ def run(args) -> dict:
                 "emit_events_per_s": round(len(sent) / (t_emitted - t0)),
                 "cpu_s": cpu.stop(),
             }
-            runs = script_calls(redis.client) - scripts_before
+            runs = script_calls(client) - scripts_before
             result["throughput"]["events_per_batch"] = round(len(sent) / max(1, runs), 1)
             time.sleep(1.0)
 
@@ -342,16 +305,16 @@ def run(args) -> dict:
                 "max_ms": round(max(lags), 2),
             }
             applied.stop_flag.set()
-            stats = redis.client.info("commandstats")
+            stats = client.info("commandstats")
             top = sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:6]
             result["redis_commands"] = {k.replace("cmdstat_", ""): {"calls": v["calls"], "usec": v["usec"]}
                                         for k, v in top}
             result["redis_used_memory_mb"] = round(
-                int(redis.client.info("memory")["used_memory"]) / 1e6, 1)
+                int(client.info("memory")["used_memory"]) / 1e6, 1)
     finally:
         for p in reversed(procs):
             stop(p)
-        redis.stop()
+        redis.close()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

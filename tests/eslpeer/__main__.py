@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        peer.stop()
+        peer.close()
     return 0
 
 

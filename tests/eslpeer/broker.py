@@ -1,4 +1,4 @@
-"""Looking inside the Celery broker, and a private Redis that a test may stop and start.
+"""Looking inside the Celery broker (a private Redis a test may stop: tests.support.redis_server).
 
 kombu's Redis transport keeps a queue as a Redis list (LPUSH, consumers BRPOP), each item a
 JSON envelope whose base64 `body` is the task protocol 2 tuple `[args, kwargs, embed]`.
@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import subprocess
-import time
 from dataclasses import dataclass
 
 import redis as redis_lib
@@ -57,44 +54,3 @@ class BrokerQueue:
         """The args of every fscti.state.resync message so far: [node, reason, core_uuid]."""
         self.drain()
         return [m.args for m in self.messages if m.task == "fscti.state.resync"]
-
-
-class PrivateRedis:
-    """A throwaway redis-server on an ephemeral port (no persistence)."""
-
-    def __init__(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis_lib.Redis(port=self.port, socket_connect_timeout=0.2).ping():
-                    return self
-            except redis_lib.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    def __enter__(self) -> "PrivateRedis":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -19,6 +19,7 @@ from tests.eslpeer.api import ApiTable
 from tests.eslpeer.connection import DEFAULT_QUEUE, PeerConnection
 from tests.eslpeer.fixtures import FIXTURE_CORE_UUID, WireEvent, phase_events, wire_events
 from tests.eslpeer.protocol import CommandHandlers
+from tests.support.net import bound_socket
 
 
 class EslPeer(CommandHandlers):
@@ -46,15 +47,20 @@ class EslPeer(CommandHandlers):
         self.sendevents: list[wire.Packet] = []            # sendevent packets received
         self._lock = threading.RLock()
         self._listener: socket.socket | None = None
+        self._held: socket.socket | None = None          # the port while not listening
         self._ids = itertools.count(1)
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> "EslPeer":
-        """Listen (again) on host:port; port 0 picks a free port once and keeps it."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        """Listen (again) on host:port; port 0 picks a free port once and keeps it.
+
+        A port given by the caller may be one it holds (tests.support.net.HeldPort): both
+        sockets set SO_REUSEADDR, so the peer binds it while it is still held.
+        """
+        sock, self._held = self._held, None
+        if sock is None:
+            sock = bound_socket(self.host, self.port)
         sock.listen(64)
         self.port = sock.getsockname()[1]
         self._listener = sock
@@ -64,14 +70,31 @@ class EslPeer(CommandHandlers):
         return self
 
     def stop(self) -> None:
-        """Stop listening and drop every connection without a notice (a crash)."""
+        """Stop listening and drop every connection without a notice (a crash).
+
+        The port stays held (bound, not listening: connections are refused, as by a host
+        whose FreeSWITCH is down) until start() listens on it again or the `with` block ends,
+        so no other process can take it meanwhile.
+        """
+        self._hold_port()
         self._close_listener()
         for conn in list(self.connections):
             conn.close()
 
+    def close(self) -> None:
+        """stop(), and let the port go."""
+        self.stop()
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
     def restart(self, core_uuid: str | None = None, down: float = 0.0,
                 notice: str | None = wire.SHUTDOWN) -> str:
-        """FreeSWITCH restart: notice, close all, new Core-UUID, Event-Sequence back to 1."""
+        """FreeSWITCH restart: notice, close all, new Core-UUID, Event-Sequence back to 1.
+
+        While down, connections are refused and the port stays ours (see stop()).
+        """
+        self._hold_port()
         self._close_listener()
         for conn in list(self.connections):
             if notice is not None and conn.authed:
@@ -91,7 +114,7 @@ class EslPeer(CommandHandlers):
         return self.start()
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        self.close()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -106,6 +129,11 @@ class EslPeer(CommandHandlers):
         from app.config import FreeSwitchNode
 
         return FreeSwitchNode(name or f"{self.host}:{self.port}", self.host, self.port, self.password)
+
+    def _hold_port(self) -> None:
+        # Bound beside the live listener (both SO_REUSEPORT) before it closes: no gap at all.
+        if self._held is None and self._listener is not None:
+            self._held = bound_socket(self.host, self.port)
 
     def _close_listener(self) -> None:
         sock, self._listener = self._listener, None

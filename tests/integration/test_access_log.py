@@ -6,13 +6,13 @@ bound here to port 0 and one worker.
 """
 import http.client
 import shlex
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.eslpeer.procs import ROOT, process_env, stop
+from tests.support.net import listening_socket
 
 KEY = "s3cret-gateway-key-0042"
 
@@ -43,9 +43,7 @@ def _get(port: int, path: str) -> int:
 
 
 def test_the_access_log_has_paths_without_query_strings(settings, tmp_path, app):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
+    sock = listening_socket()
     port = sock.getsockname()[1]
     args = _with(_with(procfile_web_args(), "--bind", f"fd://{sock.fileno()}"), "--workers", "1")
     args[0] = str(Path(sys.executable).parent / "gunicorn")

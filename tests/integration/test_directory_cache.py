@@ -21,7 +21,7 @@ from app.directory.scripts import fence
 from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.state import keys
-from tests.integration.private_redis import PrivateRedis, needs_redis_server
+from tests.support.redis_server import RedisServer, needs_redis_server
 
 D = "cache.example"
 pytestmark = needs_redis_server
@@ -30,8 +30,7 @@ pytestmark = needs_redis_server
 @pytest.fixture
 def private(app_ctx):
     """The app's directory clients on a private redis-server, the hot one with its cache on."""
-    srv = PrivateRedis()
-    srv.start()
+    srv = RedisServer().start()
     clients = for_app(app_ctx)
     saved = clients.reader, clients.writer
     # max age far above any test's length: what these tests see is invalidation, never expiry
@@ -43,7 +42,7 @@ def private(app_ctx):
     clients.reader.reset()
     clients.reader, clients.writer = saved
     app_ctx.extensions.pop("fscti-directory", None)
-    srv.stop()
+    srv.close()
 
 
 @pytest.fixture

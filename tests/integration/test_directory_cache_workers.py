@@ -4,7 +4,6 @@ it; lookups without writes are served from the workers' caches."""
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ from app.directory.rebuild import rebuild_all
 from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension
-from tests.integration.private_redis import PrivateRedis, needs_redis_server
+from tests.support.net import listening_socket
+from tests.support.redis_server import RedisServer, needs_redis_server
 
 D = "workers.example"
 TOKEN = "cache-workers-admin-token"
@@ -34,16 +34,15 @@ class Gunicorn:
     """gunicorn serving the app on a socket bound here to port 0 (handed over as fd://)."""
 
     def __init__(self, env: dict, log: Path):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+        self.sock = listening_socket()
         self.port = self.sock.getsockname()[1]
         fd = self.sock.fileno()
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"fd://{fd}", "--workers", str(WORKERS),
              "app:create_app()"], env=env, cwd=ROOT, pass_fds=[fd], stdout=self.log, stderr=self.log)
-        for _ in range(300):
+        deadline = time.monotonic() + 60     # three workers importing the app on a busy machine
+        while time.monotonic() < deadline:
             try:
                 if self.request("GET", "/healthz")[0] == 200:
                     return
@@ -75,8 +74,7 @@ class Gunicorn:
 @pytest.fixture
 def served(app_ctx, settings, tmp_path):
     """A private Redis, domain workers.example (1001, 1002) mirrored there, and gunicorn on it."""
-    srv = PrivateRedis()
-    srv.start()
+    srv = RedisServer().start()
     clients = for_app(app_ctx)
     saved = clients.reader, clients.writer
     clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
@@ -97,7 +95,7 @@ def served(app_ctx, settings, tmp_path):
     yield server, srv
     server.close()
     clients.reader, clients.writer = saved
-    srv.stop()
+    srv.close()
 
 
 def lookup(server, user="1001") -> str | None:

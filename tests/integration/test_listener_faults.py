@@ -8,10 +8,11 @@ import pytest
 
 from app.state import keys
 from tests.eslpeer import FIXTURE_CORE_UUID, EslPeer, phase_events
-from tests.eslpeer.broker import BrokerQueue, PrivateRedis
+from tests.eslpeer.broker import BrokerQueue
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for
 from tests.eslpeer.wire import json_event_frame
 from tests.integration.test_listener import FAST, ident, subscribed
+from tests.support.redis_server import RedisServer, needs_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -158,8 +159,9 @@ def test_no_freeswitch_reachable_keeps_retrying_and_stops_cleanly(settings, tmp_
     assert "listener stopped" in log_text(log)
 
 
+@needs_redis_server
 def test_broker_down_buffers_then_overflow_triggers_a_resync(settings, tmp_path, rdb):
-    with PrivateRedis() as broker_redis, EslPeer(queue_limit=200) as peer:
+    with RedisServer() as broker_redis, EslPeer(queue_limit=200) as peer:
         q = BrokerQueue(broker_redis.url)
         proc_cm, log = start(settings, tmp_path, peer, extra={
             "CELERY_BROKER_URL": broker_redis.url, "FSCTI_LISTENER_BUFFER_MAX": "100"})

@@ -12,7 +12,7 @@ from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension
 from app.state import keys
-from tests.integration.private_redis import PrivateRedis, needs_redis_server
+from tests.support.redis_server import RedisServer, needs_redis_server
 
 D = "stop.example"
 pytestmark = needs_redis_server
@@ -20,8 +20,7 @@ pytestmark = needs_redis_server
 
 @pytest.fixture
 def private(app_ctx):
-    srv = PrivateRedis()
-    srv.start()
+    srv = RedisServer().start()
     clients = for_app(app_ctx)
     saved = clients.reader, clients.writer
     clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
@@ -30,7 +29,7 @@ def private(app_ctx):
     yield srv
     clients.reader, clients.writer = saved
     app_ctx.extensions.pop("fscti-directory", None)
-    srv.stop()
+    srv.close()
 
 
 def ask(client, user):
@@ -70,7 +69,7 @@ def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     assert mirror.mirror_extensions([new]) == 0
     assert ask(client, "1004") == ["1004"]  # SQL answers for it too
 
-    fresh = private.start()  # back, but empty (as after a restart without persistence)
+    fresh = private.start().client()  # back, but empty (as after a restart without persistence)
     directory().down_until = 0.0  # skip the breaker's pause instead of sleeping through it
     assert ask(client, "1001") == ["1001"]
     assert directory().stats["repairs"] == 1  # the domain is in SQL but not in Redis

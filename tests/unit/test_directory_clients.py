@@ -1,14 +1,12 @@
 """The hot path's Redis connection: handshake, errors, reconnect, timeout, fork (real Redis)."""
 import os
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 import redis as redis_lib
 
 from app.directory.clients import HotConnection, pack
+from tests.support.net import HeldPort, listening_socket
+from tests.support.redis_server import RedisServer, needs_redis_server
 
 
 def test_pack_is_resp():
@@ -40,15 +38,10 @@ def test_reconnects_once_after_the_server_closed_the_connection(redis_url):
 
 
 def test_refused_and_silent_servers_raise_quickly():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    with pytest.raises(redis_lib.ConnectionError):
-        HotConnection(f"redis://127.0.0.1:{port}/0", 0.2).execute_command("PING")
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)  # accepts connections (kernel backlog) but never answers
+    with HeldPort() as dead:  # bound, never listening: refused, and nobody else can take it
+        with pytest.raises(redis_lib.ConnectionError):
+            HotConnection(dead.url(), 0.2).execute_command("PING")
+    silent = listening_socket()  # accepts connections (kernel backlog) but never answers
     try:
         with pytest.raises(redis_lib.TimeoutError):
             HotConnection(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", 0.2).execute_command("PING")
@@ -71,25 +64,11 @@ def test_a_forked_child_uses_its_own_connection(redis_url):
     assert hot.execute_command("CLIENT", "ID") == parent_id
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
-def test_auth_from_the_url(tmp_path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--requirepass", "s3cret", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        admin = redis_lib.Redis(port=port, password="s3cret", db=2)
-        for _ in range(200):
-            try:
-                admin.set("k", "v")
-                break
-            except redis_lib.ConnectionError:
-                time.sleep(0.025)
-        assert HotConnection(f"redis://:s3cret@127.0.0.1:{port}/2", 0.5).execute_command("GET", "k") == "v"
+@needs_redis_server
+def test_auth_from_the_url():
+    with RedisServer("--requirepass", "s3cret") as srv:
+        srv.client(db=2, password="s3cret").set("k", "v")
+        url = srv.url_for(2).replace("redis://", "redis://:s3cret@")
+        assert HotConnection(url, 0.5).execute_command("GET", "k") == "v"
         with pytest.raises(redis_lib.ResponseError):
-            HotConnection(f"redis://:wrong@127.0.0.1:{port}/2", 0.5).execute_command("GET", "k")
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            HotConnection(url.replace(":s3cret@", ":wrong@"), 0.5).execute_command("GET", "k")

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks: loopback ports (net) and private redis-servers."""
