@@ -13,6 +13,7 @@ from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.models.domain import DEFAULT_DIAL_STRING
+from tests.support.net import HeldPort
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 REQUESTS = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
@@ -242,24 +243,25 @@ def test_request_too_large(client, d):
 
 # --- degraded paths -----------------------------------------------------------------------
 
-def _dead_reader(app):
-    """Point the hot path's Redis client at a port nothing listens on."""
-    import socket
+@pytest.fixture
+def dead_url():
+    """A Redis URL that refuses every connection (a port held, never listening) for the test."""
+    with HeldPort() as dead:
+        yield dead.url()
 
+
+def _dead_reader(url):
+    """Point the hot path's Redis client at `url`, where nothing answers."""
     from app.directory.clients import HotConnection
     from app.directory.lookup import directory
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
     dirx = directory()
-    dirx.reader = HotConnection(f"redis://127.0.0.1:{port}/0", 0.25)
+    dirx.reader = HotConnection(url, 0.25)
     return dirx
 
 
-def test_redis_down_answers_from_sql(client, d, app_ctx):
-    dirx = _dead_reader(app_ctx)
+def test_redis_down_answers_from_sql(client, d, app_ctx, dead_url):
+    dirx = _dead_reader(dead_url)
     assert [u.get("id") for u in users(ask(client, "1001"))] == ["1001"]
     assert [u.get("id") for u in users(ask(client, "5002"))] == ["1002"]
     assert users(ask(client, "1009")) == []
@@ -268,16 +270,16 @@ def test_redis_down_answers_from_sql(client, d, app_ctx):
     assert dirx.stats["sql"] == 4
 
 
-def test_redis_down_unknown_users_are_remembered(client, d, app_ctx):
-    dirx = _dead_reader(app_ctx)
+def test_redis_down_unknown_users_are_remembered(client, d, app_ctx, dead_url):
+    dirx = _dead_reader(dead_url)
     for _ in range(5):
         assert users(ask(client, "1999")) == []
     assert dirx.stats["sql"] == 1
 
 
-def test_redis_down_disabled_extension_is_not_served(client, d, app_ctx):
+def test_redis_down_disabled_extension_is_not_served(client, d, app_ctx, dead_url):
     add_ext(d, "1020", enabled=False, param={"password": "x"})
-    _dead_reader(app_ctx)
+    _dead_reader(dead_url)
     assert users(ask(client, "1020")) == []
 
 
@@ -309,11 +311,11 @@ def test_domain_missing_from_redis_answers_from_sql_and_queues_a_rebuild(client,
     broker.delete("celery")
 
 
-def test_redis_and_sql_down_refuse_rather_than_fail(client, d, app_ctx, monkeypatch):
+def test_redis_and_sql_down_refuse_rather_than_fail(client, d, app_ctx, dead_url, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     ask(client, "1001")  # the domain head is now known to this process
-    _dead_reader(app_ctx)
+    _dead_reader(dead_url)
 
     def sql_down(*a, **kw):
         raise OperationalError("SELECT", {}, Exception("connection refused"))

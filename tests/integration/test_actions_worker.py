@@ -5,7 +5,6 @@ BACKGROUND_JOB → the real listener process → ingest on the worker → `keys.
 the settle task ends the action (no GET involved). Also: retries while a node is down,
 giving up with a clear reason, and routing to the node that holds the call.
 """
-import socket
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +17,7 @@ from app.state.calls import find_call
 from tests.api.actions_support import A5, B5, CALL5_UP_US, call5_up, lines, wire
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for, worker_cmd
+from tests.support.net import HeldPort
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +49,6 @@ def configure(monkeypatch, settings, settings_env, nodes, tmp_path, **kw):
                                else (peer.host, peer.port, peer.password)))
         for name, peer in nodes])
     return process_env(settings_env, tmp_path, nodes=nodes, extra=FAST, **kw)
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def acts(peer) -> list[str]:
@@ -149,16 +141,16 @@ def test_user_not_registered_fails_through_the_pipeline(app, app_ctx, client, to
 
 def test_a_node_down_then_up_gets_the_action_after_retries(app, app_ctx, client, tokens, rdb,
                                                           settings, tmp_path, queues, monkeypatch):
-    port = free_port()
+    down = HeldPort()           # refused until the late peer listens on this very port
     call5_up(rdb, settings, "fs1")
-    env = configure(monkeypatch, settings, settings, [("fs1", ("127.0.0.1", port, "ClueCon"))],
+    env = configure(monkeypatch, settings, settings, [("fs1", (down.host, down.port, "ClueCon"))],
                     tmp_path, config=QUICK_RETRIES)
     wlog = tmp_path / "worker.log"
-    with running(worker_cmd(queues="actions", concurrency=1), env, wlog):
+    with down, running(worker_cmd(queues="actions", concurrency=1), env, wlog):
         kill = post(client, tokens, f"/api/v1/calls/{A5}/hangup", {})
         retrying = wait_state(kill, ("retrying",), wlog)
         assert retrying.error.startswith("attempt ")
-        with EslPeer(port=port) as late:
+        with EslPeer(port=down.port) as late:
             late.channels.update({A5, B5})
             done = wait_state(kill, ("succeeded", "failed"), wlog)
             assert done.state == "succeeded"
@@ -171,10 +163,11 @@ def test_a_node_that_stays_down_fails_the_action_with_the_reason(app, app_ctx, c
                                                                 monkeypatch):
     call5_up(rdb, settings, "fs1")
     config = {"actions": {"retry_backoff": 0.1, "retry_backoff_max": 0.2, "max_retries": 2}}
+    dead = HeldPort()           # refuses every connection; nobody else can listen there
     env = configure(monkeypatch, settings, settings,
-                    [("fs1", ("127.0.0.1", free_port(), "ClueCon"))], tmp_path, config=config)
+                    [("fs1", (dead.host, dead.port, "ClueCon"))], tmp_path, config=config)
     wlog = tmp_path / "worker.log"
-    with running(worker_cmd(queues="actions", concurrency=1), env, wlog):
+    with dead, running(worker_cmd(queues="actions", concurrency=1), env, wlog):
         sup = post(client, tokens, f"/api/v1/calls/{A5}/supervise", {"supervisor": "1003"})
         failed = wait_state(sup, ("failed",), wlog)
     assert failed.error.startswith("FreeSWITCH node unreachable after 3 attempt(s): ")

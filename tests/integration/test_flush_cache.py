@@ -1,11 +1,10 @@
 """fscti.directory.flush_cache on a real Celery worker process against wire-level peers."""
-import socket
-
 import pytest
 import redis as redis_lib
 
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
+from tests.support.net import HeldPort
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +20,6 @@ def flushes(peer, domain=DOMAIN):
 def expected(*names):
     return [f"api xml_flush_cache {key} {name} {DOMAIN}" for name in names
             for key in ("id", "number-alias")]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
@@ -66,18 +57,20 @@ def test_every_node_gets_the_exact_flush_commands(app, settings, tmp_path, clean
 
 
 def test_a_node_that_is_down_gets_its_flush_when_it_comes_back(app, settings, tmp_path, clean_queue):
-    late_port = free_port()
-    with EslPeer() as up:
+    # Held, never listening: refused until the late peer listens on it (nobody else can take it).
+    down = HeldPort()
+    with down, EslPeer() as up:
         env = process_env(settings, tmp_path,
-                          nodes=[("down", ("127.0.0.1", late_port, "ClueCon")), ("up", up)])
+                          nodes=[("down", (down.host, down.port, "ClueCon")), ("up", up)])
         log = tmp_path / "worker.log"
         with running(worker_cmd(), env, log):
             app.extensions["celery"].send_task("fscti.directory.flush_cache", args=[DOMAIN, ["2001"]])
             # The reachable node is not held up by the unreachable one.
-            wait_for(lambda: flushes(up) == expected("2001"), 30, what="flush on the up node\n"
-                     + log_text(log))
-            wait_for(lambda: "unreachable" in log_text(log), 30, what="a retry of the down node")
-            with EslPeer(port=late_port) as late:
+            wait_for(lambda: flushes(up) == expected("2001"), 30, what="flush on the up node",
+                     log=log)
+            wait_for(lambda: "unreachable" in log_text(log), 30, what="a retry of the down node",
+                     log=log)
+            with EslPeer(port=down.port) as late:
                 wait_for(lambda: flushes(late) == expected("2001"), 60,
                          what="flush on the late node", log=log)
     assert "flush_cache on down: unreachable" in log_text(log)

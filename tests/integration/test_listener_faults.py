@@ -12,6 +12,7 @@ from tests.eslpeer.broker import BrokerQueue
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for
 from tests.eslpeer.wire import json_event_frame
 from tests.integration.test_listener import FAST, ident, subscribed
+from tests.support.net import HeldPort
 from tests.support.redis_server import RedisServer, needs_redis_server
 
 pytestmark = pytest.mark.integration
@@ -144,11 +145,11 @@ def test_a_peer_that_accepts_auth_and_goes_silent_is_cut_off(settings, tmp_path,
 
 
 def test_no_freeswitch_reachable_keeps_retrying_and_stops_cleanly(settings, tmp_path, rdb):
-    with EslPeer() as peer:
-        gone = ("127.0.0.1", peer.port, "ClueCon")
-    env = process_env(settings, tmp_path, nodes=[("fs1", gone)], extra=FAST)
+    dead = HeldPort()                     # refuses, and nobody else can start listening there
+    env = process_env(settings, tmp_path, nodes=[("fs1", (dead.host, dead.port, "ClueCon"))],
+                      extra=FAST)
     log = tmp_path / "listener.log"
-    with running(listener_cmd(), env, log) as proc:
+    with dead, running(listener_cmd(), env, log) as proc:
         wait_for(lambda: log_text(log).count("cannot connect") >= 3, 15, what="retries", log=log)
         raw = wait_for(lambda: rdb.get(keys.listener_status("fs1")), 10, what="status")
         st = json.loads(raw)

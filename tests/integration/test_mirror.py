@@ -1,7 +1,6 @@
 """The Redis mirror's writes: SPEC §1 shape, alias index, disabled set, deletes, Redis down."""
 import json
 import logging
-import socket
 
 import pytest
 import redis as redis_lib
@@ -11,6 +10,7 @@ from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.state import keys
+from tests.support.net import HeldPort
 
 
 @pytest.fixture
@@ -139,16 +139,13 @@ def test_write_with_a_stale_seq_is_refused(dom, rdb):
     assert rdb.hexists(keys.exten("example.com"), "1001")
 
 
-def _dead_writer(app):
+def _dead_writer(app, url):
+    """Point the mirror's writer at `url`, where nothing answers; returns (clients, live writer)."""
     from app.directory.clients import for_app, make_client
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
     clients = for_app(app)
     live = clients.writer
-    clients.writer = make_client(f"redis://127.0.0.1:{port}/0", 0.25)
+    clients.writer = make_client(url, 0.25)
     return clients, live
 
 
@@ -158,7 +155,8 @@ def test_redis_down_on_write_logs_and_queues_a_repair(dom, app_ctx, settings, ca
     broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
     broker.delete("celery")
     ext = new_ext(dom, "1001")
-    clients, live = _dead_writer(app_ctx)
+    dead = HeldPort()  # refuses every connection; nobody else can take the port meanwhile
+    clients, live = _dead_writer(app_ctx, dead.url())
     # migrations/env.py's fileConfig() disables loggers that existed before the test migration.
     logging.getLogger("app.directory.mirror").disabled = False
     try:
@@ -168,6 +166,7 @@ def test_redis_down_on_write_logs_and_queues_a_repair(dom, app_ctx, settings, ca
             assert mirror.mirror_domain(dom) is False
     finally:
         clients.writer = live
+        dead.release()
     assert "SQL is committed, repair queued" in caplog.text
     assert repairs.join(10)
     tasks = [(json.loads(m)["headers"]["task"], json.loads(m)["headers"]["argsrepr"])

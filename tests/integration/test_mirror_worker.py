@@ -1,7 +1,6 @@
 """Mirror tasks on a real Celery worker (real broker): reconcile, rebuild, repairs queued by the
 directory endpoint and by a mirror write that could not reach Redis."""
 import json
-import socket
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from app.extensions import db
 from app.models import Domain, Extension
 from app.state import keys
 from tests.conftest import _broker_url
+from tests.support.net import HeldPort
 
 D = "wk.example"
 
@@ -91,14 +91,11 @@ def test_write_lost_to_a_redis_outage_is_repaired_by_the_worker(worker, dom, rdb
     db.session.commit()
     clients = for_app(app_ctx)
     live = clients.writer
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead_port = s.getsockname()[1]
-    s.close()
-    clients.writer = make_client(f"redis://127.0.0.1:{dead_port}/0", 0.25)
-    try:
-        assert mirror.mirror_extensions([e]) == 0  # the API call still succeeds
-    finally:
-        clients.writer = live
+    with HeldPort() as dead:  # refuses every connection; nobody else can take the port
+        clients.writer = make_client(dead.url(), 0.25)
+        try:
+            assert mirror.mirror_extensions([e]) == 0  # the API call still succeeds
+        finally:
+            clients.writer = live
     assert wait_for(lambda: rdb.hexists(keys.exten(D), "399"))
     assert json.loads(rdb.hget(keys.exten(D), "399"))["param"] == {"password": "new"}
