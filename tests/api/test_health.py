@@ -1,4 +1,4 @@
-import redis
+from tests.support.net import HeldPort
 
 
 def test_healthz(client):
@@ -15,9 +15,14 @@ def test_readyz_reports_sql_and_redis(client):
 def test_readyz_is_503_when_redis_is_unreachable(app, settings):
     from app import create_app
 
-    s = type(settings)(**{**settings.__dict__, "redis_url": "redis://127.0.0.1:1/0"})
-    other = create_app(s, TESTING=True)
-    r = other.test_client().get("/readyz")
+    with HeldPort() as dead:  # bound, never listening: refused, and nobody else can take it
+        s = type(settings)(**{**settings.__dict__, "redis_url": dead.url()})
+        try:
+            other = create_app(s, TESTING=True)
+        finally:
+            app.extensions["celery"].set_current()      # the session app's Celery again: tasks
+            app.extensions["celery"].set_default()      # run later must not use the dead Redis
+        r = other.test_client().get("/readyz")
     assert r.status_code == 503
     assert r.json["checks"]["sql"] == "ok"
     assert r.json["checks"]["redis"].startswith("error")
