@@ -87,7 +87,7 @@ def served(app_ctx, settings, tmp_path):
     db.session.commit()
     rebuild_all()
     env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=srv.url,
-               CELERY_BROKER_URL=srv.url.replace("/0", "/1"), CELERY_RESULT_BACKEND=srv.url.replace("/0", "/1"),
+               CELERY_BROKER_URL=srv.url_for(1), CELERY_RESULT_BACKEND=srv.url_for(1),
                FSCTI_ADMIN_TOKEN=TOKEN, FSCTI_DIRECTORY_CACHE="on",
                FSCTI_DIRECTORY_CACHE_MAX_AGE="60", LOG_LEVEL="WARNING")
     env.pop("FSCTI_CONFIG", None)
