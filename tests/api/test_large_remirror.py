@@ -16,6 +16,7 @@ from app import create_app
 from app.services import effects
 from app.state import keys
 from tests.api.directory_api import flushes, mirrored, mk_domain, mk_ext, mk_template  # noqa: F401
+from tests.support.net import HeldPort
 from workers.tasks import mirror as mirror_tasks
 
 NAMES = ["1001", "1002", "1003"]
@@ -124,7 +125,8 @@ def test_an_unchanged_template_queues_nothing(client, admin, world, broker):
 def test_with_the_broker_down_it_is_done_in_the_request(app, settings, client, admin, rdb,
                                                         world, broker):
     """Slow but complete: the committed change must reach Redis even without a task."""
-    down = dataclasses.replace(settings, celery_broker_url="redis://127.0.0.1:1/0")
+    dead = HeldPort()  # bound, never listening: refused, and nobody else can take it
+    down = dataclasses.replace(settings, celery_broker_url=dead.url())
     other = create_app(down, TESTING=True)
     try:
         r = other.test_client().patch("/api/v1/templates/agents", headers=admin,
@@ -134,6 +136,7 @@ def test_with_the_broker_down_it_is_done_in_the_request(app, settings, client, a
     finally:
         app.extensions["celery"].set_current()      # the session app's Celery again
         app.extensions["celery"].set_default()
+        dead.release()
     assert teams(rdb, world) == ["d", "d", "d"]
 
 
