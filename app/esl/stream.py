@@ -5,9 +5,10 @@ then follows one of two decoders:
 
 - `frames` (default): after auth FreeSWITCH sends nothing until asked, so the socket is
   handed over clean; we send the `event json ...` packets ourselves and read the stream in
-  256 KiB chunks, split `Content-Length` frames and `json.loads` each body. Measured on this
-  machine with the captured channel events (8.4 KB average): about 37,000 events/s per core.
-- `esl`: `recvEventTimed()` + `serialize("json")` + `json.loads`, about 4,800 events/s per core
+  256 KiB chunks, split `Content-Length` frames and decode each body with orjson (about
+  2.4 times faster than the standard `json` on these bodies, 10 µs against 23 µs for the
+  captured channel events, 8.8 KB average).
+- `esl`: `recvEventTimed()` + `serialize("json")` + decoding, about 4,800 events/s per core
   (header iteration with getHeader() is slower still, about 3,400/s); python-ESL's own C
   decoding alone tops out near 10,000/s (cJSON parse, event build, event duplicate). It also
   aborts the process on a negative Content-Length (an assert on malloc). Kept for comparison.
@@ -20,10 +21,11 @@ trusted. Every complete frame received before a disconnect is still returned.
 """
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
+
+import orjson
 
 from app.esl.commands import event_subscriptions
 from app.esl.connect import open_esl
@@ -211,8 +213,10 @@ class EventStream:
 
     def _decode(self, body: bytes) -> dict | None:
         try:
-            event = json.loads(body)
-        except ValueError:
+            # orjson refuses what `json` would let through only to fail later: invalid
+            # UTF-8, lone surrogates, NaN; such a body is malformed here.
+            event = orjson.loads(body)
+        except orjson.JSONDecodeError:
             event = None
         if not isinstance(event, dict) or not isinstance(event.get("Event-Name"), str):
             self.malformed += 1
