@@ -27,7 +27,7 @@ from app.esl.connection import EslClient
 from app.esl.errors import EslError
 from app.esl.stream import EventStream
 from app.state import keys
-from app.state.events import slim_event
+from app.state.events import Slimmer
 from workers.listener_outbox import Outbox, Publisher
 
 log = logging.getLogger("fscti.listener")
@@ -59,6 +59,7 @@ class NodeReader(threading.Thread):
         super().__init__(name=f"listener-{node.name}", daemon=True)
         self.node, self.settings, self.outbox, self.stats, self.stop = node, settings, outbox, stats, stop
         self.cfg = settings.listener
+        self.slim = Slimmer(settings)
         self.stream: EventStream | None = None
 
     def run(self) -> None:
@@ -122,18 +123,22 @@ class NodeReader(threading.Thread):
         return got_events
 
     def _feed(self, batch) -> None:
-        st, name, settings = self.stats, self.node.name, self.settings
+        st, name, slim_event = self.stats, self.node.name, self.slim
+        st.received += len(batch)
+        kept = []
         for event, received in batch:
-            st.received += 1
             core = event.get("Core-UUID")
-            if core and core != st.core_uuid:
+            if core != st.core_uuid and core:
                 if st.core_uuid is not None:
+                    # what came before the new core goes first, then the resync
+                    self._put(kept)
+                    kept = []
                     log.warning("%s: Core-UUID changed %s -> %s (FreeSWITCH restarted)",
                                 name, st.core_uuid, core)
                     self._resync("core-uuid-changed", core)
                 st.core_uuid = core
             try:
-                slim = slim_event(event, settings)
+                slim = slim_event(event)
             except Exception:  # the hook must not take the listener down with one bad event
                 st.malformed += 1
                 log.exception("%s: slim_event failed on %s; event skipped", name,
@@ -143,9 +148,13 @@ class NodeReader(threading.Thread):
                 st.filtered += 1
                 continue
             slim["_received"] = received
-            if not self.outbox.put_event(name, slim):
-                st.dropped += 1
+            kept.append(slim)
+        self._put(kept)
         st.last_event_at = batch[-1][1]
+
+    def _put(self, events: list) -> None:
+        if events:
+            self.stats.dropped += len(events) - self.outbox.put_events(self.node.name, events)
 
     def _resync(self, reason: str, core: str | None) -> None:
         self.stats.resyncs += 1

@@ -6,10 +6,16 @@ again a `fscti.state.resync(node, "overflow", core)` goes out after what was kep
 is repaired from FreeSWITCH's snapshots instead of passing silently.
 
 The publisher sends, per node and in arrival order, batches of at most `batch_size` events,
-a batch leaving when it is full or when its first event has waited `batch_delay_ms`.
-Control messages (resync) keep their place in the node's order. An item leaves the outbox
-only after the broker took it; a failed send is retried with backoff (a message the broker
-took just before failing may go twice: the ingest task is idempotent).
+a batch leaving when it is full or when its first event has waited `batch_delay_ms`; except
+under load: when events arrive fast enough to fill the batch within `batch_max_delay_ms` of
+its first one (at least `batch_size` / `batch_max_delay_ms` events per second), it waits
+for that, so a busy node sends fewer, fuller tasks (each task and each script run has a
+fixed cost) while a quiet one keeps the short delay. The batch is sent as one JSON text
+(orjson, encoded once here and decoded once by the task; Celery's own JSON would encode
+and decode every event dict again). Control messages (resync) keep their place in the
+node's order. An item leaves the outbox only after the broker took it; a failed send is
+retried with backoff (a message the broker took just before failing may go twice: the
+ingest task is idempotent).
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ import collections
 import logging
 import threading
 import time
+
+import orjson
 
 log = logging.getLogger("fscti.listener")
 
@@ -35,22 +43,26 @@ class Outbox:
         self.events = 0
         self.overflowed: set[str] = set()
 
-    def put_event(self, node: str, event: dict) -> bool:
-        """Queue an event; False when the outbox is full (the event is dropped)."""
+    def put_events(self, node: str, events: list) -> int:
+        """Queue events in order, as many as there is room for; returns how many (the rest are dropped)."""
         with self.cond:
-            if self.events >= self.max_events:
+            room = self.max_events - self.events
+            if room < len(events):
                 self.overflowed.add(node)
-                return False
+                events = events[:max(0, room)]
+            if not events:
+                return 0
             queue = self.queues.get(node)
             if queue is None:
                 queue = self.queues[node] = collections.deque()
-            queue.append(("event", event))
-            self.events += 1
+            before = len(queue)
+            queue.extend(("event", e) for e in events)
+            self.events += len(events)
             # Wake the publisher only when this changes what it waits for: a first item
             # (it starts the batch clock) or a full batch. Not once per event.
-            if len(queue) == 1 or len(queue) == self.batch_size:
+            if before == 0 or before < self.batch_size <= len(queue):
                 self.cond.notify()
-            return True
+            return len(events)
 
     def put_control(self, node: str, task: str, args: list) -> None:
         """Queue a control task (never dropped: there is at most a handful)."""
@@ -73,6 +85,7 @@ class Publisher(threading.Thread):
         self.stats = stats
         self.batch_size = int(cfg["batch_size"])
         self.delay = float(cfg["batch_delay_ms"]) / 1000.0
+        self.max_delay = max(self.delay, float(cfg["batch_max_delay_ms"]) / 1000.0)
         self.retry_max = float(cfg["broker_retry_max"])
         self.broker_ok = True
         self._stopping = False
@@ -131,12 +144,26 @@ class Publisher(threading.Thread):
                     if first[0] == "control":
                         self._rr += 1
                         return node, [first]
-                    due = first[1]["_received"] + self.delay
-                    if self._stopping or len(queue) >= self.batch_size or due <= now:
+                    due = self._due(first[1]["_received"], len(queue), now)
+                    if due <= now:
                         self._rr += 1
                         return node, self._take(queue)
                     wait = due - now if wait is None else min(wait, due - now)
                 ob.cond.wait(wait)
+
+    def _due(self, first: float, held: int, now: float) -> float:
+        """When a node's batch leaves: its first event's time + the delay, or + the longer
+        delay while the events held so far arrived fast enough to fill it by then."""
+        if self._stopping or held >= self.batch_size:
+            return now
+        due = first + self.delay
+        if due > now:
+            return due
+        # held events in (now - first) s: at that rate the batch is full at
+        # first + batch_size * (now - first) / held; wait for it if that is within max_delay.
+        if held * self.max_delay >= self.batch_size * (now - first):
+            return first + self.max_delay
+        return now
 
     def _take(self, queue) -> list:
         items = []
@@ -158,7 +185,8 @@ class Publisher(threading.Thread):
                 self.celery.send_task(task, args=args, queue=QUEUE, retry=False,
                                       ignore_result=True)
             else:
-                self.celery.send_task(INGEST_TASK, args=[node, [it[1] for it in items]],
+                batch = orjson.dumps([it[1] for it in items]).decode()
+                self.celery.send_task(INGEST_TASK, args=[node, batch],
                                       queue=QUEUE, retry=False, ignore_result=True,
                                       argsrepr=f"({node!r}, <{len(items)} events>)",
                                       kwargsrepr="{}")

@@ -46,6 +46,7 @@ DEFAULT_LISTENER = {
     "buffer_max": 100000,      # events kept in memory while the broker is unavailable
     "batch_size": 500,         # events per fscti.ingest.events task, at most
     "batch_delay_ms": 5.0,     # how long a batch's first event waits for more
+    "batch_max_delay_ms": 25.0,  # ... when events come fast enough to fill the batch by then
     "backoff_initial": 0.5,    # s before the first reconnect to a node
     "backoff_max": 30.0,       # s, cap of the exponential reconnect backoff
     "idle_timeout": 60.0,      # s without a byte from a node (HEARTBEAT is every 20 s) → reconnect

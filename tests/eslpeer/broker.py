@@ -19,6 +19,11 @@ class TaskMessage:
     queue: str
 
 
+def _batch(events) -> list:
+    """An ingest batch: the listener sends the JSON text of the event list (a list also works)."""
+    return json.loads(events) if isinstance(events, str) else events
+
+
 class BrokerQueue:
     """Reads (and removes) the raw task messages of one queue, oldest first."""
 
@@ -48,7 +53,7 @@ class BrokerQueue:
         """Every event of every fscti.ingest.events message so far, in order."""
         self.drain()
         return [e for m in self.messages if m.task == "fscti.ingest.events"
-                and (node is None or m.args[0] == node) for e in m.args[1]]
+                and (node is None or m.args[0] == node) for e in _batch(m.args[1])]
 
     def resyncs(self) -> list[list]:
         """The args of every fscti.state.resync message so far: [node, reason, core_uuid]."""

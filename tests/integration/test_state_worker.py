@@ -1,5 +1,6 @@
 """fscti.ingest.events and fscti.state.resync on a real Celery worker process (prefork, 3
 processes), fed the real capture shuffled and duplicated, against the real Redis."""
+import json
 import random
 import time
 
@@ -42,7 +43,9 @@ def test_worker_applies_shuffled_duplicated_batches_exactly(app, rdb, settings, 
         i = 0
         while i < len(stream):
             n = rnd.randint(1, 30)
-            celery.send_task("fscti.ingest.events", args=[NODE, stream[i:i + n]], queue="events")
+            # a list of events, or its JSON text as the listener sends it: both are batches
+            batch = stream[i:i + n] if rnd.random() < 0.5 else json.dumps(stream[i:i + n])
+            celery.send_task("fscti.ingest.events", args=[NODE, batch], queue="events")
             i += n
         try:
             wait_for(lambda: outputs(rdb) == expected, 60, what="state equal to one in-order pass")

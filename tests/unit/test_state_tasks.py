@@ -16,9 +16,26 @@ def test_ingest_task_applies_a_batch_and_skips_bad_input(app, rdb, settings, cap
     assert len(list_calls(client=rdb)) == 2
     assert "malformed" in caplog.text
     # arguments that are not (node, list) are logged and dropped, never a crash
+    caplog.clear()
     assert ingest.apply(args=(NODE, "not a list")).get() is None
+    assert "not JSON" in caplog.text
+    assert ingest.apply(args=(NODE, '{"Event-Name": "HEARTBEAT"}')).get() is None
     assert ingest.apply(args=(None, [])).get() is None
-    assert "bad arguments" in caplog.text
+    assert caplog.text.count("bad arguments") == 3
+
+
+def test_ingest_task_takes_the_batch_as_json_text_as_the_listener_sends_it(app, rdb, settings):
+    import json
+
+    from workers.tasks.ingest import events as ingest
+
+    t = phase_us("call1_caller_hangup:bridged")
+    batch = until(slim_events(settings), t)
+    ingest.apply(args=(NODE, batch)).get()
+    expected = outputs(rdb)
+    rdb.flushdb()
+    ingest.apply(args=(NODE, json.dumps(batch))).get()
+    assert outputs(rdb) == expected and len(list_calls(client=rdb)) == 2
 
 
 def test_tick_task_sweeps_and_enqueues_resyncs(app, rdb, settings, monkeypatch):

@@ -1,6 +1,7 @@
 """FreeSWITCH events → live state (queue `events`): one task per batch from the listener."""
 import logging
 
+import orjson
 import redis
 from celery import shared_task
 from flask import current_app
@@ -18,8 +19,17 @@ RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
 @shared_task(name="fscti.ingest.events", acks_late=True, ignore_result=True,
              autoretry_for=RETRYABLE, retry_backoff=True, retry_backoff_max=30,
              max_retries=50, time_limit=60, soft_time_limit=50)
-def events(node_name: str, events: list) -> None:
-    """Apply one node's events (slim dicts, in arrival order) to the state."""
+def events(node_name: str, events: list | str) -> None:
+    """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to the state."""
+    if isinstance(events, str):
+        # The listener sends the batch as one JSON text: decoded here once, with orjson,
+        # instead of Celery's JSON building every event dict (docs/listener.md).
+        try:
+            events = orjson.loads(events)
+        except orjson.JSONDecodeError as exc:
+            log.error("fscti.ingest.events: bad arguments (%.40r, a batch that is not JSON: %s); "
+                      "batch dropped", node_name, exc)
+            return
     if not isinstance(node_name, str) or not node_name or not isinstance(events, list):
         log.error("fscti.ingest.events: bad arguments (%.40r, %s); batch dropped",
                   node_name, type(events).__name__)
