@@ -12,6 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+import orjson
+
 from app.state import keys
 from app.state.prepare import clock_sample, prepare
 from app.state.scripts import config_json, script
@@ -67,8 +69,17 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
     for chunk in chunks:
         owners, compact = _share_owners(chunk)
         batch = dict(base, ops=compact, owners=owners)
-        result.add(run(args=[cfg, json.dumps(batch, separators=(",", ":"))]))
+        result.add(run(args=[cfg, _encode(batch)]))
     return result
+
+
+def _encode(batch: dict) -> bytes | str:
+    """The batch as JSON for the script: orjson (4x faster than `json`); `json` only for what
+    orjson refuses (a lone surrogate in a hand-made message: never from the listener)."""
+    try:
+        return orjson.dumps(batch)
+    except TypeError:
+        return json.dumps(batch, separators=(",", ":"))
 
 
 def _share_owners(ops: list) -> tuple[list, list]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 
+import orjson
+
 from app.names import is_domain, is_extension, is_uuid
 from app.state import keys
 from app.state.events import CHANNEL_EVENTS, REGISTRATION_SUBCLASSES
@@ -44,7 +46,7 @@ CORE_TIMES = (
 
 def reg_json(fields: dict) -> str:
     """A binding's `register` object as JSON text, SPEC's fields first (the script splices it)."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(fields).decode()
 
 
 class Malformed(ValueError):
@@ -197,7 +199,7 @@ class Preparer:
               "cid": call_id, "node": self.node, "nb": self.nb, "st": st, "ts": ts,
               "core": self._core(event), "contact": event.get("contact") or "",
               "multi": self.multi,
-              "ev": json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+              "ev": orjson.dumps(body).decode()}
         if sub == "sofia::register":
             try:
                 expires = int(event.get("expires") or 0)
