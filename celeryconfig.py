@@ -15,7 +15,8 @@ include = [
 
 task_serializer = "json"
 result_serializer = "json"
-accept_content = ["json"]
+# + the listener's ingest batches: orjson + zlib (workers/ingest_codec.py), JSON data only
+accept_content = ["json", "application/x-fscti-zjson"]
 timezone = "UTC"
 enable_utc = True
 task_acks_late = True

@@ -10,12 +10,11 @@ a batch leaving when it is full or when its first event has waited `batch_delay_
 under load: when events arrive fast enough to fill the batch within `batch_max_delay_ms` of
 its first one (at least `batch_size` / `batch_max_delay_ms` events per second), it waits
 for that, so a busy node sends fewer, fuller tasks (each task and each script run has a
-fixed cost) while a quiet one keeps the short delay. The batch is sent as one JSON text
-(orjson, encoded once here and decoded once by the task; Celery's own JSON would encode
-and decode every event dict again). Control messages (resync) keep their place in the
-node's order. An item leaves the outbox only after the broker took it; a failed send is
-retried with backoff (a message the broker took just before failing may go twice: the
-ingest task is idempotent).
+fixed cost) while a quiet one keeps the short delay. A batch goes as one JSON text in a
+compressed `fscti-zjson` message (workers/ingest_codec.py says why). Control messages
+(resync) keep their place in the node's order. An item leaves the outbox only after the
+broker took it; a failed send is retried with backoff (a message the broker took just
+before failing may go twice: the ingest task is idempotent).
 """
 from __future__ import annotations
 
@@ -25,6 +24,8 @@ import threading
 import time
 
 import orjson
+
+from workers.ingest_codec import SERIALIZER
 
 log = logging.getLogger("fscti.listener")
 
@@ -187,7 +188,8 @@ class Publisher(threading.Thread):
             else:
                 batch = orjson.dumps([it[1] for it in items]).decode()
                 self.celery.send_task(INGEST_TASK, args=[node, batch],
-                                      queue=QUEUE, retry=False, ignore_result=True,
+                                      serializer=SERIALIZER, queue=QUEUE, retry=False,
+                                      ignore_result=True,
                                       argsrepr=f"({node!r}, <{len(items)} events>)",
                                       kwargsrepr="{}")
         except Exception as exc:  # kombu/redis errors vary by transport: all mean "not sent"

@@ -1,7 +1,8 @@
 """Looking inside the Celery broker (a private Redis a test may stop: tests.support.redis_server).
 
 kombu's Redis transport keeps a queue as a Redis list (LPUSH, consumers BRPOP), each item a
-JSON envelope whose base64 `body` is the task protocol 2 tuple `[args, kwargs, embed]`.
+JSON envelope whose base64 `body` is the task protocol 2 tuple `[args, kwargs, embed]`,
+serialized as its `content-type` says (JSON, or the listener's orjson + zlib batches).
 """
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import json
 from dataclasses import dataclass
 
 import redis as redis_lib
+from kombu.serialization import loads
+
+from workers import ingest_codec
+
+ACCEPT = {"application/json", ingest_codec.CONTENT_TYPE}
 
 
 @dataclass
@@ -44,7 +50,9 @@ class BrokerQueue:
             body = envelope["body"]
             if envelope["properties"].get("body_encoding") == "base64":
                 body = base64.b64decode(body)
-            args, _kwargs, _embed = json.loads(body)
+            # the content type says how: Celery's json, or the listener's orjson + zlib
+            args, _kwargs, _embed = loads(body, envelope["content-type"],
+                                          envelope["content-encoding"], accept=ACCEPT)
             new.append(TaskMessage(envelope["headers"]["task"], args, self.queue))
         self.messages += new
         return new

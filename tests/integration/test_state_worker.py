@@ -12,6 +12,7 @@ from app.state.ingest import apply_events
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
 from tests.property.replay import NODE, api_output, outputs, phase_us, slim_events
+from workers import ingest_codec
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +44,12 @@ def test_worker_applies_shuffled_duplicated_batches_exactly(app, rdb, settings, 
         i = 0
         while i < len(stream):
             n = rnd.randint(1, 30)
-            # a list of events, or its JSON text as the listener sends it: both are batches
+            # a list or (as the listener sends it) its JSON text; Celery's json or the
+            # listener's orjson + zlib: the same batches either way
             batch = stream[i:i + n] if rnd.random() < 0.5 else json.dumps(stream[i:i + n])
-            celery.send_task("fscti.ingest.events", args=[NODE, batch], queue="events")
+            serializer = "json" if rnd.random() < 0.5 else ingest_codec.SERIALIZER
+            celery.send_task("fscti.ingest.events", args=[NODE, batch], queue="events",
+                             serializer=serializer)
             i += n
         try:
             wait_for(lambda: outputs(rdb) == expected, 60, what="state equal to one in-order pass")

@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.extensions import redis_ext
 from app.state.ingest import apply_events
+from workers import ingest_codec  # noqa: F401  (registers the batches' wire format)
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,6 @@ RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
 def events(node_name: str, events: list | str) -> None:
     """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to the state."""
     if isinstance(events, str):
-        # The listener sends the batch as one JSON text: decoded here once, with orjson,
-        # instead of Celery's JSON building every event dict (docs/listener.md).
         try:
             events = orjson.loads(events)
         except orjson.JSONDecodeError as exc:
