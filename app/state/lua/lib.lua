@@ -26,8 +26,20 @@ local function gt(a, b)
   return a > b
 end
 
--- cjson escapes '/' as '\/' (valid JSON, but mod_cti GUIs see plain slashes).
-local function unslash(s) return (string.gsub(s, '\\/', '/')) end
+-- cjson escapes '/' as '\/' (valid JSON, but mod_cti GUIs see plain slashes). Plain finds
+-- (memchr speed) rather than gsub, whose pattern matcher costs ~5 ns a byte of every value.
+local function unslash(s)
+  local i = string.find(s, '\\/', 1, true)
+  if not i then return s end
+  local parts, start = {}, 1
+  while i do
+    parts[#parts + 1] = string.sub(s, start, i - 1)
+    start = i + 1                                   -- keeps the '/', drops the '\'
+    i = string.find(s, '\\/', start, true)
+  end
+  parts[#parts + 1] = string.sub(s, start)
+  return table.concat(parts)
+end
 
 local enc_obj
 local function enc(v)
