@@ -232,7 +232,8 @@ def run(args) -> dict:
     redis = RedisServer(directory=tmp).start()      # state db 0, broker db 1
     client = redis.client(decode_responses=True)
     procs = []
-    result: dict = {"workers": args.workers, "pool": args.pool, "batch_delay_ms": args.batch_delay_ms}
+    result: dict = {"workers": args.workers, "pool": args.pool, "batch_delay_ms": args.batch_delay_ms,
+                    "batch_max_delay_ms": args.batch_max_delay_ms}
     try:
         with EslPeer(record=False) as peer:
             cfg = {"freeswitch": [{"name": NODE, "host": peer.host, "port": peer.port,
@@ -244,6 +245,7 @@ def run(args) -> dict:
                         "CELERY_BROKER_URL": redis.url_for(1), "CELERY_RESULT_BACKEND": redis.url_for(1),
                         "FSCTI_CONFIG": str(tmp / "cti.json"), "LOG_LEVEL": "WARNING",
                         "FSCTI_LISTENER_BATCH_DELAY_MS": str(args.batch_delay_ms),
+                        "FSCTI_LISTENER_BATCH_MAX_DELAY_MS": str(args.batch_max_delay_ms),
                         "PYTHONUNBUFFERED": "1"})
             py = sys.executable
             procs.append(start([py, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q",
@@ -332,6 +334,8 @@ def main(argv: list[str]) -> int:
                         help="Celery pool of the events worker")
     parser.add_argument("--batch-delay-ms", type=float, default=5.0,
                         help="listener batch_delay_ms (how long a batch waits to fill)")
+    parser.add_argument("--batch-max-delay-ms", type=float, default=25.0,
+                        help="listener batch_max_delay_ms (how long a busy node's batch waits to fill)")
     parser.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     args = parser.parse_args(argv)
     result = run(args)
