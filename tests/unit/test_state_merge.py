@@ -258,3 +258,42 @@ def test_hangup_dominates_later_events_of_the_leg(rdb, settings):
     value = json.loads(rdb.hget("calls", "1001"))
     assert value["notify"] == "hangup" and value["activity"] == []
     assert find_call(A1, rdb)["state"] == "hangup"
+
+
+def test_userinfo_registration_part_follows_each_batch_time_between_call_events(rdb, settings):
+    # A call event does not re-read the registration record: the registration part of
+    # cti_userinfo is kept beside it until its first expiry. It must still be what the
+    # record gives at each batch's time: expired at 600, alive again for a batch judged at
+    # 590 (a worker whose clock is behind), and gone with the last binding.
+    apply(rdb, settings, by_seq(settings, 427), now=1795670520_000000)   # 1003, expiry 599
+    (create,) = by_seq(settings, 472)
+    create.update({"variable_user_name": "1003", "Unique-ID": "0b6f8d2e-0000-4000-8000-000000000003"})
+
+    def info(now):
+        apply(rdb, settings, [dict(create)], now=now)
+        return outputs(rdb)["userinfo"]["1003"]
+
+    first = info(1795670590_000000)
+    assert first["register"]["call-id"] == first["bindings"][0]["call-id"]
+    assert len(first["calls"]) == 1
+    later = info(1795670600_000000)
+    assert "register" not in later and "bindings" not in later and len(later["calls"]) == 1
+    assert info(1795670590_000000) == first
+    assert info(1795670598_000000) == first
+    # two phones: the part saved at 600 holds the later one only; at 590 both live
+    s = with_state(settings, multiple_registrations=True)
+    soft = reg_event(s, 427, call_id="soft-1003", expires="3600")
+    soft["Event-Sequence"], soft["Event-Date-Timestamp"] = "428", "1795670520000000"
+    apply(rdb, s, [soft], now=1795670590_000000)
+    apply(rdb, s, [dict(create)], now=1795670600_000000)
+    assert [b["call-id"] for b in outputs(rdb)["userinfo"]["1003"]["bindings"]] == ["soft-1003"]
+    apply(rdb, s, [dict(create)], now=1795670590_000000)
+    assert len(outputs(rdb)["userinfo"]["1003"]["bindings"]) == 2
+    # every phone gone: no registration part left beside the record
+    for call_id, seq in (("soft-1003", "430"), (by_seq(s, 427)[0]["call-id"], "431")):
+        bye = reg_event(s, 427, Event_Subclass="sofia::unregister", call_id=call_id)
+        bye["Event-Sequence"], bye["Event-Date-Timestamp"] = seq, "1795670521000000"
+        apply(rdb, s, [bye], now=1795670590_000000)
+    apply(rdb, s, [dict(create)], now=1795670590_000000)
+    assert "register" not in outputs(rdb)["userinfo"]["1003"]
+    assert not rdb.hexists(keys.reg_state("127.0.0.1"), "1003\tui")

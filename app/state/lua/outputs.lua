@@ -238,34 +238,83 @@ local function recompute_reg(ctx)
   return binds
 end
 
+-- The registration part of an extension's cti_userinfo value, `register` and `bindings` (and
+-- the Switchname they give), only changes with the registration record (then DREG: it is
+-- rebuilt) or when one of its bindings expires. It is kept as text beside the record (field
+-- `<ext>\tui` of the same hash): `from \t until \t switchname \t register \t bindings`, valid
+-- for from <= NOW < until (the first expiry), so a call event's recompute neither reads nor
+-- decodes the registration record. Absent when no binding lives (the record is read then).
+local function ui_field(ctx) return ctx.x .. '\tui' end
+
 -- The `register` objects arrive as JSON text (app/state/prepare.py reg_json), spliced as is.
-local function write_userinfo(ctx, binds, calls)
-  if #binds == 0 and #calls == 0 then
+local function reg_part(binds)
+  if #binds == 0 then return nil end
+  local B1 = binds[1].B
+  local sw = ''
+  if B1.sw ~= nil and B1.sw ~= '' then sw = unslash(cjson.encode(B1.sw)) end
+  local bl, till = {}, nil
+  for i, e in ipairs(binds) do
+    bl[i] = string.sub(e.B.reg, 1, -2) .. ',"expires-at":"' .. e.B.exp .. '"}'
+    if till == nil or gt(till, e.B.exp) then till = e.B.exp end
+  end
+  return {sw = sw, reg = B1.reg, bl = '[' .. table.concat(bl, ',') .. ']', till = till}
+end
+
+local function save_reg_part(ctx, part)
+  if part then
+    redis.call('HSET', ctx.rg, ui_field(ctx),
+               table.concat({NOW, part.till, part.sw, part.reg, part.bl}, '\t'))
+  else
+    redis.call('HDEL', ctx.rg, ui_field(ctx))
+  end
+end
+
+-- The saved part if still valid at NOW, else recomputed from the record (and saved again).
+local function load_reg_part(ctx)
+  local text = redis.call('HGET', ctx.rg, ui_field(ctx))
+  if text then
+    local p = split_tab(text)
+    if not gt(p[1], NOW) and gt(p[2], NOW) then
+      return {sw = p[3], reg = p[4], bl = p[5], till = p[2]}
+    end
+  end
+  local part = reg_part(live_bindings(xreg(ctx).rec))
+  if part or text then save_reg_part(ctx, part) end
+  return part
+end
+
+local function write_userinfo(ctx, part, calls)
+  if part == nil and #calls == 0 then
     redis.call('HDEL', ctx.ui, ctx.x)
     return
   end
-  local sw
-  if #binds > 0 then sw = binds[1].B.sw end
-  if (sw == nil or sw == '') and #calls > 0 then sw = fv(calls[#calls], 'FreeSWITCH-Switchname') end
-  local parts = {'"FreeSWITCH-Switchname":' .. unslash(cjson.encode(sw or ''))}
-  if #binds > 0 then parts[#parts + 1] = '"register":' .. binds[1].B.reg end
+  local sw = part and part.sw or ''
+  if sw == '' then
+    local csw
+    if #calls > 0 then csw = fv(calls[#calls], 'FreeSWITCH-Switchname') end
+    sw = unslash(cjson.encode(csw or ''))
+  end
+  local parts = {'{"FreeSWITCH-Switchname":', sw}
+  if part then parts[#parts + 1] = ',"register":'; parts[#parts + 1] = part.reg end
+  parts[#parts + 1] = ',"calls":['
   local cl = {}
   for i, rec in ipairs(calls) do cl[i] = ui_call(rec) end
-  parts[#parts + 1] = '"calls":[' .. unslash(table.concat(cl, ',')) .. ']'
-  if #binds > 0 then
-    local bl = {}
-    for i, e in ipairs(binds) do
-      bl[i] = string.sub(e.B.reg, 1, -2) .. ',"expires-at":"' .. e.B.exp .. '"}'
-    end
-    parts[#parts + 1] = '"bindings":[' .. table.concat(bl, ',') .. ']'
-  end
-  redis.call('HSET', ctx.ui, ctx.x, '{' .. table.concat(parts, ',') .. '}')
+  parts[#parts + 1] = unslash(table.concat(cl, ','))
+  parts[#parts + 1] = ']'
+  if part then parts[#parts + 1] = ',"bindings":'; parts[#parts + 1] = part.bl end
+  parts[#parts + 1] = '}'
+  redis.call('HSET', ctx.ui, ctx.x, table.concat(parts))
 end
 
 local function recompute(id)
   local ctx = CTXS[id]
-  local calls, binds
+  local calls, part
   if DCALL[id] then calls = recompute_call(ctx) else calls = live_calls(ctx) end
-  if DREG[id] then binds = recompute_reg(ctx) else binds = live_bindings(xreg(ctx).rec) end
-  write_userinfo(ctx, binds, calls)
+  if DREG[id] then
+    part = reg_part(recompute_reg(ctx))
+    save_reg_part(ctx, part)
+  else
+    part = load_reg_part(ctx)
+  end
+  write_userinfo(ctx, part, calls)
 end
