@@ -42,8 +42,13 @@ local function live_calls(ctx)
   return list
 end
 
--- One entry of cti_userinfo `calls` (SPEC §2), in SPEC's key order.
-local function ui_call(rec)
+-- Output values are built as one list of pieces joined once: in Lua every intermediate
+-- string (a .. b) is a new interned string, which costs more than the JSON encoding itself.
+-- Channel times are digit strings (app/state/prepare.py and snapshot.py check them), so
+-- they go between quotes as they are.
+
+-- One entry of cti_userinfo `calls` (SPEC §2), in SPEC's key order, appended to `out`.
+local function put_ui_call(out, rec)
   local t = rec.t
   local prog
   local p1, p2 = t['Caller-Channel-Progress-Time'], t['Caller-Channel-Progress-Media-Time']
@@ -55,29 +60,47 @@ local function ui_call(rec)
   else number = fv(rec, 'Caller-Caller-ID-Number') end
   local bond = fv(rec, 'variable_signal_bond')
   if bond == nil or bond == '' then bond = fv(rec, 'Other-Leg-Unique-ID') or '' end
-  local e = cjson.encode
-  return '{"Unique-ID":' .. e(rec.u) .. ',"Created-Time":' .. e(created(rec))
-    .. ',"Progress-Time":' .. e(prog or '0')
-    .. ',"Answered-Time":' .. e(t['Caller-Channel-Answered-Time'] or '0')
-    .. ',"Call-Direction":' .. e(dir) .. ',"Call-Number":' .. e(number or '')
-    .. ',"Timestamp":' .. e(rec.ets) .. ',"Signal-Bond":' .. e(bond) .. '}'
+  local e, n = cjson.encode, #out
+  out[n + 1] = '{"Unique-ID":'; out[n + 2] = e(rec.u)
+  out[n + 3] = ',"Created-Time":"'; out[n + 4] = created(rec)
+  out[n + 5] = '","Progress-Time":"'; out[n + 6] = prog or '0'
+  out[n + 7] = '","Answered-Time":"'; out[n + 8] = t['Caller-Channel-Answered-Time'] or '0'
+  out[n + 9] = '","Call-Direction":'; out[n + 10] = e(dir)
+  out[n + 11] = ',"Call-Number":'; out[n + 12] = e(number or '')
+  out[n + 13] = ',"Timestamp":'; out[n + 14] = e(rec.ets)
+  out[n + 15] = ',"Signal-Bond":'; out[n + 16] = e(bond)
+  out[n + 17] = '}'
 end
 
-local FIELD_KEY = {}            -- '"<field>":' of each configured field, encoded once
-for _, k in ipairs(CFG.fields) do FIELD_KEY[k] = cjson.encode(k) .. ':' end
+-- '{"<field>":' (first in the object) and ',"<field>":' of each configured field, encoded once
+local FIELD_FIRST, FIELD_NEXT = {}, {}
+for _, k in ipairs(CFG.fields) do
+  FIELD_FIRST[k] = '{' .. cjson.encode(k) .. ':'
+  FIELD_NEXT[k] = ',' .. cjson.encode(k) .. ':'
+end
 
--- rec: a channel record, or the projection kept as an extension's last hung-up leg (`v`)
-local function fields_obj(rec)
-  local parts = {}
+-- The configured fields of rec as a JSON object, appended to `out`. rec: a channel record,
+-- or the projection kept as an extension's last hung-up leg (`v`).
+local function put_fields(out, rec)
+  local n, first = #out, true
   for _, k in ipairs(CFG.fields) do
-    local v = rec.t[k]
+    local v, digits = rec.t[k], true
     if v == nil then
+      digits = false
       if rec.v then v = rec.v[k] else v = fv(rec, k) end
+      if v == nil and TIME_FIELD[k] then v, digits = '0', true end    -- channel times: "0" = not yet
     end
-    if v == nil and TIME_FIELD[k] then v = '0' end     -- channel times: "0" = not yet
-    if v ~= nil then parts[#parts + 1] = FIELD_KEY[k] .. cjson.encode(v) end
+    if v ~= nil then
+      if first then n = n + 1; out[n] = FIELD_FIRST[k]; first = false
+      else n = n + 1; out[n] = FIELD_NEXT[k] end
+      if digits then
+        out[n + 1] = '"'; out[n + 2] = v; out[n + 3] = '"'; n = n + 3
+      else
+        n = n + 1; out[n] = cjson.encode(v)
+      end
+    end
   end
-  return '{' .. table.concat(parts, ',') .. '}'
+  out[n + 1] = first and '{}' or '}'
 end
 
 -- gui.call value (SPEC §3), or nil when the extension has no call at all.
@@ -86,16 +109,23 @@ local function call_value(ctx, X, calls)
   for _, rec in ipairs(calls) do if newer(rec, cur) then cur = rec end end
   if X.lh and newer(X.lh, cur) then cur = X.lh end
   if cur == nil then return nil end
-  local parts = {'"username":' .. cjson.encode(ctx.x), '"current":' .. cjson.encode(cur.u),
-                 '"notify":' .. cjson.encode(label(cur))}
-  for _, rec in ipairs(calls) do parts[#parts + 1] = cjson.encode(rec.u) .. ':' .. fields_obj(rec) end
-  if X.lh and not CFG.rmh then
-    parts[#parts + 1] = cjson.encode(X.lh.u) .. ':' .. fields_obj(X.lh)
+  local e = cjson.encode
+  local out = {'{"username":', e(ctx.x), ',"current":', e(cur.u), ',"notify":', e(label(cur))}
+  for _, rec in ipairs(calls) do
+    out[#out + 1] = ','; out[#out + 1] = e(rec.u); out[#out + 1] = ':'
+    put_fields(out, rec)
   end
-  local act = {}
-  for i, rec in ipairs(calls) do act[i] = cjson.encode(rec.u) end
-  parts[#parts + 1] = '"activity":[' .. table.concat(act, ',') .. ']'
-  return unslash('{' .. table.concat(parts, ',') .. '}')
+  if X.lh and not CFG.rmh then
+    out[#out + 1] = ','; out[#out + 1] = e(X.lh.u); out[#out + 1] = ':'
+    put_fields(out, X.lh)
+  end
+  out[#out + 1] = ',"activity":['
+  for i, rec in ipairs(calls) do
+    if i > 1 then out[#out + 1] = ',' end
+    out[#out + 1] = e(rec.u)
+  end
+  out[#out + 1] = ']}'
+  return unslash(table.concat(out))
 end
 
 local PUSH_CALLS = CFG.cc ~= '' or CFG.cl ~= ''
@@ -298,8 +328,11 @@ local function write_userinfo(ctx, part, calls)
   if part then parts[#parts + 1] = ',"register":'; parts[#parts + 1] = part.reg end
   parts[#parts + 1] = ',"calls":['
   local cl = {}
-  for i, rec in ipairs(calls) do cl[i] = ui_call(rec) end
-  parts[#parts + 1] = unslash(table.concat(cl, ','))
+  for i, rec in ipairs(calls) do
+    if i > 1 then cl[#cl + 1] = ',' end
+    put_ui_call(cl, rec)
+  end
+  parts[#parts + 1] = unslash(table.concat(cl))
   parts[#parts + 1] = ']'
   if part then parts[#parts + 1] = ',"bindings":'; parts[#parts + 1] = part.bl end
   parts[#parts + 1] = '}'
