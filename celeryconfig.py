@@ -15,7 +15,7 @@ include = [
 
 task_serializer = "json"
 result_serializer = "json"
-# + the listener's ingest batches: orjson + zlib (workers/ingest_codec.py), JSON data only
+# + the listener's ingest batches: JSON + zlib (workers/ingest_codec.py), JSON data only
 accept_content = ["json", "application/x-fscti-zjson"]
 timezone = "UTC"
 enable_utc = True

@@ -1,10 +1,11 @@
 """The event-socket listener process (Procfile: listener): decode FreeSWITCH events, enqueue them.
 
 One thread per configured node reads its event connection (app/esl/stream.py) as fast as the
-bytes come, trims each event with `app.state.events.slim_event`, stamps `_received` and puts
-it in a bounded in-memory outbox. It never waits on the broker, so FreeSWITCH's per-connection
-queue never fills (facts §3.6). One publisher thread sends the outbox to Celery by name:
-`fscti.ingest.events(node, [events...])` on queue `events`, batched by size and by a few ms.
+bytes come, decodes each event straight to what `app.state.events.slim_event` keeps of it
+(`Slimmer.decode`), stamps `_received` and puts it in a bounded in-memory outbox. It never
+waits on the broker, so FreeSWITCH's per-connection queue never fills (facts §3.6). One
+publisher thread sends the outbox to Celery by name: `fscti.ingest.events(node, events)` on
+queue `events`, batched by size and by a few ms (workers/listener_outbox.py).
 On every (re)connect, after subscribing, it sends `fscti.state.resync(node, reason, core_uuid)`
 ("connect", or "core-uuid-changed" when FreeSWITCH restarted); a Core-UUID change seen in the
 stream sends one too, and so does a buffer overflow ("overflow") once the broker is back.
@@ -95,7 +96,8 @@ class NodeReader(threading.Thread):
     def _session(self, first: bool) -> bool:
         st = self.stats
         self.stream = stream = EventStream(self.node, self.settings.esl_connect_timeout,
-                                           self.cfg["idle_timeout"], self.cfg["decoder"])
+                                           self.cfg["idle_timeout"], self.cfg["decoder"],
+                                           decode=self.slim.decode)
         got_events = False
         try:
             stream.open()
@@ -108,12 +110,16 @@ class NodeReader(threading.Thread):
             self._resync(reason, core)
             if core:
                 st.core_uuid = core
-            seen = 0
+            seen = filtered = 0
             while not self.stop.is_set():
                 batch = stream.read()
                 if stream.malformed != seen:
                     st.malformed += stream.malformed - seen
                     seen = stream.malformed
+                if stream.filtered != filtered:       # decoded, then dropped by slim_event
+                    st.received += stream.filtered - filtered
+                    st.filtered += stream.filtered - filtered
+                    filtered = stream.filtered
                 if batch:
                     got_events = True
                     self._feed(batch)
@@ -123,11 +129,12 @@ class NodeReader(threading.Thread):
         return got_events
 
     def _feed(self, batch) -> None:
-        st, name, slim_event = self.stats, self.node.name, self.slim
+        """Slim events (the stream decodes with slim_event's rules) → the outbox, in order."""
+        st, name = self.stats, self.node.name
         st.received += len(batch)
         kept = []
-        for event, received in batch:
-            core = event.get("Core-UUID")
+        for slim, received in batch:
+            core = slim.get("Core-UUID")
             if core != st.core_uuid and core:
                 if st.core_uuid is not None:
                     # what came before the new core goes first, then the resync
@@ -137,16 +144,6 @@ class NodeReader(threading.Thread):
                                 name, st.core_uuid, core)
                     self._resync("core-uuid-changed", core)
                 st.core_uuid = core
-            try:
-                slim = slim_event(event)
-            except Exception:  # the hook must not take the listener down with one bad event
-                st.malformed += 1
-                log.exception("%s: slim_event failed on %s; event skipped", name,
-                              str(event.get("Event-Name"))[:40])
-                continue
-            if slim is None:
-                st.filtered += 1
-                continue
             slim["_received"] = received
             kept.append(slim)
         self._put(kept)

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 
-import orjson
+import msgspec
 
 from workers.ingest_codec import SERIALIZER
 
@@ -186,7 +186,7 @@ class Publisher(threading.Thread):
                 self.celery.send_task(task, args=args, queue=QUEUE, retry=False,
                                       ignore_result=True)
             else:
-                batch = orjson.dumps([it[1] for it in items]).decode()
+                batch = msgspec.json.encode([it[1] for it in items]).decode()
                 self.celery.send_task(INGEST_TASK, args=[node, batch],
                                       serializer=SERIALIZER, queue=QUEUE, retry=False,
                                       ignore_result=True,

@@ -7,6 +7,10 @@ header lists looked up once rather than per event.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 REGISTRATION_SUBCLASSES = frozenset({"sofia::register", "sofia::unregister", "sofia::expire"})
 
 # Channel events the state follows (the listener's subscription, issue 3).
@@ -61,13 +65,30 @@ def _pick(event: dict, names) -> dict:
 
 
 class Slimmer:
-    """`slim_event` with the settings' header lists looked up once: `Slimmer(settings)(event)`."""
+    """`slim_event` with the settings' header lists looked up once: `Slimmer(settings)(event)`;
+    `Slimmer(settings).decode(body)` goes from the JSON body straight to the slim event."""
 
     JOB = BASE_HEADERS + JOB_HEADERS
     HEARTBEAT = BASE_HEADERS + HEARTBEAT_HEADERS
 
     def __init__(self, settings):
         self.channel = channel_headers(settings)
+        # A channel event body (~8.8 KB, ~200 headers) is decoded into the ~30 headers kept,
+        # skipping the others without building them: 5.5 µs instead of 10 µs to decode it
+        # whole and 5 µs to pick from the dict (msgspec, a struct of the channel headers).
+        fields = [("event_name", str, msgspec.field(name="Event-Name"))]
+        fields += [(f"h{i}", Any, msgspec.field(default=msgspec.UNSET, name=name))
+                   for i, name in enumerate(self.channel) if name not in ("Event-Name", "_received")]
+        self._channel_decoder = msgspec.json.Decoder(
+            msgspec.defstruct("ChannelEvent", fields, omit_defaults=True))
+
+    def decode(self, body: bytes) -> dict | None:
+        """The slim event of a JSON event body, or None to drop it; ValueError if it is not
+        a JSON object with a string Event-Name (or not UTF-8)."""
+        head = self._channel_decoder.decode(body)
+        if head.event_name in CHANNEL_EVENTS:
+            return msgspec.to_builtins(head)
+        return self(msgspec.json.decode(body))
 
     def __call__(self, event: dict) -> dict | None:
         """Return the part of `event` the state needs, or None to drop the event."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-import orjson
+import msgspec
 
 from app.names import is_domain, is_extension, is_uuid
 from app.state import keys
@@ -46,7 +46,7 @@ CORE_TIMES = (
 
 def reg_json(fields: dict) -> str:
     """A binding's `register` object as JSON text, SPEC's fields first (the script splices it)."""
-    return orjson.dumps(fields).decode()
+    return msgspec.json.encode(fields).decode()
 
 
 class Malformed(ValueError):
@@ -199,7 +199,7 @@ class Preparer:
               "cid": call_id, "node": self.node, "nb": self.nb, "st": st, "ts": ts,
               "core": self._core(event), "contact": event.get("contact") or "",
               "multi": self.multi,
-              "ev": orjson.dumps(body).decode()}
+              "ev": msgspec.json.encode(body).decode()}
         if sub == "sofia::register":
             try:
                 expires = int(event.get("expires") or 0)

@@ -2,7 +2,7 @@
 
 kombu's Redis transport keeps a queue as a Redis list (LPUSH, consumers BRPOP), each item a
 JSON envelope whose base64 `body` is the task protocol 2 tuple `[args, kwargs, embed]`,
-serialized as its `content-type` says (JSON, or the listener's orjson + zlib batches).
+serialized as its `content-type` says (JSON, or the listener's JSON + zlib batches).
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class BrokerQueue:
             body = envelope["body"]
             if envelope["properties"].get("body_encoding") == "base64":
                 body = base64.b64decode(body)
-            # the content type says how: Celery's json, or the listener's orjson + zlib
+            # the content type says how: Celery's json, or the listener's JSON + zlib
             args, _kwargs, _embed = loads(body, envelope["content-type"],
                                           envelope["content-encoding"], accept=ACCEPT)
             new.append(TaskMessage(envelope["headers"]["task"], args, self.queue))

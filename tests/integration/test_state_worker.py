@@ -45,7 +45,7 @@ def test_worker_applies_shuffled_duplicated_batches_exactly(app, rdb, settings, 
         while i < len(stream):
             n = rnd.randint(1, 30)
             # a list or (as the listener sends it) its JSON text; Celery's json or the
-            # listener's orjson + zlib: the same batches either way
+            # listener's JSON + zlib: the same batches either way
             batch = stream[i:i + n] if rnd.random() < 0.5 else json.dumps(stream[i:i + n])
             serializer = "json" if rnd.random() < 0.5 else ingest_codec.SERIALIZER
             celery.send_task("fscti.ingest.events", args=[NODE, batch], queue="events",

@@ -166,3 +166,20 @@ def test_events_read_together_with_the_last_subscription_reply_are_not_stuck(pee
     sent = [e for _, e in peer.sent_events]
     got = read_n(stream, len(sent))
     assert len(sent) == 2 and [e["Event-Sequence"] for e, _ in got] == [e["Event-Sequence"] for e in sent]
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_the_listeners_decode_hook_hands_over_slim_events_and_counts_what_it_drops(peer, decoder, settings):
+    from app.state.events import Slimmer
+
+    slimmer = Slimmer(settings)
+    stream = opened(peer, decoder, decode=slimmer.decode)
+    peer.wait_subscribed()
+    peer.send_raw(json_event_frame(b'{"Event-Name": "CUSTOM", "Event-Subclass": "sofia::pre_register"}'))
+    peer.send_raw(json_event_frame(b'{"Event-Name": 7}'))
+    peer.send_raw(json_event_frame(b'{"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "\xff"}'))
+    sent = peer.replay(phase="call1_caller_hangup")
+    got = read_n(stream, len(sent))
+    assert [e for e, _ in got] == [slimmer(dict(e)) for e in sent]
+    assert stream.filtered == 1 and stream.malformed == 2
+    stream.close()

@@ -1,4 +1,4 @@
-"""The ingest batches' wire format (orjson + zlib), as kombu encodes and decodes it."""
+"""The ingest batches' wire format (JSON + zlib), as kombu encodes and decodes it."""
 import zlib
 
 import pytest

@@ -150,3 +150,22 @@ def test_clock_sample_is_the_freshest_event():
               {"Event-Date-Timestamp": "x", "_received": 9.0}]
     assert clock_sample(events) == -100000
     assert clock_sample([{"Event-Date-Timestamp": "1"}]) is None
+
+
+def test_slimmer_decode_of_the_body_is_slim_event_of_the_decoded_event(settings):
+    import dataclasses
+
+    from app.state.events import Slimmer
+
+    extra = dataclasses.replace(settings, state=dict(settings.state, channel_variables=["variable_sip_user_agent"]),
+                                gui={"registration": settings.gui["registration"],
+                                     "call": dict(settings.gui["call"], fields=["variable_sip_call_id"])})
+    for s in (settings, extra):
+        slimmer = Slimmer(s)
+        for event in raw_events():
+            body = json.dumps(event, ensure_ascii=False).encode()
+            assert slimmer.decode(body) == slim_event(dict(event), s), event["Event-Sequence"]
+    for bad in (b"", b"[1]", b'{"Event-Name": null}', b'{"Unique-ID": "x"}', b'{"Event-Name": "CHANNEL_ANSWER"',
+                b'{"Event-Name": "CHANNEL_ANSWER", "Channel-Name": "\xff"}', b'{"Event-Name": "X", "a": NaN}'):
+        with pytest.raises(ValueError):
+            Slimmer(settings).decode(bad)

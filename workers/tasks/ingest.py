@@ -1,7 +1,7 @@
 """FreeSWITCH events → live state (queue `events`): one task per batch from the listener."""
 import logging
 
-import orjson
+import msgspec
 import redis
 from celery import shared_task
 from flask import current_app
@@ -24,8 +24,8 @@ def events(node_name: str, events: list | str) -> None:
     """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to the state."""
     if isinstance(events, str):
         try:
-            events = orjson.loads(events)
-        except orjson.JSONDecodeError as exc:
+            events = msgspec.json.decode(events)
+        except ValueError as exc:
             log.error("fscti.ingest.events: bad arguments (%.40r, a batch that is not JSON: %s); "
                       "batch dropped", node_name, exc)
             return
