@@ -27,6 +27,7 @@ from app.esl import commands
 from app.esl.connection import EslClient
 from app.esl.errors import EslError
 from app.esl.stream import EventStream
+from app.runtime import freeze_gc
 from app.state import keys
 from app.state.events import Slimmer
 from workers.listener_outbox import Outbox, Publisher
@@ -247,6 +248,7 @@ def main() -> None:
     faulthandler.register(signal.SIGUSR1)     # `kill -USR1 <pid>`: dump every thread's stack
     app = create_app()
     listener = Listener(app)
+    freeze_gc()         # no ~60 ms full collections of start-up objects (app/runtime.py)
     signal.signal(signal.SIGTERM, listener.request_stop)
     signal.signal(signal.SIGINT, listener.request_stop)
     log.info("listener starting for %d node(s): %s", len(listener.readers),
