@@ -69,17 +69,19 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
     for chunk in chunks:
         owners, compact = _share_owners(chunk)
         batch = dict(base, ops=compact, owners=owners)
-        result.add(run(args=[cfg, _encode(batch)]))
+        data, fmt = _encode(batch)
+        result.add(run(args=[cfg, data, fmt]))
     return result
 
 
-def _encode(batch: dict) -> bytes | str:
-    """The batch as JSON for the script: msgspec (4x faster than `json`); `json` only for what
-    msgspec refuses (a lone surrogate in a hand-made message: never from the listener)."""
+def _encode(batch: dict) -> tuple[bytes | str, str]:
+    """(the batch for the script, its format): MessagePack ('m', msgspec), which the script's
+    cmsgpack decodes ~30 % faster than cjson decodes JSON; JSON ('j') only for what msgspec
+    refuses (a lone surrogate in a hand-made message: never from the listener)."""
     try:
-        return msgspec.json.encode(batch)
+        return msgspec.msgpack.encode(batch), "m"
     except (TypeError, ValueError, msgspec.EncodeError):
-        return json.dumps(batch, separators=(",", ":"))
+        return json.dumps(batch, separators=(",", ":")), "j"
 
 
 def _share_owners(ops: list) -> tuple[list, list]:

@@ -297,3 +297,21 @@ def test_userinfo_registration_part_follows_each_batch_time_between_call_events(
     apply(rdb, s, [dict(create)], now=1795670590_000000)
     assert "register" not in outputs(rdb)["userinfo"]["1003"]
     assert not rdb.hexists(keys.reg_state("127.0.0.1"), "1003\tui")
+
+
+def test_a_batch_sent_as_json_gives_the_same_state_as_messagepack(rdb, settings, monkeypatch):
+    """The script takes the batch in MessagePack (what run_ops sends) or, for what msgspec
+    cannot encode, JSON: both give the same records and outputs."""
+    import msgspec
+
+    from app.state import ingest
+
+    assert ingest._encode({"ops": [{"k": "n", "st": "1"}]})[1] == "m"
+    assert ingest._encode({"ops": [{"k": "c", "u": "\ud800"}]})[1] == "j"   # lone surrogate
+    events = slim_events(settings)
+    apply(rdb, settings, events)
+    as_msgpack = outputs(rdb), sorted(rdb.keys("*"))
+    rdb.flushdb()
+    monkeypatch.setattr(ingest, "_encode", lambda batch: (msgspec.json.encode(batch), "j"))
+    apply(rdb, settings, events)
+    assert (outputs(rdb), sorted(rdb.keys("*"))) == as_msgpack
