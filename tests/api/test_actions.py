@@ -406,3 +406,35 @@ def test_an_unexpected_error_fails_the_action_instead_of_leaving_it_running(clie
     got = action(client, tokens, action_id)
     assert got["state"] == "failed" and got["error"] == "internal error: KeyError: 'calls'"
     assert lines(fs1) == []
+
+
+def test_with_the_broker_down_the_action_fails_at_once_with_503(app, settings, tokens, fs1, call5,
+                                                               app_ctx):
+    """Nothing is left 'queued' forever and nothing reaches FreeSWITCH: the API says 503, the
+    action and its audit row say why."""
+    import dataclasses
+
+    from app import create_app
+    from tests.support.net import HeldPort
+
+    dead = HeldPort()  # bound, never listening: refused, and nobody else can take it
+    down = dataclasses.replace(settings, celery_broker_url=dead.url())
+    other = create_app(down, TESTING=True)
+    try:
+        r = other.test_client().post(f"/api/v1/calls/{A5}/hangup", headers=tokens["supervisor"],
+                                     json={})
+    finally:
+        app.extensions["celery"].set_current()      # the session app's Celery again
+        app.extensions["celery"].set_default()
+        dead.release()
+    assert r.status_code == 503, r.get_json()
+    body = r.get_json()
+    assert body["error"] == "unavailable"
+    assert body["message"] == "the task queue is unavailable; nothing was sent to FreeSWITCH"
+    db.session.expire_all()
+    row = db.session.get(Action, body["details"]["action_id"])
+    assert row.state == "failed" and row.error.startswith("could not queue the action: ")
+    entry = db.session.execute(db.select(AuditEntry)).scalar_one()
+    assert (entry.what, entry.target) == ("hangup", A5)
+    assert entry.result.startswith("failed: could not queue the action")
+    assert lines(fs1) == []
