@@ -210,6 +210,34 @@ def test_turning_a1_hash_only_on_hashes_existing_passwords(app, client, admin, r
     assert "s3cret" not in json.dumps(rdb.hgetall(keys.exten("example.com")))
 
 
+def test_turning_a1_hash_only_on_converts_in_batches_template_passwords_too(app, client, admin,
+                                                                           rdb, monkeypatch):
+    """Several keyset batches (one ending exactly on the boundary), extensions of another
+    domain untouched, a template's password hashed for the users that inherit it."""
+    from app.services import domain as domain_service
+
+    monkeypatch.setattr(domain_service, "CONVERT_BATCH", 2)
+    mk_template(client, admin, "agents", param={"password": "from-template"})
+    mk_domain(client, admin)
+    mk_domain(client, admin, "other.example.com")
+    for name in ("1001", "1002", "1003", "1004"):
+        mk_ext(client, admin, name, param={"password": f"pw-{name}"})
+    mk_ext(client, admin, "1005", template="agents")
+    mk_ext(client, admin, "1001", domain="other.example.com", param={"password": "kept"})
+    r = client.patch(f"{URL}/example.com", json={"a1_hash_only": True}, headers=admin)
+    assert r.status_code == 200, r.json
+    stored = stored_params(app, "example.com")
+    for name in ("1001", "1002", "1003", "1004"):
+        assert stored[name] == {"a1-hash": md5(f"{name}:example.com:pw-{name}"), "password": None}
+    assert stored["1005"] == {"a1-hash": md5("1005:example.com:from-template"), "password": None}
+    assert stored_params(app, "other.example.com") == {"1001": {"password": "kept"}}
+    mirrored = json.dumps(rdb.hgetall(keys.exten("example.com")))
+    assert "pw-100" not in mirrored and "from-template" not in mirrored
+    # turning it on again changes nothing
+    r = client.patch(f"{URL}/example.com", json={"a1_hash_only": True}, headers=admin)
+    assert r.status_code == 200 and stored_params(app, "example.com") == stored
+
+
 def test_realm_change_with_stored_a1_hashes_needs_confirmation(app, client, admin, rdb):
     mk_domain(client, admin, a1_hash_only=True)
     mk_ext(client, admin, "1001", param={"password": "s3cret"})
