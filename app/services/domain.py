@@ -14,6 +14,9 @@ from app.services import effects
 from app.services.a1 import hash_params
 from app.services.common import commit, get_domain, iter_extensions, like_pattern, paginate
 
+# Extensions hashed per UPDATE when a domain turns a1-hash-only (_convert_to_a1).
+CONVERT_BATCH = 5000
+
 # A new domain's defaults (a null in the body removes one):
 # - dial-string: without it `user/<ext>` fails (facts §2.6);
 # - allow-empty-password=false: FreeSWITCH's default lets a user with no password register
@@ -95,9 +98,6 @@ def patch_domain(name: str, data: dict, confirm_realm_change: bool = False):
             raise ValidationFailed("invalid input: see details", errors)
         values[section] = merge_section(getattr(domain, section), merged)
     return domain, _update(domain, values, confirm_realm_change)
-
-
-CONVERT_BATCH = 5000
 
 
 def _stored_a1_count(domain: Domain) -> int:

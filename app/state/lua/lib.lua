@@ -2,7 +2,8 @@
 -- ARGV[1] = config JSON (gui names, fields, key prefixes, TTL); ARGV[2] = the batch
 -- {now, cut, node, ndk, nk, nb, nodes, off?, ops = [...]} (see app/state/ingest.py), in
 -- MessagePack when ARGV[3] is 'm' (cmsgpack decodes it ~30 % faster than cjson decodes the
--- same batch as JSON), else JSON. Python never sends a null in a batch: a key is absent.
+-- same batch as JSON), else JSON. Ops carry no null (a Python None would arrive as an absent
+-- key in MessagePack but as the truthy cjson.null in JSON): an unset value is left out.
 -- Every key name arrives from app/state/keys.py: carried by ops/records or as a prefix.
 
 local NULL = cjson.null
