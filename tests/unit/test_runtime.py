@@ -26,6 +26,8 @@ def test_freeze_moves_existing_objects_out_of_collections_and_later_cycles_are_s
 
 
 def test_gunicorn_hook_freezes():
+    gc.unfreeze()                       # start from nothing frozen, whatever ran before
+    assert gc.get_freeze_count() == 0
     try:
         post_worker_init(worker=None)
         assert gc.get_freeze_count() > 0
