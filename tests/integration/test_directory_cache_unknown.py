@@ -2,11 +2,9 @@
 follow every change of the domain at once, like every other answer, and still cost SQL at most
 one query per NEGATIVE_TTL (a SIP scanner must not turn into an SQL query per attempt).
 """
-from lxml import etree
-
-from app.directory.form import encode
 from app.directory.lookup import directory
-from tests.integration.test_directory_cache import D, dom, evalsha_calls, private  # noqa: F401  (fixtures)
+from tests.integration.test_directory_cache import (D, answer_of, dom, evalsha_calls,  # noqa: F401
+                                                    private)  # (dom, private: fixtures)
 from tests.support.redis_server import needs_redis_server
 
 pytestmark = needs_redis_server
@@ -14,13 +12,8 @@ pytestmark = needs_redis_server
 
 def domain_of(client, user, key="id", domain=D):
     """None (not found), or ([user ids], {domain variable: value}) of one lookup."""
-    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
-                   ("key_name", "name"), ("key_value", domain), ("Event-Name", "REQUEST_PARAMS"),
-                   ("action", "sip_auth"), ("key", key), ("user", user), ("domain", domain)])
-    resp = client.post("/directory", data=body, content_type="application/x-www-form-urlencoded")
-    assert resp.status_code == 200
-    root = etree.fromstring(resp.data)
-    if root.find("section").get("name") == "result":
+    root = answer_of(client, user, key, domain)
+    if root is None:
         return None
     return ([u.get("id") for u in root.iterfind("section/domain/users/user")],
             {v.get("name"): v.get("value") for v in root.iterfind("section/domain/variables/variable")})

@@ -98,14 +98,19 @@ def served(app_ctx, settings, tmp_path):
     srv.close()
 
 
-def lookup(server, user="1001") -> str | None:
+def answer_of(server, user: str):
+    """The parsed answer of one sip_auth lookup of `user`, sent to gunicorn."""
     body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
                    ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
                    ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
     status, data = server.request("POST", "/directory", body,
                                   {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 200
-    u = etree.fromstring(data).find("section/domain/users/user")
+    return etree.fromstring(data)
+
+
+def lookup(server, user="1001") -> str | None:
+    u = answer_of(server, user).find("section/domain/users/user")
     return None if u is None else {p.get("name"): p.get("value") for p in u.iterfind("params/param")}["password"]
 
 
@@ -148,13 +153,7 @@ def test_every_worker_sees_every_write_at_once(served):
 
 def marker_of(server, user: str) -> str | None:
     """The domain variable `marker` in the answer for `user` (who must not exist)."""
-    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
-                   ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
-                   ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
-    status, data = server.request("POST", "/directory", body,
-                                  {"Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 200
-    root = etree.fromstring(data)
+    root = answer_of(server, user)
     assert root.find("section/domain/users/user") is None
     return {v.get("name"): v.get("value") for v in root.iterfind("section/domain/variables/variable")}.get("marker")
 
