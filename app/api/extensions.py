@@ -102,7 +102,7 @@ class Extension(MethodView):
 @blp.arguments(SecretsQuery, location="query")
 @blp.response(200, EffectiveOut)
 def effective_extension(args, domain, ext):
-    """The effective config: exactly the JSON mirrored into Redis (SPEC §1)."""
+    """The effective config: exactly the JSON mirrored into Redis `cti_exten@<domain>`."""
     eff = svc.effective_config(domain, ext)
     return json_response(effective_json(eff, want_secrets(args["include_secrets"])))
 

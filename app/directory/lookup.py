@@ -8,9 +8,12 @@ what Redis holds. On a miss Redis is asked with one EVALSHA (domain entry + user
 number-alias inside Redis) and a well-formed answer is cached. When Redis is down (a circuit
 breaker then skips it for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the
 user is missing from the mirror, SQL answers and, if SQL has what Redis lacks, a repair is
-queued: an existing extension never fails to register because of Redis. SQL answers are never
-cached. Unknown users and domains confirmed by SQL are remembered for NEGATIVE_TTL seconds so a
-SIP scanner cannot turn into an SQL query per attempt.
+queued: an existing extension never fails to register because of Redis. SQL answers for found
+users are never cached. SQL's verdict on unknown users and domains is remembered for NEGATIVE_TTL
+seconds so a SIP scanner cannot turn into an SQL query per attempt; while Redis answers, the
+answer built on it goes into the answer cache like any other (it depends on the same keys:
+a domain change or a new extension invalidates it) and is rebuilt on the domain entry Redis
+holds now, never on the one SQL gave when the verdict was taken.
 """
 import hashlib
 import json
@@ -155,13 +158,19 @@ class Directory:
         key = (q.domain, q.user, mode)
         known = self._negative.get(key)
         if known is not None and known[0] > time.monotonic():
-            return xml.document(self.heads.get(q.domain, known[1])) if known[1] else xml.NOT_FOUND
+            body = self._recall(q.domain, known[1], reply)
+            if body is not None:
+                if reply is not None:
+                    self._keep(key, asked, body)
+                return body
         self.stats["sql"] += 1
         found = sql_lookup(q.domain, q.user, q.by_alias)
         if found.domain is None:
             if self._canonical.pop(q.domain, None) is not None:
                 self._forget_answers()
             self._remember(key, None)
+            if reply is not None and asked == q.domain:
+                self._keep(key, asked, xml.NOT_FOUND)
             return xml.NOT_FOUND
         if found.domain != q.domain and self._canonical.get(q.domain) != found.domain:
             # FreeSWITCH matches domains case-insensitively; ask Redis with SQL's spelling next time.
@@ -175,10 +184,24 @@ class Directory:
             self._queue_repair(found, reply)
         head = self.heads.get(q.domain, found.domain_json)
         if found.name is None or not found.enabled:
+            body = xml.document(head)
             if q.user:
                 self._remember(key, found.domain_json)
-            return xml.document(head)
+                if reply is not None and found.domain == asked:
+                    self._keep(key, asked, body)
+            return body
         return xml.document(head, found.name, found.eff)
+
+    def _recall(self, requested: str, domain_json: str | None, reply) -> bytes | None:
+        """The answer for a user or domain SQL lately confirmed as unknown, or None to ask SQL
+        again. With Redis down, the domain entry SQL gave then; with Redis up, the domain entry
+        Redis holds now (fenced: a domain change is there when its API call returns), and only
+        while Redis agrees with what SQL said (a domain created since then is asked again)."""
+        if reply is None:
+            return xml.document(self.heads.get(requested, domain_json)) if domain_json else xml.NOT_FOUND
+        if domain_json is None:
+            return xml.NOT_FOUND if reply[0] == UNKNOWN_DOMAIN else None
+        return xml.document(self.heads.get(requested, reply[1])) if reply[0] == NOT_MIRRORED else None
 
     def _forget_answers(self) -> None:
         """Which Redis domain answers a requested name changed: clear this thread's cache (rare)."""

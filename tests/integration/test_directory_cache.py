@@ -62,15 +62,21 @@ def dom(private, app_ctx):
     return d
 
 
-def ask(client, user, key="id", domain=D):
-    """(user ids, {param: value} of the first user, domain params) of one lookup."""
+def answer_of(client, user, key="id", domain=D):
+    """The parsed answer to one sip_auth lookup, or None for the not-found document."""
     body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
                    ("key_name", "name"), ("key_value", domain), ("Event-Name", "REQUEST_PARAMS"),
                    ("action", "sip_auth"), ("key", key), ("user", user), ("domain", domain)])
     resp = client.post("/directory", data=body, content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 200
     root = etree.fromstring(resp.data)
-    if root.find("section").get("name") == "result":
+    return None if root.find("section").get("name") == "result" else root
+
+
+def ask(client, user, key="id", domain=D):
+    """(user ids, {param: value} of the first user, domain params) of one lookup."""
+    root = answer_of(client, user, key, domain)
+    if root is None:
         return None
     users = root.findall("section/domain/users/user")
     params = {p.get("name"): p.get("value") for p in users[0].iterfind("params/param")} if users else {}

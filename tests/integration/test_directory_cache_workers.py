@@ -98,14 +98,19 @@ def served(app_ctx, settings, tmp_path):
     srv.close()
 
 
-def lookup(server, user="1001") -> str | None:
+def answer_of(server, user: str):
+    """The parsed answer of one sip_auth lookup of `user`, sent to gunicorn."""
     body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
                    ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
                    ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
     status, data = server.request("POST", "/directory", body,
                                   {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 200
-    u = etree.fromstring(data).find("section/domain/users/user")
+    return etree.fromstring(data)
+
+
+def lookup(server, user="1001") -> str | None:
+    u = answer_of(server, user).find("section/domain/users/user")
     return None if u is None else {p.get("name"): p.get("value") for p in u.iterfind("params/param")}["password"]
 
 
@@ -144,3 +149,27 @@ def test_every_worker_sees_every_write_at_once(served):
     assert evalsha_calls(srv) - before <= 2 * WORKERS
     tracking = [c for c in redis_lib.Redis.from_url(srv.url).client_list() if "t" in c["flags"]]
     assert len(tracking) >= 2  # several workers answered, each on its own tracked connection
+
+
+def marker_of(server, user: str) -> str | None:
+    """The domain variable `marker` in the answer for `user` (who must not exist)."""
+    root = answer_of(server, user)
+    assert root.find("section/domain/users/user") is None
+    return {v.get("name"): v.get("value") for v in root.iterfind("section/domain/variables/variable")}.get("marker")
+
+
+def test_every_worker_sees_a_domain_change_in_unknown_user_answers(served):
+    """Answers for users SQL does not know carry the domain entry too: a domain change must
+    reach them at once, whichever worker answers (SQL's verdict itself may be remembered)."""
+    server, _ = served
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    stale = []
+    for i in range(60):
+        status, _ = server.request("PATCH", f"/api/v1/domains/{D}",
+                                   json.dumps({"variable": {"marker": f"m{i}"}}).encode(), headers)
+        assert status == 200
+        for user in ("ghost", "ghost2"):
+            got = marker_of(server, user)
+            if got != f"m{i}":
+                stale.append((i, user, got))
+    assert stale == []
