@@ -2,7 +2,10 @@
 `cti_exten@<domain>` and the /directory answer all end up canonical, no plain password left in
 an a1-hash-only domain."""
 import hashlib
+import io
 import json
+import logging
+import sys
 
 import flask_migrate
 import pytest
@@ -53,15 +56,23 @@ def old_rows(app_ctx):
     rebuild_all()
 
 
-def run_0002(capfd) -> str:
+def run_0002() -> str:
     """Alembic's own run of revision 0002 on this database (whatever follows it); returns
-    what it logged (alembic.ini's console handler, on stderr)."""
+    what it logged. env.py's fileConfig puts a console handler bound to sys.stderr on the root
+    logger: stderr is a buffer meanwhile, and the root's handlers are put back afterwards."""
     db.session.remove()
-    capfd.readouterr()
-    flask_migrate.stamp(revision="0001")
-    flask_migrate.upgrade(revision="0002")
-    flask_migrate.stamp(revision="head")
-    return capfd.readouterr().err
+    root = logging.getLogger()
+    handlers, level, stderr = root.handlers[:], root.level, sys.stderr
+    sys.stderr = buf = io.StringIO()
+    try:
+        flask_migrate.stamp(revision="0001")
+        flask_migrate.upgrade(revision="0002")
+        flask_migrate.stamp(revision="head")
+    finally:
+        sys.stderr = stderr
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return buf.getvalue()
 
 
 def ext(domain: str, name: str) -> Extension:
@@ -81,10 +92,9 @@ def directory_user(client, user, domain):
     return doc.find("section/domain"), doc.find("section/domain/users/user")
 
 
-def test_migration_then_reconcile_repairs_sql_redis_and_the_directory(old_rows, app_ctx, rdb,
-                                                                     capfd):
+def test_migration_then_reconcile_repairs_sql_redis_and_the_directory(old_rows, app_ctx, rdb):
     assert "plain-2" in redis_dump(rdb) and "dom-pw" in redis_dump(rdb)  # the leak, before
-    text = run_0002(capfd)
+    text = run_0002()
     db.session.expire_all()
 
     tpl = db.session.execute(db.select(Template).filter_by(name="t")).scalar_one()
@@ -135,7 +145,7 @@ def test_migration_then_reconcile_repairs_sql_redis_and_the_directory(old_rows, 
         ("a1-hash", md5("2001:realm.a1:plain-2"))]
 
 
-def test_migration_is_idempotent(old_rows, app_ctx, capfd):
-    run_0002(capfd)
-    text = run_0002(capfd)
+def test_migration_is_idempotent(old_rows, app_ctx):
+    run_0002()
+    text = run_0002()
     assert "rewrote 0 domain(s), 0 template(s), 0 extension(s); hashed 0" in text, text
