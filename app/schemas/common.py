@@ -10,7 +10,8 @@ MAX_PER_PAGE = 1000
 
 
 class Section(fields.Dict):
-    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules."""
+    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules;
+    loads with known names in their canonical case (app.schemas.known_names)."""
 
     def __init__(self, owner: str, section: str, nullable: bool = True, **kwargs):
         kwargs.setdefault("metadata", {}).setdefault(

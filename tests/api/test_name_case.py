@@ -194,6 +194,12 @@ def test_a1_hash_only_domain_never_keeps_a_password_in_another_case(app, client,
     assert r.status_code == 200, r.json
     assert effective_of(client, admin, D, "1002")["param"] == {
         "a1-hash": md5("1002:sip.example.com:plain-3")}
+    # the JSON import
+    r = client.post(f"{EXT}/import", json=[{"name": "1003", "param": {"PASSWORD": "plain-6"}}],
+                    headers=admin)
+    assert r.status_code == 200, r.json
+    assert effective_of(client, admin, D, "1003")["param"] == {
+        "a1-hash": md5("1003:sip.example.com:plain-6")}
     # a domain-wide password in any case is refused
     r = client.patch(f"/api/v1/domains/{D}", json={"param": {"PASSWORD": "plain-4"}},
                      headers=admin)
@@ -202,7 +208,7 @@ def test_a1_hash_only_domain_never_keeps_a_password_in_another_case(app, client,
     r = client.patch(f"{EXT}/1001", json={"param": {"Password": "x", "A1-Hash": "0" * 32}},
                      headers=admin)
     assert r.status_code == 422
-    for secret in ("plain-2", "plain-3", "plain-4"):
+    for secret in ("plain-2", "plain-3", "plain-4", "plain-6"):
         assert_nowhere(app, rdb, secret)
 
 
