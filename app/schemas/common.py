@@ -3,13 +3,15 @@ from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas.known_names import fold_input, lookup
 from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
 
 MAX_PER_PAGE = 1000
 
 
 class Section(fields.Dict):
-    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules."""
+    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules;
+    loads with known names in their canonical case (app.schemas.known_names)."""
 
     def __init__(self, owner: str, section: str, nullable: bool = True, **kwargs):
         kwargs.setdefault("metadata", {}).setdefault(
@@ -22,14 +24,14 @@ class Section(fields.Dict):
             raise ValidationError("must be an object of name: value")
         if len(value) > MAX_ENTRIES:
             raise ValidationError(f"at most {MAX_ENTRIES} entries")
-        errors = {}
+        folded, errors = fold_input(self.section, value)
         for name, item in value.items():
             msgs = entry_errors(self.owner, self.section, name, item, self.nullable)
             if msgs:
-                errors[name] = msgs
+                errors[name] = msgs + errors.get(name, [])
         if errors:
             raise ValidationError(errors)
-        return dict(value)
+        return folded
 
 
 class StrictBoolean(fields.Boolean):
@@ -94,18 +96,21 @@ def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
 
 
 def redact(section: dict | None) -> dict:
-    """A copy of a section with every secret replaced by the mask."""
-    return {k: (MASK if k in SECRET_NAMES and v is not None else v)
+    """A copy of a section with every secret replaced by the mask (a secret in any letter
+    case: a row stored before names were folded may still say `PASSWORD`)."""
+    return {k: (MASK if v is not None and k.lower() in SECRET_NAMES else v)
             for k, v in (section or {}).items()}
 
 
 def unmask(section: dict, stored: dict | None, field: str) -> tuple[dict, dict]:
-    """Replace masked secrets with the stored ones. Returns (section, errors by name)."""
+    """Replace masked secrets with the stored ones (found ignoring letter case). Returns
+    (section, errors by name)."""
     out, errors = dict(section), {}
     for name, value in section.items():
-        if name in SECRET_NAMES and value == MASK:
-            if stored and stored.get(name) is not None:
-                out[name] = stored[name]
+        if value == MASK and name.lower() in SECRET_NAMES:
+            kept = lookup(stored, name.lower())
+            if kept is not None:
+                out[name] = kept
             else:
                 errors[name] = [f"'{MASK}' is the mask GET shows; no {name} is stored to keep, "
                                 f"send the real value"]

@@ -183,17 +183,20 @@ def entry_errors(owner: str, section: str, name, value, nullable: bool) -> list[
         return ["not a safe name: a letter, then letters, digits, '_', '.' or '-' (at most 128)"]
     if preprocessor_bait(name):
         return [PREPROCESS_MSG]
-    why = FORBIDDEN[owner].get((section, name))
+    # Every table is keyed by lowercase names and read ignoring case: FreeSWITCH reads
+    # `PASSWORD` as the password (app.schemas.known_names).
+    low = name.lower()
+    why = FORBIDDEN[owner].get((section, low))
     if why:
         return [f"not allowed on a {owner}: {why}"]
-    if section == "attribute" and name in RESERVED_ATTRIBUTES:
-        return [f"reserved: {RESERVED_ATTRIBUTES[name]}"]
+    if section == "attribute" and low in RESERVED_ATTRIBUTES:
+        return [f"reserved: {RESERVED_ATTRIBUTES[low]}"]
     if value is None:
         return [] if nullable else ["must not be null"]
-    if name in SECRET_NAMES and value == MASK:
+    if low in SECRET_NAMES and value == MASK:
         return []  # "keep the stored value"; the service resolves it
     errors = value_errors(value)
     if errors:
         return errors
-    rule = RULES.get((section, name))
+    rule = RULES.get((section, low))
     return rule(value) if rule else []

@@ -2,6 +2,7 @@
 import hashlib
 
 from app.errors import ValidationFailed
+from app.schemas.known_names import lookup
 from app.schemas.rules import MASK
 
 
@@ -19,17 +20,21 @@ def hash_params(name: str, realm: str, param: dict, incoming: dict | None,
     null, which hides any template password for good: later template changes never put a
     plain password in this domain's directory.
     """
-    incoming = incoming or {}
+    # Names are matched ignoring letter case (FreeSWITCH reads `Password` as the password);
+    # input is folded already, a row stored before that may not be.
     # A masked a1-hash sent back from GET means "keep it"; a new password then replaces it.
-    if incoming.get("password") not in (None, MASK) and incoming.get("a1-hash") not in (None, MASK):
+    if lookup(incoming, "password") not in (None, MASK) \
+            and lookup(incoming, "a1-hash") not in (None, MASK):
         raise ValidationFailed("give password or a1-hash, not both", {"param": {"password": [
             "this domain stores only a1-hash: give password (hashed for you) or a1-hash, "
             "not both"]}})
-    out = dict(param)
-    password = out.get("password")
-    if password is None and "password" not in out:
-        password = (template_param or {}).get("password")
+    spellings = [v for k, v in param.items() if k.lower() == "password"]
+    password = next((v for v in spellings if v is not None), None)
+    if not spellings:
+        password = lookup(template_param, "password")
+    out = {k: v for k, v in param.items() if k.lower() != "password"}
     if password is not None:
+        out = {k: v for k, v in out.items() if k.lower() != "a1-hash"}
         out["a1-hash"] = a1_hash(name, realm, str(password))
     out["password"] = None
     return out

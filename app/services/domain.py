@@ -10,6 +10,7 @@ from app.models import Domain, Extension, Template
 from app.models.domain import DEFAULT_DIAL_STRING
 from app.schemas.common import path_name, unmask
 from app.schemas.domain import DomainName
+from app.schemas.known_names import lookup
 from app.services import effects
 from app.services.a1 import hash_params
 from app.services.common import commit, get_domain, iter_extensions, like_pattern, paginate
@@ -50,7 +51,7 @@ def _values(data: dict, current: Domain | None, name: str) -> dict:
 
 
 def _check(values: dict) -> None:
-    if values["a1_hash_only"] and values["param"].get("password") is not None:
+    if values["a1_hash_only"] and lookup(values["param"], "password") is not None:
         raise ValidationFailed("a1-hash-only domain with a password", {"param": {"password": [
             "this domain stores only a1-hash: a domain-wide plain password is not allowed"]}})
 
@@ -104,7 +105,7 @@ def _stored_a1_count(domain: Domain) -> int:
     n = 0
     for (param,) in db.session.execute(
             select(Extension.param).where(Extension.domain_id == domain.id)).yield_per(5000):
-        if (param or {}).get("a1-hash"):
+        if lookup(param, "a1-hash"):
             n += 1
     return n
 

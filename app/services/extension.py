@@ -2,7 +2,7 @@
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app.directory.effective import SECTIONS, effective, merge_section, number_alias
+from app.directory.effective import SECTIONS, effective, merge_section, number_alias, overlay
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension
@@ -76,7 +76,7 @@ def prepare(domain: Domain, name: str, current: Extension | None, data: dict, me
         stored = getattr(current, section) if current else None
         given, err = unmask(data.get(section) or {}, stored, section)
         errors.update(err)
-        values[section] = {**(stored or {}), **given} if merge else given
+        values[section] = overlay(stored, given, keep_null=True) if merge else given
     if errors:
         raise ValidationFailed("invalid input: see details", errors)
     if domain.a1_hash_only:

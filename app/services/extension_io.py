@@ -81,6 +81,14 @@ def _header(header: list[str]) -> list[tuple[str, str | None]]:
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
         errors.append(f"repeated column(s): {', '.join(dupes)}")
+    # FreeSWITCH compares names ignoring letter case: param.Password is param.password.
+    spellings: dict[str, list[str]] = {}
+    for col in dict.fromkeys(header):
+        spellings.setdefault(col.lower(), []).append(col)
+    for same in spellings.values():
+        if len(same) > 1:
+            errors.append(f"column(s) {', '.join(same)} name the same field (names are "
+                          f"compared ignoring letter case); keep one")
     if "name" not in header:
         errors.append("a 'name' column is required")
     if errors:
@@ -120,7 +128,7 @@ def _row(columns, cells) -> dict:
         if key is None:
             row[col] = value
         else:
-            if f"{col}.{key}" in CSV_BOOLEANS and isinstance(value, str) \
+            if f"{col}.{key.lower()}" in CSV_BOOLEANS and isinstance(value, str) \
                     and value.lower() in ("true", "false"):
                 value = value.lower() == "true"
             row.setdefault(col, {})[key] = value
