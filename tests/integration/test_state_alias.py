@@ -20,14 +20,11 @@ from app.state.calls import list_calls
 from tests.api.directory_api import mk_domain, mk_ext
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.aliases import renamed_api_output
-from tests.eslpeer.procs import listener_cmd, process_env, running, wait_for, worker_cmd
+from tests.eslpeer.procs import state_pipeline, wait_for
 from tests.property.replay import DOMAIN, NODE, outputs, phase_us
 
 pytestmark = pytest.mark.integration
 
-FAST = {"FSCTI_LISTENER_BACKOFF_INITIAL": "0.05", "FSCTI_LISTENER_BACKOFF_MAX": "0.3",
-        "FSCTI_LISTENER_STATUS_INTERVAL": "0.5", "FSCTI_LISTENER_BATCH_DELAY_MS": "2",
-        "FSCTI_ESL_TIMEOUT": "2"}
 START_US = 1795670519_000000        # FreeSWITCH's clock at the connect resync
 NAMES = {"1001": "5011", "1002": "5012", "1003": "5013"}
 IDLE_XML = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profile>\n  <registrations>\n'
@@ -82,14 +79,7 @@ def test_alias_phones_show_under_their_extensions(app, client, admin, rdb, setti
         "sofia xmlstatus profile internal reg": lambda args: xml["now"],
         "show channels as json": '{"row_count": 0}\n', "show calls as json": '{"row_count": 0}\n'})
     with peer:
-        env = process_env(settings, tmp_path, nodes=[(NODE, peer)], extra=FAST)
-        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-        with running(worker_cmd(queues="events", concurrency=2), env, wlog), \
-                running(listener_cmd(), env, llog):
-            peer.wait_subscribed(timeout=20)
-            wait_for(lambda: rdb.hget(keys.node(NODE), "resync_reason"), 30,
-                     what="the connect resync", log=wlog)
-
+        with state_pipeline(settings, tmp_path, NODE, peer, rdb) as wlog:
             # register: 5013 first (its extension does not exist yet), then 5011 and 5012
             peer.replay(phase="reg_expire_candidate", rename=NAMES)
             peer.replay(phase="register_1001_1002", rename=NAMES)
