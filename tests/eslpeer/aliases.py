@@ -39,8 +39,15 @@ def renamed(event, names: dict) -> dict:
     """A copy of one event (a dict or a WireEvent) with the user names of `names` replaced."""
     if isinstance(event, WireEvent):
         event = event.event
-    return {k: (v if k in _KEEP or not isinstance(v, str) else rename_text(v, names))
-            for k, v in event.items()}
+    return {k: (v if k in _KEEP else _renamed_value(v, names)) for k, v in event.items()}
+
+
+def _renamed_value(value, names: dict):
+    if isinstance(value, str):
+        return rename_text(value, names)
+    if isinstance(value, list):          # a header FreeSWITCH sent several times (JSON array)
+        return [_renamed_value(v, names) for v in value]
+    return value
 
 
 def renamed_events(events, names: dict) -> list[dict]:
