@@ -5,9 +5,14 @@ Keys of fscti's own start with `fscti:`.
 """
 
 
+def exten_prefix() -> str:
+    """Prefix of `exten(domain)`; the state script appends a domain to it (and nothing else)."""
+    return "cti_exten@"
+
+
 def exten(domain: str) -> str:
     """Hash: field = extension, value = effective JSON {param, variable, attribute} (SPEC §1)."""
-    return f"cti_exten@{domain}"
+    return f"{exten_prefix()}{domain}"
 
 
 def userinfo(domain: str) -> str:
@@ -20,9 +25,14 @@ def domains() -> str:
     return "fscti:domains"
 
 
+def alias_prefix() -> str:
+    """Prefix of `alias(domain)`; the state script appends a domain to it (and nothing else)."""
+    return "fscti:alias@"
+
+
 def alias(domain: str) -> str:
-    """Hash: field = number-alias, value = extension name."""
-    return f"fscti:alias@{domain}"
+    """Hash: field = number-alias (and an id with capitals) in lowercase, value = extension name."""
+    return f"{alias_prefix()}{domain}"
 
 
 def mirror_rebuild_marker(domain: str) -> str:

@@ -195,7 +195,9 @@ class Preparer:
             raise Malformed(f"{sub}: no call-id")
         np = f"{self.node}\t{profile}"
         body = {k: v for k, v in event.items() if k != "_received"}
-        op = {"k": "r", "o": owner_ctx(dom, ext), "np": np, "bid": f"{np}\t{call_id}",
+        # `o` names the user as registered; the script keys the state by the extension that
+        # name means (an alias resolves to its extension) and keeps the name as `as`
+        op = {"k": "r", "o": owner_ctx(dom, ext), "as": ext, "np": np, "bid": f"{np}\t{call_id}",
               "cid": call_id, "node": self.node, "nb": self.nb, "st": st, "ts": ts,
               "core": self._core(event), "contact": event.get("contact") or "",
               "multi": self.multi,
@@ -209,14 +211,15 @@ class Preparer:
             # FreeSWITCH keeps the row until register time + granted + late margin (§4.3),
             # in whole seconds (the `expires` column of its tables).
             op["exp"] = str((int(ts) // 1_000_000 + expires) * 1_000_000 + self.margin_us)
-            op["reg"] = reg_json(self.register_fields(event))
+            op["reg"] = reg_json(self.register_fields(event, ext))
             op["sw"] = event.get("FreeSWITCH-Switchname", "")
         else:
             op["typ"] = "unreg" if sub == "sofia::unregister" else "exp"
         return op
 
-    def register_fields(self, event: dict) -> dict:
-        """The `register` object of `cti_userinfo@<domain>` (SPEC §2) plus binding details."""
+    def register_fields(self, event: dict, user: str) -> dict:
+        """The `register` object of `cti_userinfo@<domain>` (SPEC §2) plus binding details;
+        `registered-as` is the user the phone registered as (the extension or its alias)."""
         g = event.get
         return {
             "Hostname": g("FreeSWITCH-Hostname", ""), "IPv4": g("FreeSWITCH-IPv4", ""),
@@ -228,7 +231,7 @@ class Preparer:
             "FreeSWITCH-Switchname": g("FreeSWITCH-Switchname", ""), "call-id": g("call-id", ""),
             "contact": g("contact", ""), "expires": g("expires", ""),
             "network-port": g("network-port", ""), "node": self.node,
-            "profile-name": g("profile-name", ""),
+            "profile-name": g("profile-name", ""), "registered-as": user,
         }
 
     # --- jobs -----------------------------------------------------------------------------

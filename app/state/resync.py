@@ -61,7 +61,7 @@ def fetch_snapshot(fs, profiles) -> dict:
     return out
 
 
-def snapshot_ops(client, settings, node, snap: dict) -> list[dict]:
+def snapshot_ops(settings, node, snap: dict) -> list[dict]:
     """All ops for a fetched snapshot (parsing may raise SnapshotError: nothing is applied)."""
     state = settings.state
     t_us, core = snap["t"], snap["core"]
@@ -73,18 +73,13 @@ def snapshot_ops(client, settings, node, snap: dict) -> list[dict]:
         return ops
     rows = parse_show_json(snap["channels"])
     calls = parse_show_json(snap["calls"]) if snap["calls"] is not None else []
-
-    def known_extension(domain: str, ext: str) -> bool:
-        return bool(client.hexists(keys.exten(domain), ext))
-
-    ops += channel_ops(rows, calls, t_us, float(state["resync_lag_margin"]), core,
-                       known_extension)
+    ops += channel_ops(rows, calls, t_us, float(state["resync_lag_margin"]), core)
     return ops
 
 
 def apply_snapshot(client, settings, node, snap: dict) -> BatchResult:
     """Merge a fetched snapshot into the state (one script run, at FreeSWITCH time T)."""
-    ops = snapshot_ops(client, settings, node, snap)
+    ops = snapshot_ops(settings, node, snap)
     return run_ops(client, settings, node.name, ops, now=snap["t"], offset=snap["offset"],
                    exact_offset=True)
 

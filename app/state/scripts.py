@@ -34,7 +34,8 @@ _configs: dict = {}
 
 
 def config_json(settings) -> str:
-    """ARGV[1]: the `gui` names and fields, key prefixes and TTL, as the script reads them."""
+    """ARGV[1]: the `gui` names and fields, key prefixes (channels, the directory mirror) and
+    TTL, as the script reads them."""
     gui, state = settings.gui, settings.state
     key = (json.dumps(gui, sort_keys=True, default=str), state["tombstone_ttl"])
     cached = _configs.get(key)
@@ -42,6 +43,7 @@ def config_json(settings) -> str:
         return cached
     cfg = {
         "cp": keys.channel_prefix(),
+        "ep": keys.exten_prefix(), "ap": keys.alias_prefix(),
         "ttl": max(1, int(state["tombstone_ttl"])),
         "rh": keys.gui_registration_hash(gui), "rc": keys.gui_registration_channel(gui),
         "rl": keys.gui_registration_list(gui),

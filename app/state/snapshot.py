@@ -84,7 +84,7 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
         if not is_extension(user) or not is_domain(host) or not call_id or row.get("expsecs") is None:
             continue
         bid = f"{np}\t{call_id}"
-        present[bid] = True
+        present[bid] = user           # the script checks which extension that name means now
         reg = {
             "Hostname": row.get("host", ""), "IPv4": "", "IPv6": "",
             "cluster_ip": node.host, "cluster_port": str(node.port),
@@ -92,7 +92,8 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "status": row.get("status", ""), "Timestamp": str(t_us),
             "FreeSWITCH-Switchname": row.get("host", ""), "call-id": call_id,
             "contact": row.get("contact", ""), "network-port": row.get("network-port", ""),
-            "node": node.name, "profile-name": profile, "fscti-source": "resync",
+            "node": node.name, "profile-name": profile, "registered-as": user,
+            "fscti-source": "resync",
         }
         event = {
             "Event-Name": "CUSTOM", "Event-Subclass": "sofia::register",
@@ -106,7 +107,7 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "user-agent": row.get("agent", ""), "fscti-source": "resync",
         }
         ops.append({
-            "k": "r", "typ": "snap", "o": owner_ctx(host, user), "np": np, "bid": bid,
+            "k": "r", "typ": "snap", "o": owner_ctx(host, user), "as": user, "np": np, "bid": bid,
             "cid": call_id, "node": node.name, "nb": keys.node_bindings(node.name), "st": st,
             "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
             # expsecs = stored expiry - now, in whole seconds, late margin included
@@ -137,16 +138,17 @@ def channel_bonds(calls: list[dict]) -> dict:
     return bonds
 
 
-def channel_owner(row: dict, known_extension) -> dict | None:
-    """The extension of a channel we have no events for: its presence_id, if a directory user."""
+def channel_owner(row: dict) -> dict | None:
+    """The user of a channel we have no events for: its presence_id (the script adopts the leg
+    only if the directory mirror knows that name, as an extension or its alias: `dir`)."""
     ext, _, dom = (row.get("presence_id") or "").partition("@")
-    if not is_extension(ext) or not is_domain(dom) or not known_extension(dom, ext):
+    if not is_extension(ext) or not is_domain(dom):
         return None
     return owner_ctx(dom, ext)
 
 
-def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float, core: str,
-                known_extension) -> list[dict]:
+def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float, core: str
+                ) -> list[dict]:
     """Ops for a `show channels` snapshot at t_us: missing ones hang up, unknown ones appear."""
     st = stamp(t_us, 0)
     bonds = channel_bonds(calls)
@@ -156,7 +158,7 @@ def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float,
         if not is_uuid(uuid):
             continue
         present[uuid] = True
-        owner = channel_owner(row, known_extension)
+        owner = channel_owner(row)
         if owner is None:
             continue
         direction = row.get("direction", "")
@@ -176,7 +178,7 @@ def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float,
         if epoch.isdigit():
             t["Caller-Channel-Created-Time"] = str(int(epoch) * 1_000_000)
         ops.append({"k": "c", "u": uuid, "st": st, "ts": str(t_us),
-                    "core": core, "lb": label, "term": False, "own": True, "snap": True,
+                    "core": core, "lb": label, "term": False, "own": True, "snap": True, "dir": True,
                     "o": owner, "f": f, "t": t})
     cut = stamp(max(0, t_us - int(margin_s * 1_000_000)), 0)
     gone = {"k": "cs", "st": st, "cut": cut, "present": present}

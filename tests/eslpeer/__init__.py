@@ -5,6 +5,7 @@
         node = peer.node("fs1")              # app.config.FreeSwitchNode for it
         peer.wait_subscribed()               # e.g. the listener connected and ran `event json ...`
         peer.replay(phase="call1_caller_hangup")
+        peer.replay(phase="register_1001_1002", rename={"1001": "5011"})   # a phone using an alias
         peer.commands()                      # every command line received, in order
 
 See server.EslPeer for misbehaviour (greet=False, ignore={"auth"}, restart(), stop(),

@@ -123,3 +123,25 @@ def log_text(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
+
+
+# Listener settings that keep pipeline tests quick: fast reconnects, 2 ms batches.
+PIPELINE_FAST = {"FSCTI_LISTENER_BACKOFF_INITIAL": "0.05", "FSCTI_LISTENER_BACKOFF_MAX": "0.3",
+                 "FSCTI_LISTENER_STATUS_INTERVAL": "0.5", "FSCTI_LISTENER_BATCH_DELAY_MS": "2",
+                 "FSCTI_ESL_TIMEOUT": "2"}
+
+
+@contextmanager
+def state_pipeline(settings, tmp_path: Path, node: str, peer, rdb):
+    """A real events worker and the listener for `peer` (as node `node`), running, subscribed
+    and past the connect resync; yields the worker's log path."""
+    from app.state import keys
+
+    env = process_env(settings, tmp_path, nodes=[(node, peer)], extra=PIPELINE_FAST)
+    wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
+    with running(worker_cmd(queues="events", concurrency=2), env, wlog), \
+            running(listener_cmd(), env, llog):
+        peer.wait_subscribed(timeout=20)
+        wait_for(lambda: rdb.hget(keys.node(node), "resync_reason"), 30,
+                 what="the connect resync", log=wlog)
+        yield wlog

@@ -15,6 +15,7 @@ import time
 import uuid as uuidlib
 
 from tests.eslpeer import wire
+from tests.eslpeer.aliases import renamed_events
 from tests.eslpeer.api import ApiTable
 from tests.eslpeer.connection import DEFAULT_QUEUE, PeerConnection
 from tests.eslpeer.fixtures import FIXTURE_CORE_UUID, WireEvent, phase_events, wire_events
@@ -229,14 +230,18 @@ class EslPeer(CommandHandlers):
         """Whether any connection is subscribed to this event type."""
         return any(conn.wants(name, subclass) for conn in self.connections)
 
-    def replay(self, phase: str | None = None, events=None, block: bool = False) -> list[dict]:
+    def replay(self, phase: str | None = None, events=None, block: bool = False,
+               rename: dict | None = None) -> list[dict]:
         """Replay captured events (all, one phase of phases.jsonl, or given WireEvents).
 
         With the fixture's Core-UUID the exact captured bytes go out; after a restart the
-        events are re-stamped with the new Core-UUID and sequence. Returns the events sent
-        to at least one connection, in order.
+        events are re-stamped with the new Core-UUID and sequence. `rename` ({"1001":
+        "5011"}) sends them as another phone's (aliases.renamed: the same headers, the user
+        names replaced; re-stamped). Returns the events sent to at least one connection.
         """
         chosen = events if events is not None else (phase_events(phase) if phase else wire_events())
+        if rename:
+            chosen = renamed_events(chosen, rename)
         out = []
         for w in chosen:
             if isinstance(w, WireEvent) and self.core_uuid == w.event.get("Core-UUID"):

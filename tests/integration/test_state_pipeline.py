@@ -10,19 +10,15 @@ import json
 
 import pytest
 
-from app.state import keys
 from app.state.calls import list_calls
 from app.state.events import slim_event
 from app.state.ingest import apply_events
 from tests.eslpeer import EslPeer, phase_events, phases
-from tests.eslpeer.procs import listener_cmd, process_env, running, wait_for, worker_cmd
+from tests.eslpeer.procs import state_pipeline, wait_for
 from tests.property.replay import NODE, outputs
 
 pytestmark = pytest.mark.integration
 
-FAST = {"FSCTI_LISTENER_BACKOFF_INITIAL": "0.05", "FSCTI_LISTENER_BACKOFF_MAX": "0.3",
-        "FSCTI_LISTENER_STATUS_INTERVAL": "0.5", "FSCTI_LISTENER_BATCH_DELAY_MS": "2",
-        "FSCTI_ESL_TIMEOUT": "2"}
 START_US = 1795670519_000000        # FreeSWITCH's clock at the connect resync
 IDLE_XML = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profile>\n  <registrations>\n'
             '  </registrations>\n</profile>\n')
@@ -58,13 +54,7 @@ def test_listener_and_worker_keep_redis_exact_phase_by_phase(app, rdb, settings,
         for name in names:
             sofar += [w.event for w in phase_events(name)]
             expected[name] = reference(same, rdb, sofar, int(phases()[name][1] * 1_000_000))
-        env = process_env(settings, tmp_path, nodes=[(NODE, peer)], extra=FAST)
-        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-        with running(worker_cmd(queues="events", concurrency=2), env, wlog), \
-                running(listener_cmd(), env, llog):
-            peer.wait_subscribed(timeout=20)
-            wait_for(lambda: rdb.hget(keys.node(NODE), "resync_reason"), 30,
-                     what="the connect resync", log=wlog)
+        with state_pipeline(settings, tmp_path, NODE, peer, rdb):
             for name in names:
                 peer.replay(phase=name)
                 want = expected[name]

@@ -6,6 +6,7 @@ own Redis connection, against the real Redis). The SPEC outputs must equal those
 in-order pass: `cti_userinfo@<domain>`, the `registrations` hash and the `calls` hash.
 """
 import dataclasses
+import json
 import multiprocessing
 import random
 import threading
@@ -15,8 +16,11 @@ import redis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from app.config import Settings
+from app.directory.mirror import write_ops
+from app.state.events import slim_event
 from app.state.ingest import apply_events
-from tests.property.replay import NODE, outputs, phase_us, slim_events, until
+from tests.eslpeer.aliases import renamed
+from tests.property.replay import DOMAIN, NODE, outputs, phase_us, raw_events, slim_events, until
 
 END = phase_us("run_end")
 # cut points: inside calls, between steps, at the end (intermediate states must be exact too)
@@ -30,6 +34,9 @@ VARIANTS = {
     "spec-defaults": {},
     "remove-hangup": {"call": {"remove_hangup": True}},
     "multi-registrations": {"state": {"multiple_registrations": True}},
+    # phones of extensions 1011-1013 using their number-aliases 5011-5013 (issue 13): the
+    # events name only the aliases, the mirror resolves them
+    "aliases": {"rename": {"1001": "5011", "1002": "5012", "1003": "5013"}},
 }
 
 
@@ -38,6 +45,24 @@ def variant_settings(base: Settings, name: str) -> Settings:
     gui = {"registration": dict(base.gui["registration"]),
            "call": dict(base.gui["call"], **v.get("call", {}))}
     return dataclasses.replace(base, gui=gui, state=dict(base.state, **v.get("state", {})))
+
+
+def variant_events(s: Settings, variant: str, cut: int) -> list:
+    """The slim events created up to `cut`, as the variant's phones send them."""
+    names = VARIANTS[variant].get("rename")
+    if not names:
+        return until(slim_events(s), cut)
+    out = (slim_event(renamed(e, names), s) for e in raw_events())
+    return until([e for e in out if e], cut)
+
+
+def fresh(client, variant: str) -> None:
+    """An empty database, with the variant's extensions in the directory mirror."""
+    client.flushdb()
+    names = VARIANTS[variant].get("rename")
+    if names:
+        value = json.dumps({"param": {}, "variable": {}, "attribute": {}})
+        write_ops(client, DOMAIN, [["U", "1" + a[1:], value, a] for a in names.values()])
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +84,8 @@ def reference(client, s: Settings, variant: str, cut: int) -> dict:
     """Outputs of one in-order pass over the events created up to `cut`."""
     key = (variant, cut)
     if key not in _REFERENCE:
-        client.flushdb()
-        apply_events(client, s, NODE, until(slim_events(s), cut), now=cut)
+        fresh(client, variant)
+        apply_events(client, s, NODE, variant_events(s, variant, cut), now=cut)
         _REFERENCE[key] = outputs(client)
     return _REFERENCE[key]
 
@@ -103,8 +128,8 @@ def test_one_worker_any_order_duplicates_and_batches(client, base_settings, sche
     variant, cut, seed, window, dup_rate, max_batch = schedule
     s = variant_settings(base_settings, variant)
     expected = reference(client, s, variant, cut)
-    client.flushdb()
-    for batch in make_batches(until(slim_events(s), cut), seed, window, dup_rate, max_batch):
+    fresh(client, variant)
+    for batch in make_batches(variant_events(s, variant, cut), seed, window, dup_rate, max_batch):
         apply_events(client, s, NODE, batch, now=cut)
     assert outputs(client) == expected
 
@@ -116,8 +141,8 @@ def test_concurrent_workers_threads(client, base_settings, schedule, workers):
     variant, cut, seed, window, dup_rate, max_batch = schedule
     s = variant_settings(base_settings, variant)
     expected = reference(client, s, variant, cut)
-    client.flushdb()
-    batches = make_batches(until(slim_events(s), cut), seed, window, dup_rate, max_batch)
+    fresh(client, variant)
+    batches = make_batches(variant_events(s, variant, cut), seed, window, dup_rate, max_batch)
     shares = [batches[i::workers] for i in range(workers)]
     barrier = threading.Barrier(workers)
     errors = []
@@ -152,13 +177,13 @@ def _process_worker(redis_url, variant, cut, batches, start):
 
 
 @pytest.mark.parametrize("variant, seed", [("spec-defaults", 1), ("remove-hangup", 2),
-                                           ("multi-registrations", 3)])
+                                           ("multi-registrations", 3), ("aliases", 4)])
 def test_concurrent_worker_processes(client, base_settings, variant, seed):
     """Separate processes (as Celery prefork workers are), each with its share of batches."""
     s = variant_settings(base_settings, variant)
     expected = reference(client, s, variant, END)
-    client.flushdb()
-    batches = make_batches(until(slim_events(s), END), seed, 10_000, 0.5, 20)
+    fresh(client, variant)
+    batches = make_batches(variant_events(s, variant, END), seed, 10_000, 0.5, 20)
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     procs = [ctx.Process(target=_process_worker, args=(s.redis_url, variant, END, batches[i::3], start))
@@ -170,3 +195,24 @@ def test_concurrent_worker_processes(client, base_settings, variant, seed):
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert outputs(client) == expected
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_alias_phones_give_the_plain_state_under_their_extensions(client, base_settings, cut):
+    """The capture with every user renamed to its alias lands on the extensions, exactly as the
+    plain capture lands on 1001-1003: the same bindings, calls and gui states."""
+    plain = reference(client, variant_settings(base_settings, "spec-defaults"), "spec-defaults", cut)
+    aliased = reference(client, variant_settings(base_settings, "aliases"), "aliases", cut)
+
+    def summary(out, names):
+        ext = {x: names.get(x, x) for x in set(out["userinfo"]) | set(out["calls"])}
+        return {
+            "register": {ext[x]: [b["call-id"] for b in v.get("bindings", [])]
+                         for x, v in out["userinfo"].items()},
+            "calls": {ext[x]: [c["Unique-ID"] for c in v["calls"]] for x, v in out["userinfo"].items()},
+            "gui": {ext[x]: (v["current"], v["notify"], v["activity"]) for x, v in out["calls"].items()},
+            "registrations": {names.get(x, x): v["call-id"] for x, v in out["registrations"].items()},
+        }
+
+    assert summary(aliased, {}) == summary(plain, {"1001": "1011", "1002": "1012", "1003": "1013"})
+    assert not any(x.startswith("5") for part in aliased.values() for x in part)

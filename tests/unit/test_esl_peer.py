@@ -284,3 +284,22 @@ def test_synthetic_calls_reach_a_python_esl_subscriber(peer):
         assert names == ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"]
     seqs = [int(e["Event-Sequence"]) for e in got]
     assert seqs == sorted(seqs)
+
+
+def test_renamed_events_keep_every_header_and_name_only_the_alias():
+    import re
+
+    from tests.eslpeer.aliases import renamed
+    from tests.eslpeer.fixtures import wire_events
+
+    user = re.compile(r"(?<![0-9A-Za-z-])100[12](?![0-9A-Za-z-])")
+    seen = 0
+    for w in wire_events():
+        out = renamed(w, {"1001": "5011", "1002": "5012"})
+        assert list(out) == list(w.event)                    # same headers, same order
+        for k in ("Unique-ID", "Core-UUID", "Event-Sequence", "Event-Date-Timestamp"):
+            assert out.get(k) == w.event.get(k)
+        left = [k for k, v in out.items() if k != "Event-Sequence" and user.search(str(v))]
+        assert left == [], (w.event.get("Event-Name"), left)
+        seen += any("5011" in str(v) for v in out.values())
+    assert seen > 100

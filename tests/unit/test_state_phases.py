@@ -54,7 +54,7 @@ def test_1003_registers_with_expires_20(replay, settings):
         "user-agent": "SIPp-lab/3.7.7", "status": "Registered(UDP)",
         "Timestamp": "1795670519646843", "FreeSWITCH-Switchname": "vm", "call-id": "1-5531@127.0.0.1",
         "contact": '"" <sip:1003@127.0.0.1:5079>', "expires": "20", "network-port": "5079",
-        "node": NODE, "profile-name": "internal"}
+        "node": NODE, "profile-name": "internal", "registered-as": "1003"}
     assert info["calls"] == []
     # stored expiry = register time + 20 s granted + 60 s late margin, in whole seconds:
     # `show registrations` lists 1003 with expires 1795670599 (facts §4.3)

@@ -8,6 +8,7 @@ local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
 local applied, ignored = 0, 0
 
 local OWNERS = BATCH.owners or {}
+for _, o in ipairs(OWNERS) do resolve_owner(o) end
 
 for _, op in ipairs(BATCH.ops) do
   TOUCHED = {}

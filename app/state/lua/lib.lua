@@ -166,3 +166,42 @@ local function publish(channel, list, max, msg)
     redis.call('LTRIM', list, -tonumber(max), -1)
   end
 end
+
+-- Which extension a SIP user name means (issue 13): a phone may register, call and be called
+-- by its extension's number-alias, and FreeSWITCH's events then name only that alias. The
+-- state is keyed by the extension (the `cti_exten@<domain>` field), found from the directory
+-- mirror as /directory finds a `key=id` user: the exact name, else the alias index (lowercase
+-- alias, or lowercase id with capitals), else the lowercase name. A name the mirror does not
+-- know is kept as given (a later resync moves it once the mirror knows it). Returns the name
+-- and whether the mirror knows it; one HEXISTS for a known extension, cached per script run.
+local RESOLVED = {}
+local function resolve(d, name)
+  local id = d .. '\n' .. name
+  local r = RESOLVED[id]
+  if r == nil then
+    local ex = CFG.ep .. d
+    r = {name, true}
+    if redis.call('HEXISTS', ex, name) == 0 then
+      local l = string.lower(name)
+      local n = redis.call('HGET', CFG.ap .. d, l)
+      if n then
+        if redis.call('HEXISTS', ex, n) == 1 then r[1] = n else r[2] = false end
+      elseif l ~= name and redis.call('HEXISTS', ex, l) == 1 then
+        r[1] = l
+      else
+        r[2] = false
+      end
+    end
+    RESOLVED[id] = r
+  end
+  return r[1], r[2]
+end
+
+-- The batch's owners (app/state/ingest.py sends each once) get the extension their name
+-- means; those the mirror does not know are remembered (a snapshot adopts only known ones).
+local UNKNOWN_OWNER = {}
+local function resolve_owner(o)
+  local x, known = resolve(o.d, o.x)
+  o.x = x
+  if not known then UNKNOWN_OWNER[o] = true end
+end

@@ -89,6 +89,7 @@ end
 
 local function merge_chan(op)
   local key = CFG.cp .. op.u                      -- keys.channel(uuid)
+  if op.dir and op.o and UNKNOWN_OWNER[op.o] then op.o = nil end   -- snapshots: directory users only
   local rec = chan(key)
   if rec == nil then
     if op.own and op.o == nil then return false end     -- a leg of no extension
@@ -136,13 +137,29 @@ local function channel_snapshot(op)
 end
 
 -- Registrations: one record per extension with every binding (node, profile, call-id).
+-- FreeSWITCH keeps a registration under the user the phone registered as (`op.as`, its
+-- sip_user), which is the extension or its number-alias: with multiple-registrations off, a
+-- register replaces, and an unregister removes, the bindings of that user only. So the
+-- per-profile marks (`top`, `wipe`) of a binding registered under another name than the
+-- extension are kept per profile and name (`us`, the binding's scope; `np` otherwise).
+local SNAP_KEPT = {}
 local function merge_reg(op)
+  if op.typ == 'snap' and UNKNOWN_OWNER[op.o] and SNAP_KEPT[op.bid] then op.o = SNAP_KEPT[op.bid] end
   local h = xreg(op.o)
   local R = h.rec
+  local us = op.np
+  local other = op.as ~= nil and op.as ~= op.o.x
+  if other then us = op.np .. '\t' .. op.as end
   local B = R.b[op.bid]
   if B == nil then
     B = {np = op.np, nb = op.nb, cid = op.cid}
     R.b[op.bid] = B
+  end
+  if other then B.us = us end
+  -- the event text names the alias only: say which extension it counted for
+  local ev = op.ev
+  if other and ev then
+    ev = string.sub(ev, 1, -2) .. ',"fscti-extension":' .. cjson.encode(op.o.x) .. '}'
   end
   if op.typ == 'reg' then
     if gt(op.st, B.rs) then
@@ -168,15 +185,15 @@ local function merge_reg(op)
     if op.typ == 'reg' then
       if B.evsnap or gt(op.st, B.evs) then
         B.reg, B.sw, B.evs, B.evsnap = op.reg, op.sw, op.st, nil
-        redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), op.ev)
+        redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), ev)
       end
     elseif B.evs == nil or (B.evsnap and gt(op.st, B.evs)) then
       B.reg, B.sw, B.evs, B.evsnap = op.reg, op.sw, op.st, 1
-      redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), op.ev)
+      redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'ev'), ev)
     end
-    local top = R.top[op.np]
+    local top = R.top[us]
     if top == nil or (top[2] ~= op.bid and (gt(op.st, top[1]) or (op.st == top[1] and op.bid > top[2]))) then
-      R.top[op.np] = {op.st, op.bid}
+      R.top[us] = {op.st, op.bid}
     elseif top[2] == op.bid and op.typ == 'reg' and gt(op.st, top[1]) then
       top[1] = op.st
     end
@@ -184,10 +201,10 @@ local function merge_reg(op)
     if gt(op.st, B.ds) then
       B.ds = op.st
       B.dwhy = op.typ
-      if op.ev then redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'dev'), op.ev) end
+      if ev then redis.call('HSET', op.o.rg, ev_field(op.o, op.bid, 'dev'), ev) end
     end
     if op.typ == 'unreg' then
-      if gt(op.st, R.wipe[op.np]) then R.wipe[op.np] = op.st end
+      if gt(op.st, R.wipe[us]) then R.wipe[us] = op.st end
       if op.contact ~= nil and op.contact ~= '' and gt(op.st, R.dc[op.contact]) then
         R.dc[op.contact] = op.st
       end
@@ -199,16 +216,33 @@ local function merge_reg(op)
 end
 
 -- A `sofia xmlstatus ... reg` snapshot at op.st: bindings of these profiles it lacks are gone.
+-- One it has under a user (`present[bid]`) the mirror now maps to another extension than the
+-- one keeping it (an event came before the mirror knew the alias) is gone there and added
+-- under that extension by the row's op; one whose user the mirror does not know (any more:
+-- an alias removed while its phone stays registered) stays where it is (SNAP_KEPT).
 local function registration_snapshot(op)
   local members = redis.call('ZRANGE', BATCH.nb, 0, -1)
   for _, m in ipairs(members) do
     local p = split_tab(m)        -- ui, rg, xc, domain, ext, node, profile, call-id
     local np = p[6] .. '\t' .. p[7]
     local bid = np .. '\t' .. p[8]
-    if op.np[np] and not op.present[bid] then
-      merge_reg({typ = 'gone', o = {ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]},
-                 np = np, bid = bid, cid = p[8], nb = BATCH.nb, st = op.st})
-      STATS.gone = STATS.gone + 1
+    if op.np[np] then
+      local user, moved, known = op.present[bid], false, true
+      if type(user) == 'string' then
+        local x
+        x, known = resolve(p[4], user)
+        moved = known and x ~= p[5]
+      end
+      if not user or moved or not known then
+        local ctx = {ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]}
+        if not known then
+          SNAP_KEPT[bid] = ctx
+        else
+          merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = p[8], nb = BATCH.nb,
+                     st = op.st})
+          STATS.gone = STATS.gone + 1
+        end
+      end
     end
   end
 end

@@ -163,11 +163,13 @@ local function alive(R, bid, B)
     local c = B.contact and R.dc[B.contact]
     if c and not gt(B.rs, c) then return false end
   else
-    -- multiple-registrations off: the newest register of the profile replaced the others
-    -- silently, and an unregister removes every binding of the user (facts §4.3)
-    local top = R.top[B.np]
+    -- multiple-registrations off: the newest register of the user on the profile replaced
+    -- the others silently, and an unregister removes every binding of the user (facts §4.3);
+    -- the user is the name registered as (B.us when not the extension, see merge_reg)
+    local us = B.us or B.np
+    local top = R.top[us]
     if top and top[2] ~= bid then return false end
-    local w = R.wipe[B.np]
+    local w = R.wipe[us]
     if w and not gt(B.rs, w) then return false end
   end
   return true
@@ -205,7 +207,10 @@ local function gc_reg(ctx, h)
       end
     end
   end
-  for _, B in pairs(R.b) do nps[B.np] = true end
+  for _, B in pairs(R.b) do
+    nps[B.np] = true
+    if B.us then nps[B.us] = true end
+  end
   for _, tbl in ipairs({R.top, R.wipe, R.m}) do
     for np, v in pairs(tbl) do
       local st = v
