@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import logs
 from app.config import PROJECT_ROOT, Settings
 from flask_smorest import Api
 
@@ -39,8 +40,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         },
     )
     app.config.update(overrides)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     if exposed := settings.directory_public_networks():
         logging.getLogger("fscti.directory").warning(
             "/directory serves SIP passwords to %s without credentials: set directory.credentials "
