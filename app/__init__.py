@@ -9,6 +9,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import logs
+from app.proxies import TrustedProxies
 from app.config import PROJECT_ROOT, Settings
 from flask_smorest import Api
 
@@ -38,9 +40,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
             "security": [{"bearer": []}],
         },
     )
+    _http_limits(app, settings)
     app.config.update(overrides)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     if exposed := settings.directory_public_networks():
         logging.getLogger("fscti.directory").warning(
             "/directory serves SIP passwords to %s without credentials: set directory.credentials "
@@ -61,6 +63,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     register_cli(app)
     init_celery(app)
     return app
+
+
+def _http_limits(app: Flask, settings: Settings) -> None:
+    """The `web` settings: the body limit, and X-Forwarded-* only when proxies are trusted
+    (with none, the WSGI path is unchanged: no per-request work is added)."""
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,35 +1,75 @@
 """Bearer tokens and roles for /api/v1: viewer < supervisor < admin."""
 import hashlib
 import hmac
+import re
 import secrets
+
 from flask import current_app, g, request
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
 from app.models.token import ROLES, ApiToken
 
 RANK = {role: i for i, role in enumerate(ROLES)}
+# What `flask tokens list`, the audit (`token:<name>`) and a log line can show as is.
+TOKEN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def check_token_name(name: str) -> str:
+    """`name` if it can name a token, else ValueError saying what is allowed."""
+    if not isinstance(name, str) or not TOKEN_NAME_RE.fullmatch(name):
+        raise ValueError("a token name is 1-64 characters: letters, digits and _ . @ + -, "
+                         "starting with a letter or digit")
+    return name
+
+
+def _new_value() -> tuple[str, str]:
+    token = "fscti_" + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
 def create_token(name: str, role: str) -> str:
     """Create a token, store its hash, return the plain token (shown once)."""
     if role not in RANK:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    token = "fscti_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(name=name, role=role, token_hash=hash_token(token)))
+    check_token_name(name)
+    exists = f"a token named {name!r} exists (revoked ones keep their names): pick another name"
+    if db.session.execute(db.select(ApiToken.id).filter_by(name=name)).first() is not None:
+        raise ValueError(exists)
+    token, digest = _new_value()
+    db.session.add(ApiToken(name=name, role=role, token_hash=digest))
+    try:
+        db.session.commit()
+    except IntegrityError:  # created meanwhile by another process
+        db.session.rollback()
+        raise ValueError(exists) from None
+    return token
+
+
+def reissue_token(name: str, role: str) -> str:
+    """A new value for the token `name` (created if absent), active with `role`; the old value
+    stops working. Returns the plain token."""
+    row = db.session.execute(db.select(ApiToken).filter_by(name=name)).scalar_one_or_none()
+    if row is None:
+        return create_token(name, role)
+    token, row.token_hash = _new_value()
+    row.role, row.revoked = role, False
     db.session.commit()
     return token
 
 
 def authenticate(header: str | None) -> tuple[str, str]:
     """Return (actor, role) for an Authorization header, or raise Unauthorized."""
-    if not header or not header.startswith("Bearer "):
+    # The scheme is case-insensitive (RFC 7235 §2.1): `bearer x` is `Bearer x`.
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
         raise Unauthorized("Authorization: Bearer <token> is required")
-    token = header[7:].strip()
+    token = token.strip()
     if not token:
         raise Unauthorized("empty bearer token")
     bootstrap = current_app.config.get("FSCTI_ADMIN_TOKEN") or ""

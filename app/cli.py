@@ -3,26 +3,32 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.auth import create_token
+from app.auth import create_token, reissue_token
 from app.extensions import db
+from app.logs import escape
 from app.models.token import ROLES, ApiToken
 
 tokens = AppGroup("tokens", help="API bearer tokens.")
 
 
 @tokens.command("create")
-@click.option("--name", required=True, help="Who or what the token is for.")
+@click.option("--name", required=True,
+              help="Who or what the token is for: unique, 1-64 of A-Z a-z 0-9 _ . @ + -")
 @click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
 def tokens_create(name, role):
     """Create a token and print it (it is stored hashed and cannot be shown again)."""
-    click.echo(create_token(name, role))
+    try:
+        click.echo(create_token(name, role))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @tokens.command("list")
 def tokens_list():
     """List tokens (never their values)."""
     for t in db.session.execute(db.select(ApiToken).order_by(ApiToken.id)).scalars():
-        click.echo(f"{t.id}\t{t.role}\t{'revoked' if t.revoked else 'active'}\t{t.name}")
+        # escape(): a name stored before names were checked stays on its one line.
+        click.echo(f"{t.id}\t{t.role}\t{'revoked' if t.revoked else 'active'}\t{escape(t.name)}")
 
 
 @tokens.command("revoke")
@@ -39,12 +45,11 @@ def tokens_revoke(token_id):
 
 @tokens.command("bootstrap")
 def tokens_bootstrap():
-    """Print an admin token for this `make run` (replaces the previous one)."""
+    """Print an admin token for this `make run` (the previous one stops working)."""
     if current_app.config.get("FSCTI_ADMIN_TOKEN"):
         click.echo("Admin token: the value of FSCTI_ADMIN_TOKEN")
         return
-    db.session.execute(db.update(ApiToken).filter_by(name="make-run").values(revoked=True))
-    token = create_token("make-run", "admin")
+    token = reissue_token("make-run", "admin")
     click.echo(f"Admin token (Authorization: Bearer ...): {token}")
 
 

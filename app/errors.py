@@ -1,8 +1,8 @@
 """Domain exceptions and the one JSON error shape: {"error", "message", "details"}."""
 import logging
 
-from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ def register_error_handlers(app):
     def _app_error(exc: AppError):
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        # Raised from the Content-Length before the body is read, or once a chunked body
+        # passes the limit; nothing of it was parsed.
+        db.session.rollback()
+        limit = request.max_content_length
+        return error_response(413, "content_too_large",
+                              f"the request body is larger than {limit} bytes "
+                              f"(web.max_content_length)", {"max_content_length": limit})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

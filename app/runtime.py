@@ -14,7 +14,8 @@ frozen and is not touched, which also keeps its memory pages shared).
 
 The gunicorn hook: `gunicorn -c python:app.runtime ...` (Procfile `web`) loads this module
 as gunicorn's config module, so `post_worker_init` below runs in each web worker once it
-has loaded the app.
+has loaded the app, and the two settings at the end (`logger_class`, `forwarded_allow_ips`)
+apply to the web process.
 """
 from __future__ import annotations
 
@@ -36,3 +37,10 @@ def freeze_gc() -> int:
 
 def post_worker_init(worker) -> None:  # gunicorn server hook (see module docstring)
     freeze_gc()
+
+
+# gunicorn settings (see the module docstring): the access log escapes what requests sent
+# (app/access_log.py), and gunicorn itself trusts no peer's X-Forwarded-* / SCRIPT_NAME
+# headers (its default trusts 127.0.0.1): fscti's `web.trusted_proxies` alone decides.
+logger_class = "app.access_log.EscapingLogger"
+forwarded_allow_ips = ""

@@ -3,8 +3,9 @@
 The file is JSON that may carry `/* */` and `//` comments, as mod_cti's cti.json does. Every
 setting is listed, with its default, in docs/configuration.md. Each section is checked by its
 own module (file.py: the file; nodes.py: `freeswitch`; gui.py: `gui`; sections.py: `state`,
-`listener`, `actions`, `esl_timeout`; access.py: `cli`, `directory`); a value that cannot be
-used raises ConfigError naming the setting, so a process refuses to start rather than fail later.
+`listener`, `actions`, `esl_timeout`; access.py: `cli`, `directory`; web.py: `web`); a value
+that cannot be used raises ConfigError naming the setting, so a process refuses to start rather
+than fail later.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.config.nodes import FreeSwitchNode, load_nodes
 from app.config.sections import (DEFAULT_ACTIONS, DEFAULT_LISTENER, DEFAULT_STATE,  # noqa: F401
                                  _actions_defaults, _listener_defaults, _state_defaults,
                                  esl_timeout)
+from app.config.web import DEFAULT_WEB, web_section
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +59,10 @@ class Settings:
     directory_cache_entries: int = 4096
     directory_cache_max_age: float = 1.0
     esl_connect_timeout: float = 5.0
+    # Reverse proxies in front of `web` whose X-Forwarded-* headers are believed (0 = none).
+    trusted_proxies: int = DEFAULT_WEB["trusted_proxies"]
+    # Largest request body, in bytes (413 beyond it); /directory and /cli have smaller ones.
+    max_content_length: int = DEFAULT_WEB["max_content_length"]
     log_level: str = "INFO"
     raw: dict = field(default_factory=dict)
 
@@ -94,6 +100,8 @@ class Settings:
         s.directory_cache_entries = directory["cache_entries"]
         s.directory_cache_max_age = directory["cache_max_age"]
         s.esl_connect_timeout = esl_timeout(data, env)
+        web = web_section(data.get("web"), env)
+        s.trusted_proxies, s.max_content_length = web["trusted_proxies"], web["max_content_length"]
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
         return s
 

@@ -16,12 +16,14 @@ from flask import Blueprint, Response, current_app, request
 from app.directory import xml
 from app.directory.form import parse
 from app.directory.lookup import directory as get_directory
+from app.logs import escape
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("directory", __name__)
 
 MAX_BODY = 65536
+ADDR_MAX = 64  # the longest textual IPv6 address with a zone, with room to spare
 MIMETYPE = "text/xml"
 
 
@@ -44,7 +46,8 @@ class Guard:
                 ok = False
             if len(self._seen) > 4096:
                 self._seen.clear()
-            self._seen[addr] = ok
+            if len(addr) <= ADDR_MAX:  # behind a trusted proxy the address is header text
+                self._seen[addr] = ok
         return ok
 
     def authorized(self, header: str) -> bool:
@@ -60,11 +63,12 @@ class Guard:
         """None when the request may proceed, else the 403/401 response."""
         if self.networks and not self.allowed(environ.get("REMOTE_ADDR", "")):
             log.warning("directory: refused %s (not in directory.allow); FreeSWITCH will fall back "
-                        "to its static directory", environ.get("REMOTE_ADDR"))
+                        "to its static directory", escape(environ.get("REMOTE_ADDR")))
             return Response("forbidden\n", 403, mimetype="text/plain")
         if self.digest is not None and not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
             log.warning("directory: bad or missing credentials from %s (check gateway-credentials); "
-                        "FreeSWITCH will fall back to its static directory", environ.get("REMOTE_ADDR"))
+                        "FreeSWITCH will fall back to its static directory",
+                        escape(environ.get("REMOTE_ADDR")))
             return Response("unauthorized\n", 401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Basic realm="fscti directory"'})
         return None
@@ -109,7 +113,7 @@ def directory():
     except Exception:
         # Redis and SQL both failed. Refusing the user is safer than a non-200, which would make
         # FreeSWITCH fall back to its static directory (vanilla users with password 1234).
-        log.exception("directory: cannot answer %s@%s", q.user, q.domain)
+        log.exception("directory: cannot answer %s@%s", escape(q.user), escape(q.domain))
         head = d.heads.known(q.domain)
         if head is None:
             return Response("directory unavailable\n", 503, mimetype="text/plain")

@@ -14,7 +14,8 @@ class ApiToken(Timestamps, db.Model):
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    # Unique, revoked tokens included: the audit names a token by it (`token:<name>`).
+    name: Mapped[str] = mapped_column(String(128), nullable=False, unique=True, index=True)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -30,7 +30,8 @@ def test_the_walk_covers_the_directory_api(app):
 
 
 @pytest.mark.parametrize("auth", [None, "Bearer", "Bearer ", "Bearer nope", "Basic YTpi",
-                                  "bearer test-bootstrap-admin-token"])
+                                  "Token test-bootstrap-admin-token",
+                                  "Bearertest-bootstrap-admin-token"])
 def test_no_route_answers_without_a_valid_token(app, client, auth):
     headers = {"Authorization": auth} if auth is not None else {}
     for method, path in api_calls(app):

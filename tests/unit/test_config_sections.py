@@ -3,6 +3,7 @@
 Each case is a real cti.json-style file loaded by Settings.load, as a process would at start.
 """
 import json
+import re
 
 import pytest
 
@@ -168,3 +169,49 @@ def test_esl_timeout(tmp_path):
 def test_a_section_of_the_wrong_type_is_named(tmp_path, data, needle):
     with pytest.raises(ConfigError, match=needle):
         load(tmp_path, json.dumps(data))
+
+
+# --- web -----------------------------------------------------------------------------------
+
+def test_web_defaults_trust_no_proxy_and_take_16_mib(tmp_path):
+    s = load(tmp_path, {})
+    assert (s.trusted_proxies, s.max_content_length) == (0, 16 * 1024 * 1024)
+    assert Settings().trusted_proxies == 0 and Settings().max_content_length == 16 * 1024 * 1024
+
+
+def test_web_from_the_file_and_the_environment(tmp_path):
+    s = load(tmp_path, {"web": {"trusted_proxies": 1, "max_content_length": 65536}})
+    assert (s.trusted_proxies, s.max_content_length) == (1, 65536)
+    s = load(tmp_path, {"web": {"trusted_proxies": 1}}, FSCTI_TRUSTED_PROXIES="0",
+             FSCTI_MAX_CONTENT_LENGTH=" 104857600 ")
+    assert (s.trusted_proxies, s.max_content_length) == (0, 100 * 1024 * 1024)
+    assert load(tmp_path, {}, FSCTI_TRUSTED_PROXIES="2").trusted_proxies == 2
+
+
+@pytest.mark.parametrize("web, env, needle", [
+    ({"trusted_proxies": -1}, {}, "web.trusted_proxies: must be a whole number of proxies"),
+    ({"trusted_proxies": 1.5}, {}, "web.trusted_proxies: must be a whole number"),
+    ({"trusted_proxies": True}, {}, "web.trusted_proxies: must be a whole number"),
+    ({"trusted_proxies": 9}, {}, "0 (none) to 8"),
+    ({}, {"FSCTI_TRUSTED_PROXIES": "one"}, "web.trusted_proxies: must be a whole number"),
+    ({"max_content_length": 1000}, {}, "web.max_content_length: must be between 65536 and"),
+    ({"max_content_length": "16M"}, {}, "web.max_content_length: not a number"),
+    ({}, {"FSCTI_MAX_CONTENT_LENGTH": "2e9"}, "web.max_content_length: must be between"),
+    ({"proxies": 1}, {}, "web.proxies: unknown setting (trusted_proxies, max_content_length)"),
+])
+def test_bad_web_settings(tmp_path, web, env, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load(tmp_path, {"web": web}, **env)
+
+
+def test_the_app_takes_the_body_limit(settings, app):
+    import dataclasses
+
+    from app import create_app
+
+    try:
+        built = create_app(dataclasses.replace(settings, max_content_length=65536))
+        assert built.config["MAX_CONTENT_LENGTH"] == 65536
+    finally:
+        app.extensions["celery"].set_current()
+        app.extensions["celery"].set_default()
