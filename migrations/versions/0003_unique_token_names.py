@@ -1,7 +1,7 @@
 """api_token.name is unique
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 09:00:00
 
 The audit names a token by its name (`token:<name>`), so two tokens with one name made the
