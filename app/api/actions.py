@@ -5,13 +5,13 @@ Rejected requests are audited too (who tried what on which call, and why it was 
 """
 import json
 
-from flask import g, request, url_for
+from flask import g, request
 from flask_smorest import Blueprint
 
-from app.api.responses import check_json_body, json_response
+from app.api.responses import check_json_body
 from app.auth import require_role
 from app.schemas.action import (ActionAccepted, ActionOut, HangupExtensionIn, HangupIn, ModeIn,
-                                SuperviseExtensionIn, SuperviseIn)
+                                SuperviseExtensionIn, SuperviseIn, action_href)
 from app.services import actions as svc
 from app.services import audit
 
@@ -54,9 +54,8 @@ def _audit_refusals(response):
 
 
 def _accepted(action):
-    href = url_for("actions.get_action", action_id=action.id)
-    return json_response({"id": action.id, "kind": action.kind, "state": action.state,
-                          "node": action.node, "href": href}, 202, href)
+    """202, dumped by ActionAccepted; Location is the action to follow."""
+    return action, 202, {"Location": action_href(action)}
 
 
 @blp.route("/calls/<uuid>/supervise", methods=["POST"])

@@ -1,9 +1,11 @@
 """Supervisor actions as the API takes and shows them (app/services/actions.py)."""
+from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.esl.commands import HANGUP_CAUSES
 from app.names import DOMAIN_RE, EXTENSION_RE
 from app.schemas.common import StrictBoolean, query_text
+from app.schemas.out import Moment
 from app.services.supervision import MODES
 
 MODE_HELP = "; ".join(f"`{m.name}`: {m.description}" for m in MODES.values())
@@ -74,14 +76,19 @@ class HangupExtensionIn(Schema):
     cause = fields.String(load_default=None, validate=_cause)
 
 
+def action_href(action) -> str:
+    return url_for("actions.get_action", action_id=action.id)
+
+
 class ActionAccepted(Schema):
-    """202: the action is queued; follow it at `href`."""
+    """202: the action is queued; follow it at `href` (also the Location header)."""
 
     id = fields.String()
-    kind = fields.String()
+    kind = fields.String(metadata={"description": "supervise, mode or hangup"})
     state = fields.String()
-    node = fields.String()
-    href = fields.String()
+    node = fields.String(allow_none=True, metadata={
+        "description": "the node it goes to (null: looked for on every node)"})
+    href = fields.Function(action_href, metadata={"description": "GET it to follow the action"})
 
 
 class ActionOut(Schema):
@@ -107,8 +114,8 @@ class ActionOut(Schema):
     params = fields.Dict()
     live = fields.Boolean(allow_none=True, metadata={
         "description": "supervise: whether the supervisor's leg is still up (live state)"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Moment()
+    updated_at = Moment()
 
 
 class TimeQuery(Schema):

@@ -1,6 +1,4 @@
 """Schema pieces shared by domains, templates and extensions: sections, paging, secrets."""
-from datetime import timezone
-
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
@@ -73,26 +71,6 @@ class SecretsQuery(Schema):
         "description": "admin only: return passwords/a1-hashes instead of the mask"})
 
 
-class PageLinks(Schema):
-    self = fields.String()
-    first = fields.String()
-    last = fields.String()
-    prev = fields.String(allow_none=True)
-    next = fields.String(allow_none=True)
-
-
-def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
-    """The envelope of a page of items: {items, total, page, per_page, pages, links}."""
-    return Schema.from_dict({
-        "items": fields.List(fields.Nested(item_schema)),
-        "total": fields.Integer(metadata={"description": "items matching, over all pages"}),
-        "page": fields.Integer(),
-        "per_page": fields.Integer(),
-        "pages": fields.Integer(),
-        "links": fields.Nested(PageLinks),
-    }, name=name)
-
-
 def redact(section: dict | None) -> dict:
     """A copy of a section with every secret replaced by the mask."""
     return {k: (MASK if k in SECRET_NAMES and v is not None else v)
@@ -110,15 +88,6 @@ def unmask(section: dict, stored: dict | None, field: str) -> tuple[dict, dict]:
                 errors[name] = [f"'{MASK}' is the mask GET shows; no {name} is stored to keep, "
                                 f"send the real value"]
     return out, ({field: errors} if errors else {})
-
-
-def iso(dt) -> str | None:
-    """ISO 8601 in UTC (SQLite hands back naive datetimes; they are UTC)."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.isoformat()
 
 
 def path_name(field: fields.Field, value: str, what: str = "name") -> str:

@@ -2,7 +2,8 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section, StrictBoolean, iso, page_of, redact
+from app.schemas.common import Section, StrictBoolean
+from app.schemas.out import Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
@@ -51,29 +52,19 @@ class DomainCreate(DomainWrite):
 
 
 class DomainOut(Schema):
+    """A domain as the API shows it (and, in a 202, the re-mirror its change queued)."""
+
     name = fields.String()
     realm = fields.String()
     a1_hash_only = fields.Boolean()
-    param = fields.Dict()
-    variable = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    param = Masked()
+    variable = Masked()
+    created_at = Moment()
+    updated_at = Moment()
+    mirror = mirror_field()
 
 
 DomainPage = page_of(DomainOut, "DomainPage")
-
-
-def domain_json(domain, secrets: bool = False) -> dict:
-    """The API representation of a domain (secrets masked unless asked for)."""
-    return {
-        "name": domain.name,
-        "realm": domain.realm,
-        "a1_hash_only": domain.a1_hash_only,
-        "param": dict(domain.param or {}) if secrets else redact(domain.param),
-        "variable": dict(domain.variable or {}) if secrets else redact(domain.variable),
-        "created_at": iso(domain.created_at),
-        "updated_at": iso(domain.updated_at),
-    }
 
 
 class DomainPatch(DomainWrite):

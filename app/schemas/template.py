@@ -2,7 +2,8 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section, iso, page_of, redact
+from app.schemas.common import Section
+from app.schemas.out import Entries, Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
@@ -35,27 +36,18 @@ class TemplateCreate(TemplateWrite):
 
 
 class TemplateOut(Schema):
+    """A template as the API shows it (and, in a 202, the re-mirror its change queued)."""
+
     name = fields.String()
-    param = fields.Dict()
-    variable = fields.Dict()
-    attribute = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    param = Masked()
+    variable = Masked()
+    attribute = Entries()
+    created_at = Moment()
+    updated_at = Moment()
+    mirror = mirror_field()
 
 
 TemplatePage = page_of(TemplateOut, "TemplatePage")
-
-
-def template_json(tpl, secrets: bool = False) -> dict:
-    """The API representation of a template (secrets masked unless asked for)."""
-    return {
-        "name": tpl.name,
-        "param": dict(tpl.param or {}) if secrets else redact(tpl.param),
-        "variable": dict(tpl.variable or {}) if secrets else redact(tpl.variable),
-        "attribute": dict(tpl.attribute or {}),
-        "created_at": iso(tpl.created_at),
-        "updated_at": iso(tpl.updated_at),
-    }
 
 
 class TemplatePatch(TemplateWrite):
