@@ -3,8 +3,9 @@ from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.esl.commands import HANGUP_CAUSES
-from app.names import DOMAIN_RE, EXTENSION_RE
-from app.schemas.common import StrictBoolean, query_text
+from app.names import is_domain, is_extension
+from app.schemas import patterns
+from app.schemas.common import StrictBoolean, query_text, whitelisted
 from app.schemas.out import Moment
 from app.services.supervision import MODES
 
@@ -17,13 +18,19 @@ def _cause(value: str) -> None:
                               "MANAGER_REQUEST, CALL_REJECTED)")
 
 
+def _cause_field():
+    return fields.String(load_default=None, validate=_cause, metadata={
+        "description": "FreeSWITCH hangup cause name, any letter case (default: FreeSWITCH's "
+                       "NORMAL_CLEARING)",
+        "enum": [*sorted(HANGUP_CAUSES), None]})
+
+
 def _extension(**kw):
-    return fields.String(validate=validate.Regexp(EXTENSION_RE, error="not a valid extension name"),
-                         **kw)
+    return whitelisted(is_extension, patterns.EXTENSION, "not a valid extension name", **kw)
 
 
 def _domain(**kw):
-    return fields.String(validate=validate.Regexp(DOMAIN_RE, error="not a valid domain name"), **kw)
+    return whitelisted(is_domain, patterns.DOMAIN, "not a valid domain name", **kw)
 
 
 def _mode(**kw):
@@ -67,13 +74,12 @@ class ModeIn(Schema):
 class HangupIn(Schema):
     """POST /calls/<uuid>/hangup and /domains/<d>/extensions/<ext>/hangup."""
 
-    cause = fields.String(load_default=None, validate=_cause, metadata={
-        "description": "FreeSWITCH hangup cause name (default: FreeSWITCH's NORMAL_CLEARING)"})
+    cause = _cause_field()
     node = _node()
 
 
 class HangupExtensionIn(Schema):
-    cause = fields.String(load_default=None, validate=_cause)
+    cause = _cause_field()
 
 
 def action_href(action) -> str:

@@ -1,6 +1,7 @@
 """Schema pieces shared by domains, templates and extensions: sections, paging, secrets."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas import patterns
 from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
 
 MAX_PER_PAGE = 1000
@@ -30,6 +31,11 @@ class Section(fields.Dict):
         return dict(value)
 
 
+# A write's `name` repeats the URL's; readOnly in the document (generated requests leave it out).
+NAME_FROM_URL = {"readOnly": True, "description": "the name comes from the URL: a body may "
+                 "repeat it (GET, edit, PUT) but not change it"}
+
+
 class StrictBoolean(fields.Boolean):
     """true/false only (JSON booleans or the strings "true"/"false"), never 1/"yes"/"on"."""
 
@@ -49,8 +55,19 @@ def no_control_characters(value: str) -> None:
 
 def query_text(max_length: int, min_length: int | None = None, **kwargs) -> fields.String:
     """An optional free-text query parameter: at most `max_length` characters, no control ones."""
+    kwargs.setdefault("metadata", {}).setdefault("pattern", patterns.QUERY_TEXT)
     return fields.String(load_default=None, validate=[
         validate.Length(min=min_length, max=max_length), no_control_characters], **kwargs)
+
+
+def whitelisted(check, pattern: str, error: str, **kwargs) -> fields.String:
+    """A string field that must pass an app.names check (a whole-string match: a regex
+    validator's `$` would let a trailing newline through); `pattern` documents it."""
+    def validator(value):
+        if not check(value):
+            raise ValidationError(error)
+    kwargs.setdefault("metadata", {}).setdefault("pattern", pattern)
+    return fields.String(validate=validator, **kwargs)
 
 
 class PageQuery(Schema):

@@ -2,13 +2,16 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section, StrictBoolean
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, Section, StrictBoolean
 from app.schemas.out import Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class DomainName(fields.String):
     """A SIP domain (DNS name or IPv4), stored lowercase: DNS names are case-insensitive."""
+
+    openapi = {"pattern": patterns.DOMAIN, "maxLength": 253}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_domain(value):
@@ -22,6 +25,8 @@ class DomainName(fields.String):
 class Realm(fields.String):
     """The digest realm used to compute a1-hash (defaults to the domain name)."""
 
+    openapi = {"pattern": patterns.DOMAIN, "maxLength": 253}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_domain(value):
             raise ValidationError("must be a DNS name or IPv4 address, as the phones' "
@@ -34,7 +39,7 @@ class Realm(fields.String):
 class DomainWrite(Schema):
     """PUT / PATCH body (the name comes from the URL; if given it must match)."""
 
-    name = DomainName(metadata={"description": "the SIP domain, e.g. pbx.example.com"})
+    name = DomainName(metadata=dict(NAME_FROM_URL))
     realm = Realm(metadata={"description": "digest realm for a1-hash; default: the name"})
     a1_hash_only = StrictBoolean(metadata={
         "description": "store only a1-hash: passwords are hashed on write and never kept"})

@@ -2,7 +2,8 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app import names
-from app.schemas.common import PageQuery, Section, StrictBoolean
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, PageQuery, Section, StrictBoolean
 from app.schemas.out import Entries, Masked, Moment, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 from app.schemas.template import TemplateName
@@ -15,6 +16,8 @@ RESERVED_NAMES = {"import", "export"}
 
 
 class ExtensionName(fields.String):
+    openapi = {"pattern": patterns.EXTENSION_NAME, "maxLength": 64}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_extension(value):
             raise ValidationError("must be a SIP user part: a letter, digit or '+', then "
@@ -32,7 +35,7 @@ class ExtensionWrite(Schema):
     An own value of null removes what the template sets for that name.
     """
 
-    name = ExtensionName(metadata={"description": "SIP user part (the directory user id)"})
+    name = ExtensionName(metadata=dict(NAME_FROM_URL))
     template = TemplateName(allow_none=True, metadata={
         "description": "template giving the defaults; null for none"})
     enabled = StrictBoolean(metadata={"description": "disabled extensions cannot register "

@@ -100,3 +100,16 @@ def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
         "pages": fields.Integer(),
         "links": fields.Nested(PageLinks),
     }, name=name)
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers (app.errors.error_response); component `Error`."""
+
+    error = fields.String(required=True, metadata={"description": (
+        "machine-readable code: bad_request, unauthorized, forbidden, not_found, conflict, "
+        "validation_failed, unsupported_media_type, request_entity_too_large, unavailable, "
+        "internal_error, ...")})
+    message = fields.String(required=True, metadata={"description": "what went wrong, for people"})
+    details = fields.Dict(required=True, metadata={"description": (
+        "field → list of messages (nested for param/variable/attribute names and import rows); "
+        "{} when there is nothing more to say")})

@@ -2,12 +2,15 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, Section
 from app.schemas.out import Entries, Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class TemplateName(fields.String):
+    openapi = {"pattern": patterns.TEMPLATE, "maxLength": 64}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_safe_name(value):
             raise ValidationError("must be a letter, then letters, digits, '_', '.' or '-' "
@@ -22,7 +25,7 @@ class TemplateName(fields.String):
 class TemplateWrite(Schema):
     """PUT / PATCH body (the name comes from the URL; if given it must match)."""
 
-    name = TemplateName(metadata={"description": "template name"})
+    name = TemplateName(metadata=dict(NAME_FROM_URL))
     param = Section("template", "param", metadata={"description": "default params"})
     variable = Section("template", "variable", metadata={"description": "default variables"})
     attribute = Section("template", "attribute", metadata={
