@@ -27,6 +27,10 @@ class DeleteQuery(Schema):
         "description": "also delete the domain's extensions (409 without it when it has any)"})
 
 
+REALM_HELP = ("the realm changes while extensions hold a1-hashes computed with the old one "
+              "(send ?confirm_realm_change=true)")
+
+
 def _url(domain) -> str:
     return url_for("domains.Domain", domain=domain.name)
 
@@ -67,6 +71,7 @@ class Domain(MethodView):
     @blp.response(200, DomainOut)
     @blp.alt_response(201, description="created")
     @blp.alt_response(202, description=QUEUED_HELP)
+    @blp.alt_response(409, description=REALM_HELP)
     def put(self, args, data, domain):
         """Create or replace a domain (absent fields take their defaults)."""
         obj, created, queued = svc.replace_domain(domain, data, args["confirm_realm_change"])
@@ -77,6 +82,7 @@ class Domain(MethodView):
     @blp.arguments(DomainPatch(partial=True))
     @blp.response(200, DomainOut)
     @blp.alt_response(202, description=QUEUED_HELP)
+    @blp.alt_response(409, description=REALM_HELP)
     def patch(self, args, data, domain):
         """Change some fields of a domain (a null in param/variable deletes that name)."""
         return written(*svc.patch_domain(domain, data, args["confirm_realm_change"]))

@@ -21,6 +21,7 @@ blp = Blueprint("extensions", __name__, url_prefix="/api/v1", description=(
     "?include_secrets=true; sending '********' back keeps the stored value."))
 
 CSV_TYPES = ("text/csv", "application/csv")
+TAKEN = "the name or number-alias is taken (compared case-insensitively)"
 
 
 @blp.before_request
@@ -48,7 +49,7 @@ class Extensions(MethodView):
     @require_role("admin")
     @blp.arguments(ExtensionCreate)
     @blp.response(201, ExtensionOut)
-    @blp.alt_response(409, description="the name or number-alias is taken")
+    @blp.alt_response(409, description=TAKEN)
     def post(self, data, domain):
         """Create an extension."""
         dom, ext = svc.create_extension(domain, data)
@@ -69,6 +70,7 @@ class Extension(MethodView):
     @blp.arguments(ExtensionWrite)
     @blp.response(200, ExtensionOut)
     @blp.alt_response(201, description="created")
+    @blp.alt_response(409, description=TAKEN)
     def put(self, data, domain, ext):
         """Create or replace an extension (absent fields take their defaults)."""
         dom, obj, created = svc.replace_extension(domain, ext, data)
@@ -77,12 +79,14 @@ class Extension(MethodView):
     @require_role("admin")
     @blp.arguments(ExtensionPatch(partial=True))
     @blp.response(200, ExtensionOut)
+    @blp.alt_response(409, description=TAKEN)
     def patch(self, data, domain, ext):
         """Change some values (merged name by name; a null hides the template's value)."""
         return svc.patch_extension(domain, ext, data)[1]
 
     @require_role("admin")
     @blp.response(204)
+    @blp.alt_response(422, description="the name in the URL is not an extension name")
     def delete(self, domain, ext):
         """Delete an extension (removed from Redis; FreeSWITCH's cache flushed if cached)."""
         svc.delete_extension(domain, ext)
@@ -121,7 +125,9 @@ def export_extensions(args, domain):
 @blp.arguments(ImportQuery, location="query")
 @blp.doc(requestBody=IMPORT_BODY)
 @blp.response(200, ImportResult)
-@blp.alt_response(422, description="row-indexed errors; nothing was imported")
+@blp.alt_response(400, description="the body is not a JSON list, or the CSV is not UTF-8")
+@blp.alt_response(409, description="another write took a name meanwhile; nothing was imported")
+@blp.alt_response(422, description="row-indexed errors (`details.rows`); nothing was imported")
 def import_extensions(args, domain):
     """Import extensions (JSON list or CSV): every row is valid and written, or none is."""
     if request.mimetype in CSV_TYPES:

@@ -71,6 +71,7 @@ class Template(MethodView):
     @require_role("admin")
     @blp.response(204)
     @blp.alt_response(409, description="extensions still use the template")
+    @blp.alt_response(422, description="the name in the URL is not a template name")
     def delete(self, name):
         """Delete a template that no extension uses."""
         svc.delete_template(name)

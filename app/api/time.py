@@ -15,6 +15,8 @@ blp = Blueprint("time", __name__, url_prefix="/api/v1", description=(
 @require_role("viewer")
 @blp.arguments(TimeQuery, location="query")
 @blp.response(200, TimeOut)
+@blp.alt_response(404, description="`node` names no configured node")
+@blp.alt_response(503, description="no node is configured, or none answered")
 def fs_time(args):
     """`strmicroepoch` of `?node=` (use the call's node), else of the first node that answers."""
     try:

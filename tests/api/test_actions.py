@@ -183,6 +183,15 @@ def test_supervise_an_extension_picks_its_live_call(client, tokens, fs1, call5, 
     assert r.status_code == 404 and "no live call" in r.get_json()["message"]
 
 
+def test_a_trailing_newline_is_no_name(client, tokens, fs1, call5, app_ctx):
+    # marshmallow's Regexp validator used re.match, whose `$` accepts "1003\n"
+    for body, field in (({"supervisor": "1003\n"}, "supervisor"),
+                        ({"supervisor": "1003", "domain": "127.0.0.1\n"}, "domain")):
+        r = client.post(f"/api/v1/calls/{A5}/supervise", headers=tokens["supervisor"], json=body)
+        assert r.status_code == 422 and list(r.get_json()["details"]) == [field]
+    assert lines(fs1) == []
+
+
 def test_supervise_refusals(client, tokens, fs1, call5, rdb, settings, app_ctx):
     h = tokens["supervisor"]
     own = client.post(f"/api/v1/calls/{A5}/supervise", headers=h, json={"supervisor": "1001"})
