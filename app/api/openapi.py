@@ -88,7 +88,8 @@ class ErrorsAndParams(BasePlugin):
                     responses[code] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
             for code, resp in responses.items():
                 # an alt_response(409, description=...) without a schema: it is an Error too
-                if isinstance(resp, dict) and str(code)[0] in "45" and not ({"$ref", "content"} & resp.keys()):
+                if (isinstance(resp, dict) and str(code)[0] in "45"
+                        and not {"$ref", "content"} & resp.keys()):
                     resp["content"] = ERROR_CONTENT
 
 

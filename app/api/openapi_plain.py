@@ -134,7 +134,8 @@ PATHS = {
                      "application/x-www-form-urlencoded": {"schema": CLI_FORM}}},
                  "responses": CLI_RESPONSES},
     },
-    "/healthz": {"get": {"tags": ["health"], "security": [], "summary": "liveness: the process is up",
+    "/healthz": {"get": {"tags": ["health"], "security": [],
+                         "summary": "liveness: the process is up",
                          "responses": {"200": {"description": "up", "content": {
                              "application/json": {"schema": "Health"}}}}}},
     "/readyz": {"get": {"tags": ["health"], "security": [],

@@ -20,8 +20,8 @@ def _body(regex) -> str:
 DOMAIN = "^" + NO_PREPROCESS + _body(names.DOMAIN_RE)
 EXTENSION = "^" + NO_PREPROCESS + _body(names.EXTENSION_RE)
 # An extension name as the API takes it: not a path word of /extensions/.
-EXTENSION_NAME = ("^" + NO_PREPROCESS + r"(?!(?:[iI][mM][pP][oO][rR][tT]|[eE][xX][pP][oO][rR][tT])$)"
-                  + _body(names.EXTENSION_RE))
+_NOT_A_PATH_WORD = r"(?!(?:[iI][mM][pP][oO][rR][tT]|[eE][xX][pP][oO][rR][tT])$)"
+EXTENSION_NAME = "^" + NO_PREPROCESS + _NOT_A_PATH_WORD + _body(names.EXTENSION_RE)
 SAFE_NAME = "^" + NO_PREPROCESS + _body(names.SAFE_NAME_RE)
 TEMPLATE = "^" + NO_PREPROCESS + r"(?=[\s\S]{1,64}$)" + _body(names.SAFE_NAME_RE)
 UUID = names.UUID_RE.pattern
