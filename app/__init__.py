@@ -10,9 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app import logs
+from app.api.docs import SWAGGER_UI_ASSETS
+from app.api.openapi import Api
 from app.proxies import TrustedProxies
 from app.config import PROJECT_ROOT, Settings
-from flask_smorest import Api
 
 from app.extensions import db, migrate, redis_ext
 
@@ -30,11 +31,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         JSON_SORT_KEYS=False,
         API_TITLE="fscti",
         API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
+        OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's files from the pinned flask-swagger-ui package, served by app.api.docs
+        # (relative: /docs/assets/ under whatever prefix the app is mounted at).
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS,
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],

@@ -99,15 +99,19 @@ def require_role(minimum: str):
     return deco
 
 
-def required_role() -> str:
-    """The role the current request's view asks for (admin when unmarked)."""
-    view = current_app.view_functions.get(request.endpoint)
+def view_role(view, method: str) -> str:
+    """The role a view function (or a MethodView's method) asks for (admin when unmarked)."""
     cls = getattr(view, "view_class", None)
     if cls is not None:
-        view = getattr(cls, request.method.lower(), None)
+        view = getattr(cls, method.lower(), None)
     while view is not None and not hasattr(view, "_fscti_role") and hasattr(view, "__wrapped__"):
         view = view.__wrapped__
     return getattr(view, "_fscti_role", "admin")
+
+
+def required_role() -> str:
+    """The role the current request's view asks for (admin when unmarked)."""
+    return view_role(current_app.view_functions.get(request.endpoint), request.method)
 
 
 def enforce():

@@ -5,6 +5,7 @@ forgotten); /healthz, /readyz, /directory and /cli have their own checks.
 """
 from flask import request
 
+from app.api.docs import protect_docs
 from app.auth import enforce
 
 API_PREFIX = "/api/v1/"
@@ -26,6 +27,7 @@ PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
     ("app.directory.views", "bp"),
     ("app.api.gateway", "bp"),
+    ("app.api.docs", "bp"),
 ]
 
 
@@ -46,3 +48,5 @@ def register_blueprints(app, api):
         api.register_blueprint(_load(module, attr))
     for module, attr in PLAIN_BLUEPRINTS:
         app.register_blueprint(_load(module, attr))
+    api.document_plain_routes()
+    protect_docs(app)

@@ -5,13 +5,13 @@ Rejected requests are audited too (who tried what on which call, and why it was 
 """
 import json
 
-from flask import g, request, url_for
+from flask import g, request
 from flask_smorest import Blueprint
 
-from app.api.responses import check_json_body, json_response
+from app.api.responses import check_json_body
 from app.auth import require_role
 from app.schemas.action import (ActionAccepted, ActionOut, HangupExtensionIn, HangupIn, ModeIn,
-                                SuperviseExtensionIn, SuperviseIn)
+                                SuperviseExtensionIn, SuperviseIn, action_href)
 from app.services import actions as svc
 from app.services import audit
 
@@ -53,16 +53,25 @@ def _audit_refusals(response):
     return response
 
 
+BAD = "a name in the path is not valid (uuid, domain, extension), or the body is not JSON"
+UNAVAILABLE = "no FreeSWITCH node is configured, or the task queue is unavailable"
+
+
 def _accepted(action):
-    href = url_for("actions.get_action", action_id=action.id)
-    return json_response({"id": action.id, "kind": action.kind, "state": action.state,
-                          "node": action.node, "href": href}, 202, href)
+    """202, dumped by ActionAccepted; Location is the action to follow."""
+    return action, 202, {"Location": action_href(action)}
 
 
 @blp.route("/calls/<uuid>/supervise", methods=["POST"])
 @require_role("supervisor")
 @blp.arguments(SuperviseIn)
 @blp.response(202, ActionAccepted)
+@blp.alt_response(400, description=BAD)
+@blp.alt_response(404, description="the call is not in the live state and `domain` (or, with "
+                                   "several nodes, `node`) is missing; or `node` is unknown")
+@blp.alt_response(409, description="the call has ended, is on a node not configured here, or "
+                                   "the supervisor is the extension on it")
+@blp.alt_response(503, description=UNAVAILABLE)
 def supervise(data, uuid):
     """Ring the supervisor's phone into a supervision of this call (listen by default)."""
     return _accepted(svc.supervise(g.actor, uuid, data["supervisor"], data["mode"],
@@ -73,6 +82,10 @@ def supervise(data, uuid):
 @require_role("supervisor")
 @blp.arguments(SuperviseExtensionIn)
 @blp.response(202, ActionAccepted)
+@blp.alt_response(400, description=BAD)
+@blp.alt_response(404, description="the extension has no live call")
+@blp.alt_response(409, description="the supervisor is the extension on the call")
+@blp.alt_response(503, description=UNAVAILABLE)
 def supervise_extension(data, domain, ext):
     """Supervise the extension's live call (its newest answered call)."""
     return _accepted(svc.supervise_extension(g.actor, domain, ext, data["supervisor"],
@@ -83,6 +96,11 @@ def supervise_extension(data, domain, ext):
 @require_role("supervisor")
 @blp.arguments(ModeIn)
 @blp.response(202, ActionAccepted)
+@blp.alt_response(400, description="the body is not JSON")
+@blp.alt_response(404, description="no supervise action with this id")
+@blp.alt_response(409, description="the supervisor has not answered yet, the supervision did "
+                                   "not start, or a leg hung up")
+@blp.alt_response(503, description=UNAVAILABLE)
 def switch_mode(data, supervision_id):
     """Switch a running supervision (the id of its supervise action) to another mode."""
     return _accepted(svc.switch_mode(g.actor, supervision_id, data["mode"]))
@@ -92,6 +110,11 @@ def switch_mode(data, supervision_id):
 @require_role("supervisor")
 @blp.arguments(HangupIn)
 @blp.response(202, ActionAccepted)
+@blp.alt_response(400, description=BAD)
+@blp.alt_response(404, description="the call is unknown to the state, several nodes are "
+                                   "configured and `node` is missing; or `node` is unknown")
+@blp.alt_response(409, description="the call is on a node not configured here")
+@blp.alt_response(503, description=UNAVAILABLE)
 def hangup(data, uuid):
     """Force hang-up: uuid_kill the call's leg, then its signal_bond leg (asked from
     FreeSWITCH with uuid_getvar when the live state does not know it; a call unknown to the
@@ -103,6 +126,10 @@ def hangup(data, uuid):
 @require_role("supervisor")
 @blp.arguments(HangupExtensionIn)
 @blp.response(202, ActionAccepted)
+@blp.alt_response(400, description=BAD)
+@blp.alt_response(404, description="the extension has no live call")
+@blp.alt_response(409, description="a call is on a node not configured here")
+@blp.alt_response(503, description=UNAVAILABLE)
 def hangup_extension(data, domain, ext):
     """Force hang-up of every live call of the extension (each with its signal_bond leg)."""
     return _accepted(svc.hangup_extension(g.actor, domain, ext, data["cause"]))

@@ -1,20 +1,13 @@
 """/api/v1/audit: every supervisor action and /cli gateway command (admin)."""
 from flask_smorest import Blueprint
 
-from app.api.responses import page_response
+from app.api.responses import page
 from app.auth import require_role
 from app.schemas.audit import AuditPage, AuditQuery
-from app.schemas.common import iso
 from app.services import audit as svc
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description=(
     "The audit trail: who did what to which call, on which node, and with what result."))
-
-
-def audit_json(entry) -> dict:
-    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "what": entry.what,
-            "target": entry.target, "node": entry.node, "detail": entry.detail,
-            "result": entry.result}
 
 
 @blp.route("/audit")
@@ -26,5 +19,5 @@ def audit_list(args):
     filters = {k: args.get(k) for k in ("actor", "what", "target", "node", "result", "since",
                                         "until")}
     items, total = svc.list_entries(args["page"], args["per_page"], **filters)
-    return page_response(items, total, args, audit_json)
+    return page(items, total, args)
 

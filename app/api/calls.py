@@ -31,6 +31,7 @@ def calls(args):
 @blp.route("/calls/<uuid>")
 @require_role("viewer")
 @blp.response(200, CallOut)
+@blp.alt_response(400, description="not a FreeSWITCH uuid (lowercase 8-4-4-4-12 hex)")
 def call(uuid):
     """One leg by uuid: live, or hung up recently (`hungup`)."""
     if not is_uuid(uuid):

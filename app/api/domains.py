@@ -4,12 +4,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from app.api.responses import (QUEUED_HELP, check_json_body, json_response, page_response,
-                               queued_response, want_secrets)
+from app.api.responses import QUEUED_HELP, check_json_body, page, want_secrets, written
 from app.auth import require_role
 from app.schemas.common import PageQuery, SecretsQuery, StrictBoolean
-from app.schemas.domain import (DomainCreate, DomainOut, DomainPage, DomainPatch, DomainWrite,
-                                domain_json)
+from app.schemas.domain import DomainCreate, DomainOut, DomainPage, DomainPatch, DomainWrite
 from app.services import domain as svc
 
 blp = Blueprint("domains", __name__, url_prefix="/api/v1", description=(
@@ -29,6 +27,10 @@ class DeleteQuery(Schema):
         "description": "also delete the domain's extensions (409 without it when it has any)"})
 
 
+REALM_HELP = ("the realm changes while extensions hold a1-hashes computed with the old one "
+              "(send ?confirm_realm_change=true)")
+
+
 def _url(domain) -> str:
     return url_for("domains.Domain", domain=domain.name)
 
@@ -41,7 +43,7 @@ class Domains(MethodView):
     def get(self, args):
         """List domains (paged; ?q= filters by name)."""
         items, total = svc.list_domains(args["page"], args["per_page"], args.get("q"))
-        return page_response(items, total, args, domain_json)
+        return page(items, total, args)
 
     @require_role("admin")
     @blp.arguments(DomainCreate)
@@ -50,7 +52,7 @@ class Domains(MethodView):
     def post(self, data):
         """Create a domain."""
         domain = svc.create_domain(data)
-        return json_response(domain_json(domain), 201, _url(domain))
+        return written(domain, location=_url(domain))
 
 
 @blp.route("/domains/<domain>")
@@ -60,8 +62,8 @@ class Domain(MethodView):
     @blp.response(200, DomainOut)
     def get(self, args, domain):
         """One domain."""
-        return json_response(domain_json(svc.get_domain(domain),
-                                         want_secrets(args["include_secrets"])))
+        want_secrets(args["include_secrets"])
+        return svc.get_domain(domain)
 
     @require_role("admin")
     @blp.arguments(WriteQuery, location="query")
@@ -69,25 +71,21 @@ class Domain(MethodView):
     @blp.response(200, DomainOut)
     @blp.alt_response(201, description="created")
     @blp.alt_response(202, description=QUEUED_HELP)
+    @blp.alt_response(409, description=REALM_HELP)
     def put(self, args, data, domain):
         """Create or replace a domain (absent fields take their defaults)."""
         obj, created, queued = svc.replace_domain(domain, data, args["confirm_realm_change"])
-        if queued is not None:
-            return queued_response(domain_json(obj), queued)
-        return json_response(domain_json(obj), 201 if created else 200,
-                             _url(obj) if created else None)
+        return written(obj, queued, _url(obj) if created else None)
 
     @require_role("admin")
     @blp.arguments(WriteQuery, location="query")
     @blp.arguments(DomainPatch(partial=True))
     @blp.response(200, DomainOut)
     @blp.alt_response(202, description=QUEUED_HELP)
+    @blp.alt_response(409, description=REALM_HELP)
     def patch(self, args, data, domain):
         """Change some fields of a domain (a null in param/variable deletes that name)."""
-        obj, queued = svc.patch_domain(domain, data, args["confirm_realm_change"])
-        if queued is not None:
-            return queued_response(domain_json(obj), queued)
-        return json_response(domain_json(obj))
+        return written(*svc.patch_domain(domain, data, args["confirm_realm_change"]))
 
     @require_role("admin")
     @blp.arguments(DeleteQuery, location="query")

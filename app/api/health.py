@@ -1,5 +1,6 @@
 """Liveness and readiness probes."""
 from flask import Blueprint, jsonify
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from app.extensions import db, redis_ext
@@ -7,10 +8,24 @@ from app.extensions import db, redis_ext
 bp = Blueprint("health", __name__)
 
 
+class HealthOut(Schema):
+    status = fields.Constant("ok")
+
+
+class ChecksOut(Schema):
+    sql = fields.String(metadata={"description": "ok, or error: <exception class>"})
+    redis = fields.String(metadata={"description": "ok, or error: <exception class>"})
+
+
+class ReadyOut(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    checks = fields.Nested(ChecksOut)
+
+
 @bp.get("/healthz")
 def healthz():
     """The process is up."""
-    return jsonify(status="ok")
+    return jsonify(HealthOut().dump({}))
 
 
 @bp.get("/readyz")
@@ -29,4 +44,5 @@ def readyz():
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), (200 if ok else 503)
+    body = ReadyOut().dump({"status": "ok" if ok else "unavailable", "checks": checks})
+    return jsonify(body), (200 if ok else 503)

@@ -12,6 +12,9 @@ blp = Blueprint("registrations", __name__, url_prefix="/api/v1", description=(
     "the event ingest, the expiry sweep and resyncs)."))
 
 
+INVALID_PATH = "the domain or extension in the path is not a valid name"
+
+
 def check_names(domain: str, ext: str | None = None) -> None:
     """400 with a field-level message for a domain/extension that cannot exist."""
     details = {}
@@ -26,6 +29,7 @@ def check_names(domain: str, ext: str | None = None) -> None:
 @blp.route("/domains/<domain>/registrations")
 @require_role("viewer")
 @blp.response(200, RegistrationList)
+@blp.alt_response(400, description=INVALID_PATH)
 def list_registrations(domain):
     """Registered extensions of a domain, each with its newest binding and all bindings."""
     check_names(domain)
@@ -36,6 +40,7 @@ def list_registrations(domain):
 @blp.route("/domains/<domain>/extensions/<ext>/status")
 @require_role("viewer")
 @blp.response(200, ExtensionStatusOut)
+@blp.alt_response(400, description=INVALID_PATH)
 def extension_state(domain, ext):
     """Registered?, bindings, and live calls with durations (FreeSWITCH's clock)."""
     check_names(domain, ext)

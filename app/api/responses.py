@@ -1,13 +1,17 @@
-"""Request guards and response shapes shared by the directory API (domains, templates,
-extensions): JSON bodies only, page envelopes, secrets only for admins."""
+"""Request guards and response pieces shared by the directory API (domains, templates,
+extensions): JSON bodies only, page envelopes, write statuses, secrets only for admins.
+
+The bodies themselves are dumped by the views' `@blp.response` schemas (app/schemas/out.py).
+"""
 import json
 import math
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import g, jsonify, request, url_for
+from flask import g, request, url_for
 
 from app.errors import Forbidden, error_response
+from app.schemas.out import WithMirror, show_secrets
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
 JSON_DEPTH = 8
@@ -60,28 +64,26 @@ def check_json_body(allow_csv: bool = False, allow_list: bool = False):
     return None
 
 
-def want_secrets(flag: bool) -> bool:
+def want_secrets(flag: bool) -> None:
     """Secrets are shown only to admins who ask (?include_secrets=true); others get 403."""
     if flag and getattr(g, "role", None) != "admin":
         raise Forbidden("include_secrets needs the admin role")
-    return bool(flag)
-
-
-def json_response(body, status: int = 200, location: str | None = None):
-    resp = jsonify(body)
-    resp.status_code = status
-    if location:
-        resp.headers["Location"] = location
-    return resp
+    if flag:
+        show_secrets()
 
 
 QUEUED_HELP = ("saved; its many dependent extensions are re-mirrored (then flushed) by a "
                "task: the body adds `mirror` {status: queued, task, task_id, extensions}")
 
 
-def queued_response(body: dict, queued):
-    """202: the change is committed, its re-mirror queued (`mirror` says which task)."""
-    return json_response({**body, "mirror": queued.as_dict()}, 202)
+def written(obj, queued=None, location: str | None = None):
+    """What a write answers: 202 with `mirror` when a task re-mirrors its dependents, else
+    201 with Location when it created `obj`, else 200 (the view's schema dumps `obj`)."""
+    if queued is not None:
+        return WithMirror(obj, queued), 202
+    if location:
+        return obj, 201, {"Location": location}
+    return obj
 
 
 def _query_text(value) -> str:
@@ -93,14 +95,14 @@ def _query_text(value) -> str:
     return str(value)
 
 
-def page_response(items: list, total: int, args: dict, dump):
-    """The page envelope {items, total, page, per_page, pages, links}.
+def page(items: list, total: int, args: dict) -> dict:
+    """The page envelope {items, total, page, per_page, pages, links}, dumped by `page_of`.
 
     Links are built from the validated `args` only, appended as a query string after the
     path: a raw query key could collide with a path variable or with url_for's own keywords
     (`endpoint`, `_method`, `_external`...) and turn a harmless request into a 500.
     """
-    page, per_page = args["page"], args["per_page"]
+    page_no, per_page = args["page"], args["per_page"]
     pages = max(1, math.ceil(total / per_page))
     path = url_for(request.endpoint, **(request.view_args or {}))
     query = [(k, _query_text(v)) for k, v in args.items()
@@ -109,13 +111,13 @@ def page_response(items: list, total: int, args: dict, dump):
     def link(p):
         return f"{path}?{urlencode(query + [('page', p), ('per_page', per_page)])}"
 
-    return json_response({
-        "items": [dump(x) for x in items],
+    return {
+        "items": items,
         "total": total,
-        "page": page,
+        "page": page_no,
         "per_page": per_page,
         "pages": pages,
-        "links": {"self": link(page), "first": link(1), "last": link(pages),
-                  "prev": link(page - 1) if page > 1 else None,
-                  "next": link(page + 1) if page < pages else None},
-    })
+        "links": {"self": link(page_no), "first": link(1), "last": link(pages),
+                  "prev": link(page_no - 1) if page_no > 1 else None,
+                  "next": link(page_no + 1) if page_no < pages else None},
+    }

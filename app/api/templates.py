@@ -3,12 +3,11 @@ from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.responses import (QUEUED_HELP, check_json_body, json_response, page_response,
-                               queued_response, want_secrets)
+from app.api.responses import QUEUED_HELP, check_json_body, page, want_secrets, written
 from app.auth import require_role
 from app.schemas.common import PageQuery, SecretsQuery
 from app.schemas.template import (TemplateCreate, TemplateOut, TemplatePage, TemplatePatch,
-                                  TemplateWrite, template_json)
+                                  TemplateWrite)
 from app.services import template as svc
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1", description=(
@@ -29,7 +28,7 @@ class Templates(MethodView):
     def get(self, args):
         """List templates (paged; ?q= filters by name)."""
         items, total = svc.list_templates(args["page"], args["per_page"], args.get("q"))
-        return page_response(items, total, args, template_json)
+        return page(items, total, args)
 
     @require_role("admin")
     @blp.arguments(TemplateCreate)
@@ -38,7 +37,7 @@ class Templates(MethodView):
     def post(self, data):
         """Create a template."""
         tpl = svc.create_template(data)
-        return json_response(template_json(tpl), 201, _url(tpl))
+        return written(tpl, location=_url(tpl))
 
 
 @blp.route("/templates/<name>")
@@ -48,8 +47,8 @@ class Template(MethodView):
     @blp.response(200, TemplateOut)
     def get(self, args, name):
         """One template."""
-        return json_response(template_json(svc.get_template(name),
-                                           want_secrets(args["include_secrets"])))
+        want_secrets(args["include_secrets"])
+        return svc.get_template(name)
 
     @require_role("admin")
     @blp.arguments(TemplateWrite)
@@ -59,10 +58,7 @@ class Template(MethodView):
     def put(self, data, name):
         """Create or replace a template; dependents are re-mirrored."""
         tpl, created, queued = svc.replace_template(name, data)
-        if queued is not None:
-            return queued_response(template_json(tpl), queued)
-        return json_response(template_json(tpl), 201 if created else 200,
-                             _url(tpl) if created else None)
+        return written(tpl, queued, _url(tpl) if created else None)
 
     @require_role("admin")
     @blp.arguments(TemplatePatch(partial=True))
@@ -70,14 +66,12 @@ class Template(MethodView):
     @blp.alt_response(202, description=QUEUED_HELP)
     def patch(self, data, name):
         """Change some values of a template (a null deletes that name)."""
-        tpl, queued = svc.patch_template(name, data)
-        if queued is not None:
-            return queued_response(template_json(tpl), queued)
-        return json_response(template_json(tpl))
+        return written(*svc.patch_template(name, data))
 
     @require_role("admin")
     @blp.response(204)
     @blp.alt_response(409, description="extensions still use the template")
+    @blp.alt_response(422, description="the name in the URL is not a template name")
     def delete(self, name):
         """Delete a template that no extension uses."""
         svc.delete_template(name)

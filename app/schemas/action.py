@@ -1,9 +1,12 @@
 """Supervisor actions as the API takes and shows them (app/services/actions.py)."""
+from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.esl.commands import HANGUP_CAUSES
-from app.names import DOMAIN_RE, EXTENSION_RE
-from app.schemas.common import StrictBoolean, query_text
+from app.names import is_domain, is_extension
+from app.schemas import patterns
+from app.schemas.common import StrictBoolean, query_text, whitelisted
+from app.schemas.out import Moment
 from app.services.supervision import MODES
 
 MODE_HELP = "; ".join(f"`{m.name}`: {m.description}" for m in MODES.values())
@@ -15,13 +18,19 @@ def _cause(value: str) -> None:
                               "MANAGER_REQUEST, CALL_REJECTED)")
 
 
+def _cause_field():
+    return fields.String(load_default=None, validate=_cause, metadata={
+        "description": "FreeSWITCH hangup cause name, any letter case (default: FreeSWITCH's "
+                       "NORMAL_CLEARING)",
+        "enum": [*sorted(HANGUP_CAUSES), None]})
+
+
 def _extension(**kw):
-    return fields.String(validate=validate.Regexp(EXTENSION_RE, error="not a valid extension name"),
-                         **kw)
+    return whitelisted(is_extension, patterns.EXTENSION, "not a valid extension name", **kw)
 
 
 def _domain(**kw):
-    return fields.String(validate=validate.Regexp(DOMAIN_RE, error="not a valid domain name"), **kw)
+    return whitelisted(is_domain, patterns.DOMAIN, "not a valid domain name", **kw)
 
 
 def _mode(**kw):
@@ -65,23 +74,27 @@ class ModeIn(Schema):
 class HangupIn(Schema):
     """POST /calls/<uuid>/hangup and /domains/<d>/extensions/<ext>/hangup."""
 
-    cause = fields.String(load_default=None, validate=_cause, metadata={
-        "description": "FreeSWITCH hangup cause name (default: FreeSWITCH's NORMAL_CLEARING)"})
+    cause = _cause_field()
     node = _node()
 
 
 class HangupExtensionIn(Schema):
-    cause = fields.String(load_default=None, validate=_cause)
+    cause = _cause_field()
+
+
+def action_href(action) -> str:
+    return url_for("actions.get_action", action_id=action.id)
 
 
 class ActionAccepted(Schema):
-    """202: the action is queued; follow it at `href`."""
+    """202: the action is queued; follow it at `href` (also the Location header)."""
 
     id = fields.String()
-    kind = fields.String()
+    kind = fields.String(metadata={"description": "supervise, mode or hangup"})
     state = fields.String()
-    node = fields.String()
-    href = fields.String()
+    node = fields.String(allow_none=True, metadata={
+        "description": "the node it goes to (null: looked for on every node)"})
+    href = fields.Function(action_href, metadata={"description": "GET it to follow the action"})
 
 
 class ActionOut(Schema):
@@ -107,8 +120,8 @@ class ActionOut(Schema):
     params = fields.Dict()
     live = fields.Boolean(allow_none=True, metadata={
         "description": "supervise: whether the supervisor's leg is still up (live state)"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Moment()
+    updated_at = Moment()
 
 
 class TimeQuery(Schema):

@@ -3,14 +3,15 @@ from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.schemas.common import MAX_PER_PAGE, page_of, query_text
+from app.schemas.common import MAX_PER_PAGE, query_text
+from app.schemas.out import Moment, page_of
 
 
 class AuditOut(Schema):
     """One audited action or /cli gateway command."""
 
     id = fields.Integer()
-    at = fields.DateTime(metadata={"description": "when it was requested (UTC)"})
+    at = Moment(metadata={"description": "when it was requested (UTC)"})
     actor = fields.String(metadata={"description": "token:<name>, bootstrap-admin or cli:<key id>"})
     what = fields.String(metadata={"description": "supervise, mode, hangup, or cli:<cmd>"})
     target = fields.String(allow_none=True, metadata={"description": "call uuid or ext@domain"})

@@ -1,8 +1,9 @@
 """Live calls as the API shows them (app/state/calls.py `call_view` + durations)."""
 from marshmallow import Schema, fields, validate
 
-from app.names import DOMAIN_RE, EXTENSION_RE
-from app.schemas.common import query_text
+from app.names import is_domain, is_extension
+from app.schemas import patterns
+from app.schemas.common import query_text, whitelisted
 
 US = "µs since the epoch on FreeSWITCH's clock, as a string; \"0\" = not yet"
 
@@ -48,9 +49,9 @@ class CallList(Schema):
 class CallQuery(Schema):
     """?domain=&extension=&node=&limit= of GET /calls."""
 
-    domain = fields.String(load_default=None, validate=validate.Regexp(
-        DOMAIN_RE, error="not a valid domain name"))
-    extension = fields.String(load_default=None, validate=validate.Regexp(
-        EXTENSION_RE, error="not a valid extension name"))
+    domain = whitelisted(is_domain, patterns.DOMAIN, "not a valid domain name",
+                         load_default=None)
+    extension = whitelisted(is_extension, patterns.EXTENSION, "not a valid extension name",
+                            load_default=None)
     node = query_text(128, min_length=1)
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))

@@ -1,8 +1,7 @@
 """Schema pieces shared by domains, templates and extensions: sections, paging, secrets."""
-from datetime import timezone
-
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas import patterns
 from app.schemas.known_names import fold_input, lookup
 from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
 
@@ -34,6 +33,11 @@ class Section(fields.Dict):
         return folded
 
 
+# A write's `name` repeats the URL's; readOnly in the document (generated requests leave it out).
+NAME_FROM_URL = {"readOnly": True, "description": "the name comes from the URL: a body may "
+                 "repeat it (GET, edit, PUT) but not change it"}
+
+
 class StrictBoolean(fields.Boolean):
     """true/false only (JSON booleans or the strings "true"/"false"), never 1/"yes"/"on"."""
 
@@ -53,8 +57,19 @@ def no_control_characters(value: str) -> None:
 
 def query_text(max_length: int, min_length: int | None = None, **kwargs) -> fields.String:
     """An optional free-text query parameter: at most `max_length` characters, no control ones."""
+    kwargs.setdefault("metadata", {}).setdefault("pattern", patterns.QUERY_TEXT)
     return fields.String(load_default=None, validate=[
         validate.Length(min=min_length, max=max_length), no_control_characters], **kwargs)
+
+
+def whitelisted(check, pattern: str, error: str, **kwargs) -> fields.String:
+    """A string field that must pass an app.names check (a whole-string match: a regex
+    validator's `$` would let a trailing newline through); `pattern` documents it."""
+    def validator(value):
+        if not check(value):
+            raise ValidationError(error)
+    kwargs.setdefault("metadata", {}).setdefault("pattern", pattern)
+    return fields.String(validate=validator, **kwargs)
 
 
 class PageQuery(Schema):
@@ -73,26 +88,6 @@ class SecretsQuery(Schema):
 
     include_secrets = StrictBoolean(load_default=False, metadata={
         "description": "admin only: return passwords/a1-hashes instead of the mask"})
-
-
-class PageLinks(Schema):
-    self = fields.String()
-    first = fields.String()
-    last = fields.String()
-    prev = fields.String(allow_none=True)
-    next = fields.String(allow_none=True)
-
-
-def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
-    """The envelope of a page of items: {items, total, page, per_page, pages, links}."""
-    return Schema.from_dict({
-        "items": fields.List(fields.Nested(item_schema)),
-        "total": fields.Integer(metadata={"description": "items matching, over all pages"}),
-        "page": fields.Integer(),
-        "per_page": fields.Integer(),
-        "pages": fields.Integer(),
-        "links": fields.Nested(PageLinks),
-    }, name=name)
 
 
 def redact(section: dict | None) -> dict:
@@ -115,15 +110,6 @@ def unmask(section: dict, stored: dict | None, field: str) -> tuple[dict, dict]:
                 errors[name] = [f"'{MASK}' is the mask GET shows; no {name} is stored to keep, "
                                 f"send the real value"]
     return out, ({field: errors} if errors else {})
-
-
-def iso(dt) -> str | None:
-    """ISO 8601 in UTC (SQLite hands back naive datetimes; they are UTC)."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.isoformat()
 
 
 def path_name(field: fields.Field, value: str, what: str = "name") -> str:

@@ -2,12 +2,16 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section, StrictBoolean, iso, page_of, redact
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, Section, StrictBoolean
+from app.schemas.out import Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class DomainName(fields.String):
     """A SIP domain (DNS name or IPv4), stored lowercase: DNS names are case-insensitive."""
+
+    openapi = {"pattern": patterns.DOMAIN, "maxLength": 253}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_domain(value):
@@ -21,6 +25,8 @@ class DomainName(fields.String):
 class Realm(fields.String):
     """The digest realm used to compute a1-hash (defaults to the domain name)."""
 
+    openapi = {"pattern": patterns.DOMAIN, "maxLength": 253}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_domain(value):
             raise ValidationError("must be a DNS name or IPv4 address, as the phones' "
@@ -33,7 +39,7 @@ class Realm(fields.String):
 class DomainWrite(Schema):
     """PUT / PATCH body (the name comes from the URL; if given it must match)."""
 
-    name = DomainName(metadata={"description": "the SIP domain, e.g. pbx.example.com"})
+    name = DomainName(metadata=dict(NAME_FROM_URL))
     realm = Realm(metadata={"description": "digest realm for a1-hash; default: the name"})
     a1_hash_only = StrictBoolean(metadata={
         "description": "store only a1-hash: passwords are hashed on write and never kept"})
@@ -51,29 +57,19 @@ class DomainCreate(DomainWrite):
 
 
 class DomainOut(Schema):
+    """A domain as the API shows it (and, in a 202, the re-mirror its change queued)."""
+
     name = fields.String()
     realm = fields.String()
     a1_hash_only = fields.Boolean()
-    param = fields.Dict()
-    variable = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    param = Masked()
+    variable = Masked()
+    created_at = Moment()
+    updated_at = Moment()
+    mirror = mirror_field()
 
 
 DomainPage = page_of(DomainOut, "DomainPage")
-
-
-def domain_json(domain, secrets: bool = False) -> dict:
-    """The API representation of a domain (secrets masked unless asked for)."""
-    return {
-        "name": domain.name,
-        "realm": domain.realm,
-        "a1_hash_only": domain.a1_hash_only,
-        "param": dict(domain.param or {}) if secrets else redact(domain.param),
-        "variable": dict(domain.variable or {}) if secrets else redact(domain.variable),
-        "created_at": iso(domain.created_at),
-        "updated_at": iso(domain.updated_at),
-    }
 
 
 class DomainPatch(DomainWrite):

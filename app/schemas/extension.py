@@ -2,7 +2,9 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app import names
-from app.schemas.common import PageQuery, Section, StrictBoolean, iso, page_of, redact
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, PageQuery, Section, StrictBoolean
+from app.schemas.out import Entries, Masked, Moment, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 from app.schemas.template import TemplateName
 
@@ -14,6 +16,8 @@ RESERVED_NAMES = {"import", "export"}
 
 
 class ExtensionName(fields.String):
+    openapi = {"pattern": patterns.EXTENSION_NAME, "maxLength": 64}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_extension(value):
             raise ValidationError("must be a SIP user part: a letter, digit or '+', then "
@@ -31,7 +35,7 @@ class ExtensionWrite(Schema):
     An own value of null removes what the template sets for that name.
     """
 
-    name = ExtensionName(metadata={"description": "SIP user part (the directory user id)"})
+    name = ExtensionName(metadata=dict(NAME_FROM_URL))
     template = TemplateName(allow_none=True, metadata={
         "description": "template giving the defaults; null for none"})
     enabled = StrictBoolean(metadata={"description": "disabled extensions cannot register "
@@ -51,23 +55,37 @@ class ExtensionCreate(ExtensionWrite):
 
 
 class ExtensionOut(Schema):
+    """An extension's own values as the API shows them (see /effective for the merged ones)."""
+
     name = fields.String()
-    domain = fields.String()
-    template = fields.String(allow_none=True)
+    domain = fields.String(attribute="domain.name")
+    template = fields.Function(lambda ext: ext.template.name if ext.template else None,
+                               allow_none=True)
     enabled = fields.Boolean()
-    param = fields.Dict()
-    variable = fields.Dict()
-    attribute = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    param = Masked()
+    variable = Masked()
+    attribute = Entries()
+    created_at = Moment()
+    updated_at = Moment()
 
 
 class EffectiveOut(Schema):
     """Exactly the value mirrored into Redis `cti_exten@<domain>` (SPEC §1)."""
 
-    param = fields.Dict()
-    variable = fields.Dict()
-    attribute = fields.Dict()
+    param = Masked()
+    variable = Masked()
+    attribute = Entries()
+
+
+class ExtensionRow(Schema):
+    """An extension as export writes it: an import row (secrets masked unless asked for)."""
+
+    name = fields.String()
+    template = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    param = Masked()
+    variable = Masked()
+    attribute = Entries()
 
 
 ExtensionPage = page_of(ExtensionOut, "ExtensionPage")
@@ -90,33 +108,27 @@ class ImportQuery(Schema):
                                                   "naming an existing extension replace it"})
 
 
+EXPORT_ROWS = ExtensionRow(many=True)
+
+CSV_FORMAT = ("one row per extension; columns `name`, `template`, `enabled`, then "
+              "`param.<name>`, `variable.<name>`, `attribute.<name>`. An empty cell means "
+              "\"not set\", `\\N` stands for null (hides the template's value), `\\E` for the "
+              "empty string")
+CSV_TEXT = {"type": "string", "description": CSV_FORMAT}
+CSV_DISPOSITION = {"Content-Disposition": {
+    "description": "attachment; filename=\"<domain>-extensions.csv\"",
+    "schema": {"type": "string"}}}
+IMPORT_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "maxItems": MAX_IMPORT_ROWS,
+                                    "items": {"$ref": "#/components/schemas/ExtensionCreate"}}},
+    "text/csv": {"schema": CSV_TEXT},
+    "application/csv": {"schema": CSV_TEXT}}}
+
+
 class ImportResult(Schema):
     created = fields.Integer()
     replaced = fields.Integer()
     total = fields.Integer()
-
-
-def extension_json(ext, domain_name: str, template_name: str | None,
-                   secrets: bool = False) -> dict:
-    """The API representation of an extension (secrets masked unless asked for)."""
-    return {
-        "name": ext.name,
-        "domain": domain_name,
-        "template": template_name,
-        "enabled": ext.enabled,
-        "param": dict(ext.param or {}) if secrets else redact(ext.param),
-        "variable": dict(ext.variable or {}) if secrets else redact(ext.variable),
-        "attribute": dict(ext.attribute or {}),
-        "created_at": iso(ext.created_at),
-        "updated_at": iso(ext.updated_at),
-    }
-
-
-def effective_json(eff: dict, secrets: bool = False) -> dict:
-    """The effective config, secrets masked unless asked for."""
-    if secrets:
-        return eff
-    return {**eff, "param": redact(eff.get("param")), "variable": redact(eff.get("variable"))}
 
 
 class ExtensionPatch(ExtensionWrite):

@@ -2,11 +2,15 @@
 from marshmallow import Schema, ValidationError, fields
 
 from app import names
-from app.schemas.common import Section, iso, page_of, redact
+from app.schemas import patterns
+from app.schemas.common import NAME_FROM_URL, Section
+from app.schemas.out import Entries, Masked, Moment, mirror_field, page_of
 from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class TemplateName(fields.String):
+    openapi = {"pattern": patterns.TEMPLATE, "maxLength": 64}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not names.is_safe_name(value):
             raise ValidationError("must be a letter, then letters, digits, '_', '.' or '-' "
@@ -21,7 +25,7 @@ class TemplateName(fields.String):
 class TemplateWrite(Schema):
     """PUT / PATCH body (the name comes from the URL; if given it must match)."""
 
-    name = TemplateName(metadata={"description": "template name"})
+    name = TemplateName(metadata=dict(NAME_FROM_URL))
     param = Section("template", "param", metadata={"description": "default params"})
     variable = Section("template", "variable", metadata={"description": "default variables"})
     attribute = Section("template", "attribute", metadata={
@@ -35,27 +39,18 @@ class TemplateCreate(TemplateWrite):
 
 
 class TemplateOut(Schema):
+    """A template as the API shows it (and, in a 202, the re-mirror its change queued)."""
+
     name = fields.String()
-    param = fields.Dict()
-    variable = fields.Dict()
-    attribute = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    param = Masked()
+    variable = Masked()
+    attribute = Entries()
+    created_at = Moment()
+    updated_at = Moment()
+    mirror = mirror_field()
 
 
 TemplatePage = page_of(TemplateOut, "TemplatePage")
-
-
-def template_json(tpl, secrets: bool = False) -> dict:
-    """The API representation of a template (secrets masked unless asked for)."""
-    return {
-        "name": tpl.name,
-        "param": dict(tpl.param or {}) if secrets else redact(tpl.param),
-        "variable": dict(tpl.variable or {}) if secrets else redact(tpl.variable),
-        "attribute": dict(tpl.attribute or {}),
-        "created_at": iso(tpl.created_at),
-        "updated_at": iso(tpl.updated_at),
-    }
 
 
 class TemplatePatch(TemplateWrite):

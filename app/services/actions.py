@@ -61,7 +61,7 @@ def _node_for(call: dict | None, node: str | None) -> str:
         raise Unavailable("no FreeSWITCH node is configured")
     if node:
         if settings.node(node) is None:
-            raise ValidationFailed("unknown node", {"node": [
+            raise NotFound("unknown node", {"node": [
                 f"not a configured FreeSWITCH node ({', '.join(n.name for n in settings.freeswitch)})"]})
         return node
     if call and call.get("node"):
@@ -118,12 +118,13 @@ def supervise(actor: str, uuid: str, supervisor: str, mode: str = "listen",
     if call is not None and call["hungup"]:
         raise Conflict(f"call {uuid} has ended")
     domain = domain or (call or {}).get("domain")
+    # Both refusals depend on the live state, not on the body alone: 404 and 409.
     if not domain:
-        raise ValidationFailed("the supervisor's domain is needed", {"domain": [
-            "required when the call is not in the live state"]})
+        raise NotFound("the call is not in the live state; say the supervisor's domain",
+                       {"domain": ["required when the call is not in the live state"]})
     if call is not None and call.get("extension") == supervisor and call.get("domain") == domain:
-        raise ValidationFailed("a supervisor cannot supervise their own call",
-                               {"supervisor": ["is the extension on this call"]})
+        raise Conflict("a supervisor cannot supervise their own call",
+                       {"supervisor": ["is the extension on this call"]})
     node = _node_for(call, node)
     if mode not in MODES:
         raise ValidationFailed("invalid input: see details", {"mode": ["unknown mode"]})

@@ -184,7 +184,3 @@ def delete_extension(domain_name: str, name: str) -> None:
     if effects.cached(before):
         effects.enqueue_flush(domain.name, effects.lookup_names(name, before))
 
-
-def template_name_of(ext: Extension) -> str | None:
-    return ext.template.name if ext.template is not None else None
-

@@ -11,7 +11,6 @@ from app.directory.effective import SECTIONS, effective
 from app.errors import AppError, ValidationFailed
 from app.extensions import db
 from app.models import Extension, Template
-from app.schemas.common import redact
 from app.schemas.extension import MAX_IMPORT_ROWS, ExtensionCreate
 from app.services import effects
 from app.services.common import commit, get_domain
@@ -28,8 +27,9 @@ CSV_BOOLEANS = {"param.allow-empty-password", "param.sip-forbid-register"}
 MAX_REPORTED = 1000
 
 
-def export_extensions(domain_name: str, secrets: bool = False) -> list[dict]:
-    """Every extension of a domain as import rows, by name (secrets masked unless asked for)."""
+def export_extensions(domain_name: str) -> list[dict]:
+    """Every extension of a domain as import rows, by name, secrets included: the view's
+    schema (ExtensionRow) masks them unless an admin asked for them."""
     domain = get_domain(domain_name)
     templates = dict(db.session.execute(select(Template.id, Template.name)).all())
     rows = db.session.execute(
@@ -37,9 +37,7 @@ def export_extensions(domain_name: str, secrets: bool = False) -> list[dict]:
                Extension.variable, Extension.attribute)
         .where(Extension.domain_id == domain.id).order_by(Extension.name)).yield_per(5000)
     return [{"name": name, "template": templates.get(tid), "enabled": enabled,
-             "param": dict(param or {}) if secrets else redact(param),
-             "variable": dict(variable or {}) if secrets else redact(variable),
-             "attribute": dict(attribute or {})}
+             "param": param, "variable": variable, "attribute": attribute}
             for name, tid, enabled, param, variable, attribute in rows]
 
 

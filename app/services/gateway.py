@@ -62,6 +62,12 @@ class NotAllowed(GatewayError):
     status = 403
 
 
+class UnknownNode(GatewayError):
+    """A `node` that names no configured node: like any unknown name, a 404."""
+
+    status = 404
+
+
 class NodeUnavailable(GatewayError):
     status = 503
 
@@ -228,7 +234,7 @@ def route(plan_: Plan, node: str | None):
     if node:
         found = settings.node(node)
         if found is None:
-            raise BadArgument(f"unknown node {node[:64]!r}")
+            raise UnknownNode(f"unknown node {node[:64]!r}")
         return found
     if plan_.target_uuid:
         call = find_call(plan_.target_uuid)
@@ -257,7 +263,7 @@ def server_time(node_name: str | None = None) -> tuple[str, str]:
     if node_name:
         node = settings.node(node_name)
         if node is None:
-            raise BadArgument(f"unknown node {node_name[:64]!r}")
+            raise UnknownNode(f"unknown node {node_name[:64]!r}")
         nodes = [node]
     else:
         nodes = list(settings.freeswitch)

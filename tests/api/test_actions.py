@@ -183,16 +183,25 @@ def test_supervise_an_extension_picks_its_live_call(client, tokens, fs1, call5, 
     assert r.status_code == 404 and "no live call" in r.get_json()["message"]
 
 
+def test_a_trailing_newline_is_no_name(client, tokens, fs1, call5, app_ctx):
+    # marshmallow's Regexp validator used re.match, whose `$` accepts "1003\n"
+    for body, field in (({"supervisor": "1003\n"}, "supervisor"),
+                        ({"supervisor": "1003", "domain": "127.0.0.1\n"}, "domain")):
+        r = client.post(f"/api/v1/calls/{A5}/supervise", headers=tokens["supervisor"], json=body)
+        assert r.status_code == 422 and list(r.get_json()["details"]) == [field]
+    assert lines(fs1) == []
+
+
 def test_supervise_refusals(client, tokens, fs1, call5, rdb, settings, app_ctx):
     h = tokens["supervisor"]
     own = client.post(f"/api/v1/calls/{A5}/supervise", headers=h, json={"supervisor": "1001"})
-    assert own.status_code == 422 and "supervisor" in own.get_json()["details"]
+    assert own.status_code == 409 and "supervisor" in own.get_json()["details"]
     unknown = client.post(f"/api/v1/calls/{UNKNOWN}/supervise", headers=h,
                           json={"supervisor": "1003"})
-    assert unknown.status_code == 422 and "domain" in unknown.get_json()["details"]
+    assert unknown.status_code == 404 and "domain" in unknown.get_json()["details"]
     node = client.post(f"/api/v1/calls/{A5}/supervise", headers=h,
                        json={"supervisor": "1003", "node": "fs9"})
-    assert node.status_code == 422 and "node" in node.get_json()["details"]
+    assert node.status_code == 404 and "node" in node.get_json()["details"]
     # The call ends: supervising it is a conflict.
     call5_end = 1795670617_300000
     from app.state.ingest import apply_events

@@ -27,7 +27,7 @@ def test_time_of_a_named_node(client, tokens, app, settings, monkeypatch):
         assert r.get_json()["timestamp"] == "1000000000000002"
         assert client.get("/api/v1/time", headers=tokens["viewer"]).get_json()["node"] == "fs1"
         r = client.get("/api/v1/time?node=fs9", headers=tokens["viewer"])
-        assert r.status_code == 422 and "node" in r.get_json()["details"]
+        assert r.status_code == 404 and "node" in r.get_json()["details"]
         assert lines(fs1) == ["api strmicroepoch"] and lines(fs2) == ["api strmicroepoch"]
 
 

@@ -57,6 +57,8 @@ def test_one_call(client, tokens, eavesdrop_up):
 
 @pytest.mark.parametrize("query, field", [
     ("domain=a%20b", "domain"), ("extension=1%0a2", "extension"), ("limit=0", "limit"),
+    # a trailing newline: a regex validator's `$` let it through; the names check does not
+    ("extension=1002%0a", "extension"), ("domain=127.0.0.1%0a", "domain"),
     ("limit=x", "limit"), ("node=", "node"),
 ])
 def test_bad_query_is_422_with_the_field(client, tokens, query, field):
