@@ -41,11 +41,13 @@ class PeerConnection:
     # -- subscription ------------------------------------------------------------------
     @property
     def subscribed(self) -> bool:
-        return self.authed and (self.all_events or bool(self.events))
+        # a closed connection is never subscribed, even in the instant before the peer forgets
+        # it: a test waiting for the listener's next subscription must not be handed this one
+        return not self.closed and self.authed and (self.all_events or bool(self.events))
 
     def wants(self, name: str, subclass: str | None, event: dict | None = None) -> bool:
         """FreeSWITCH's event_handler test: event list, CUSTOM subclass hash, then filters."""
-        if not self.authed:
+        if not self.authed or self.closed:
             return False
         if not self.all_events:
             if name not in self.events:
