@@ -68,7 +68,10 @@ class ApiTable:
         uuid, _, name = args.partition(" ")
         if uuid not in self.peer.channels:
             return "-ERR No such channel!\n"
-        return self.variables.get((uuid, name.strip()), "_undef_")
+        name = name.strip()
+        if (uuid, name) in self.variables:
+            return self.variables[(uuid, name)]
+        return self.peer.channel_vars.get(uuid, {}).get(name, "_undef_")
 
     def _builtin_strmicroepoch(self, args):
         return None if args else str(int(time.time() * 1_000_000))

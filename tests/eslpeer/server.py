@@ -42,6 +42,9 @@ class EslPeer(CommandHandlers):
         self.api = ApiTable(self, api)
         self.sequence = itertools.count(1)
         self.channels: set[str] = set()       # live Unique-IDs (CREATE adds, DESTROY removes)
+        # each live channel's variables, as its events carried them (`variable_<name>`): what
+        # FreeSWITCH's uuid_getvar answers (signal_bond once the bridge event went out)
+        self.channel_vars: dict[str, dict[str, str]] = {}
         self.connections: list[PeerConnection] = []
         self.all_connections: list[PeerConnection] = []
         self.sent_events: list[tuple[int, dict]] = []     # (conn id, event) delivered
@@ -106,6 +109,7 @@ class EslPeer(CommandHandlers):
         self.core_uuid = core_uuid or str(uuidlib.uuid4())
         self.sequence = itertools.count(1)
         self.channels.clear()
+        self.channel_vars.clear()
         if down:
             time.sleep(down)
         self.start()
@@ -273,6 +277,14 @@ class EslPeer(CommandHandlers):
             self.channels.add(uid)
         elif uid and name == "CHANNEL_DESTROY":
             self.channels.discard(uid)
+            self.channel_vars.pop(uid, None)
+            return
+        if uid in self.channels:
+            # an event that carries variables carries all of them (0 or the whole set)
+            found = {k[9:]: v for k, v in event.items()
+                     if k.startswith("variable_") and isinstance(v, str)}
+            if found:
+                self.channel_vars[uid] = found
 
     # -- misbehaviour ----------------------------------------------------------------------
     def send_raw(self, data: bytes, conn: PeerConnection | None = None) -> None:

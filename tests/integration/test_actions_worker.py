@@ -90,7 +90,10 @@ def test_supervise_switch_and_hang_up_through_the_whole_pipeline(app, app_ctx, c
                      what="the connect resync", log=llog)
             fs1.replay(events=[w for w in phase_events("call5_eavesdrop")
                                if w.timestamp_us <= CALL5_UP_US])
-            wait_for(lambda: find_call(A5, rdb), 30, what="call 5 in the state", log=wlog)
+            # the whole call, not only its first leg: the hang-up takes the bond (B5) from the
+            # state; a request made before the bridge was applied kills A5 alone
+            wait_for(lambda: (find_call(A5, rdb) or {}).get("signal_bond") == B5, 30,
+                     what="call 5 bridged in the state", log=wlog)
 
             # The worker sends the originate; the settle task ends the action from the
             # BACKGROUND_JOB the listener brought back (nobody calls GET meanwhile).

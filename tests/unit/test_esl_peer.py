@@ -303,3 +303,19 @@ def test_renamed_events_keep_every_header_and_name_only_the_alias():
         assert left == [], (w.event.get("Event-Name"), left)
         seen += any("5011" in str(v) for v in out.values())
     assert seen > 100
+
+
+def test_uuid_getvar_answers_the_variables_the_channel_events_carried(peer):
+    a5, b5 = "7b12b60d-bb3e-4b17-9ee8-bc18e8ff15de", "f560aa35-82e1-4341-bf50-75684b32cd2e"
+    events = phase_events("call5_eavesdrop")
+    bridge = next(i for i, w in enumerate(events)
+                  if w.event["Event-Name"] == "CHANNEL_BRIDGE" and w.event["Unique-ID"] == a5)
+    con = esl(peer)
+    getvar = f"api uuid_getvar {a5} signal_bond"
+    assert con.sendRecv(getvar).getBody() == "-ERR No such channel!\n"
+    peer.replay(events=events[:bridge])
+    assert con.sendRecv(getvar).getBody() == "_undef_"          # not bridged yet
+    peer.replay(events=events[bridge:bridge + 1])
+    assert con.sendRecv(getvar).getBody() == b5
+    peer.replay(events=events[bridge + 1:])
+    assert con.sendRecv(getvar).getBody() == "-ERR No such channel!\n"   # destroyed
