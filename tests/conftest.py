@@ -86,8 +86,13 @@ def rdb(app):
 
 @pytest.fixture(autouse=True)
 def _clean_state(request, settings):
-    """Empty tables and Redis db before each test."""
-    redis_lib.Redis.from_url(settings.redis_url).flushdb()
+    """Empty tables and Redis db before each test; the emptied db starts a data generation (as
+    `flask mirror rebuild` does), so a listener does not take it for a Redis that lost its data."""
+    from app.state import generation
+
+    test_redis = redis_lib.Redis.from_url(settings.redis_url)
+    test_redis.flushdb()
+    generation.stamp(test_redis)
     if "app" in request.fixturenames or _uses_app(request):
         app = request.getfixturevalue("app")
         with app.app_context():

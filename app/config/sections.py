@@ -53,6 +53,7 @@ DEFAULT_LISTENER = {
     "status_interval": 30.0,   # s between status log lines and Redis status writes
     "broker_retry_max": 5.0,   # s, cap of the backoff while the broker refuses messages
     "decoder": "frames",       # "frames" (own JSON frame reader) or "esl" (python-ESL recvEvent)
+    "redis_check_interval": 1.0,  # s between checks that Redis still holds its data (generation)
 }
 _LISTENER_DECODERS = ("frames", "esl")
 

@@ -38,10 +38,19 @@ def resync(node_name: str, reason: str = "periodic", core_uuid: str | None = Non
              autoretry_for=(redis.ConnectionError, redis.TimeoutError), retry_backoff=True,
              max_retries=2, time_limit=120, soft_time_limit=100)
 def tick() -> dict:
-    """Expiry sweep, stale-call check and periodic resyncs, each when due."""
+    """Redis's generation check (app/state/generation.py), then the expiry sweep, stale-call
+    check and periodic resyncs, each when due."""
+    from app.state import generation
+    from workers.tasks.heal import queue_heal
+
     settings = current_app.config["FSCTI"]
+    claim = generation.watch(redis_ext.client,
+                             lambda c: queue_heal(current_app.extensions["celery"], c), "the tick")
 
     def enqueue(node_name: str, reason: str) -> None:
         resync.apply_async((node_name, reason, None), queue="events")
 
-    return state_tick(redis_ext.client, settings, enqueue)
+    done = state_tick(redis_ext.client, settings, enqueue)
+    if claim is not None:
+        done["heal"] = [claim.generation, claim.reason]
+    return done
