@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 
-from app import create_app
+from app import create_app, quiet
 from app.esl import commands
 from app.esl.connection import EslClient
 from app.esl.errors import EslError
@@ -92,7 +92,14 @@ class NodeReader(threading.Thread):
         elif st.connected:
             log.warning("%s: event connection lost: %s", self.node.name, exc)
         else:
-            log.warning("%s: cannot connect: %s", self.node.name, exc)
+            # Still down: one WARNING per node per unreachable_log_interval (shared with the
+            # workers' flush and resync retries), the attempts in between at DEBUG.
+            from app.extensions import redis_ext
+
+            quiet.warn_every(log, quiet.unreachable(self.node.name),
+                             self.settings.unreachable_log_interval, _quiet_client(redis_ext),
+                             "%s: cannot connect to FreeSWITCH (%s); the listener keeps "
+                             "retrying (every %gs at most)", self.node.name, exc, self.cfg["backoff_max"])
         st.connected = False
         st.last_error = str(exc)[:300]
 
@@ -170,6 +177,14 @@ class NodeReader(threading.Thread):
                         self.node.name, exc)
             return None
         return value or None
+
+
+def _quiet_client(redis_ext):
+    """The listener app's Redis client (no app context in reader threads), or None."""
+    try:
+        return redis_ext.client
+    except RuntimeError:
+        return None
 
 
 class RedisWatch(threading.Thread):

@@ -115,6 +115,21 @@ def _actions_defaults(actions: dict | None) -> dict:
 ESL_TIMEOUT_MAX = 600.0
 
 
+UNREACHABLE_LOG_INTERVAL = 300.0
+UNREACHABLE_LOG_INTERVAL_MAX = 86400.0
+
+
+def unreachable_log_interval(data: dict, env) -> float:
+    """`unreachable_log_interval` (env FSCTI_UNREACHABLE_LOG_INTERVAL): seconds between the
+    WARNINGs about a FreeSWITCH node that stays unreachable (app/quiet.py), > 0."""
+    raw = env.get("FSCTI_UNREACHABLE_LOG_INTERVAL")
+    if raw is None or raw == "":
+        raw = data.get("unreachable_log_interval")
+    if raw is None:
+        return UNREACHABLE_LOG_INTERVAL
+    return float(number(raw, "unreachable_log_interval", 0, UNREACHABLE_LOG_INTERVAL_MAX))
+
+
 def esl_timeout(data: dict, env) -> float:
     """`esl_timeout` (env FSCTI_ESL_TIMEOUT): seconds, > 0 (0 would mean "no reply can arrive")."""
     raw = env.get("FSCTI_ESL_TIMEOUT")
