@@ -1,10 +1,10 @@
 """fscti.directory.flush_cache on a real Celery worker process against wire-level peers."""
 import pytest
-import redis as redis_lib
 
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
 from tests.support.net import HeldPort
+from tests.eslpeer.broker import purge_queues
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +24,7 @@ def expected(*names):
 
 @pytest.fixture
 def clean_queue(settings):
-    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    broker.delete("celery")
+    purge_queues(settings.celery_broker_url, "celery")
     yield
 
 
