@@ -99,7 +99,8 @@ class NodeReader(threading.Thread):
             quiet.warn_every(log, quiet.unreachable(self.node.name),
                              self.settings.unreachable_log_interval, _quiet_client(redis_ext),
                              "%s: cannot connect to FreeSWITCH (%s); the listener keeps "
-                             "retrying (every %gs at most)", self.node.name, exc, self.cfg["backoff_max"])
+                             "retrying (every %gs at most)", self.node.name, exc,
+                             self.cfg["backoff_max"])
         st.connected = False
         st.last_error = str(exc)[:300]
 

@@ -25,7 +25,8 @@ def test_bad_intervals_are_refused(value):
 def test_node_at_an_address():
     s = Settings.load(env={})
     s.freeswitch = [FreeSwitchNode("fs1", "PBX1.example", 8021),
-                    FreeSwitchNode("fs2", "10.0.0.2", 8021), FreeSwitchNode("fs3", "10.0.0.2", 8022)]
+                    FreeSwitchNode("fs2", "10.0.0.2", 8021),
+                    FreeSwitchNode("fs3", "10.0.0.2", 8022)]
     assert s.node_at("pbx1.example:8021").name == "fs1"
     assert s.node_at("pbx1.example").name == "fs1"          # FREESWITCH_ESL names it after its host
     assert s.node_at("10.0.0.2:8022").name == "fs3"
