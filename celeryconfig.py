@@ -11,6 +11,7 @@ include = [
     "workers.tasks.ingest",
     "workers.tasks.state",
     "workers.tasks.actions",
+    "workers.tasks.heal",
 ]
 
 task_serializer = "json"
@@ -40,6 +41,7 @@ task_routes = {
     "fscti.ingest.events": {"queue": "events"},
     "fscti.state.resync": {"queue": "events"},
     "fscti.state.tick": {"queue": "celery"},
+    "fscti.redis.heal": {"queue": "celery"},
     "fscti.actions.supervise": {"queue": "actions"},
     "fscti.actions.mode": {"queue": "actions"},
     "fscti.actions.hangup": {"queue": "actions"},
@@ -50,6 +52,7 @@ beat_schedule = {
     # SQL vs Redis drift of the directory mirror (lost writes, flushed Redis, strays).
     "directory-reconcile": {"task": "fscti.directory.reconcile", "schedule": timedelta(minutes=5),
                             "options": {"expires": 240}},
+    # The tick also checks Redis's generation marker first (data lost: heal it, docs/redis-loss.md).
     # Live state upkeep: binding expiry sweep, stale calls, periodic resync; each step runs
     # when due by the `state` settings (sweep_interval, resync_interval), checked every tick.
     "state-tick": {"task": "fscti.state.tick", "schedule": timedelta(seconds=5),

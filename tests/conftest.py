@@ -27,6 +27,13 @@ def _broker_url(redis_url: str) -> str:
     return broker_url(redis_url)
 
 
+def _result_backend(redis_url: str) -> str:
+    """Task results stay on Redis (the broker's database) even with TEST_BROKER_URL=amqp://..."""
+    from tests.eslpeer.procs import broker_url
+
+    return broker_url(redis_url, explicit=False)
+
+
 def _database_url(tmp: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'fscti-test.db'}"
 
@@ -46,7 +53,7 @@ def settings(tmp_root) -> Settings:
     s.database_url = _database_url(tmp_root)
     s.redis_url = TEST_REDIS_URL
     s.celery_broker_url = _broker_url(TEST_REDIS_URL)
-    s.celery_result_backend = _broker_url(TEST_REDIS_URL)
+    s.celery_result_backend = _result_backend(TEST_REDIS_URL)
     s.admin_token = "test-bootstrap-admin-token"
     return s
 
@@ -86,8 +93,13 @@ def rdb(app):
 
 @pytest.fixture(autouse=True)
 def _clean_state(request, settings):
-    """Empty tables and Redis db before each test."""
-    redis_lib.Redis.from_url(settings.redis_url).flushdb()
+    """Empty tables and Redis db before each test; the emptied db starts a data generation (as
+    `flask mirror rebuild` does), so a listener does not take it for a Redis that lost its data."""
+    from app.state import generation
+
+    test_redis = redis_lib.Redis.from_url(settings.redis_url)
+    test_redis.flushdb()
+    generation.stamp(test_redis)
     if "app" in request.fixturenames or _uses_app(request):
         app = request.getfixturevalue("app")
         with app.app_context():

@@ -10,6 +10,8 @@ On every (re)connect, after subscribing, it sends `fscti.state.resync(node, reas
 ("connect", or "core-uuid-changed" when FreeSWITCH restarted); a Core-UUID change seen in the
 stream sends one too, and so does a buffer overflow ("overflow") once the broker is back.
 It writes no state; its own status goes to Redis (`keys.listener_status`) and the log.
+Every `listener.redis_check_interval` s it checks that Redis still holds its data (the
+generation marker, app/state/generation.py) and queues the heal when it was lost.
 Operator guide: docs/listener.md.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import signal
 import threading
 import time
 
-from app import create_app
+from app import create_app, quiet
 from app.esl import commands
 from app.esl.connection import EslClient
 from app.esl.errors import EslError
@@ -90,7 +92,15 @@ class NodeReader(threading.Thread):
         elif st.connected:
             log.warning("%s: event connection lost: %s", self.node.name, exc)
         else:
-            log.warning("%s: cannot connect: %s", self.node.name, exc)
+            # Still down: one WARNING per node per unreachable_log_interval (shared with the
+            # workers' flush and resync retries), the attempts in between at DEBUG.
+            from app.extensions import redis_ext
+
+            quiet.warn_every(log, quiet.unreachable(self.node.name),
+                             self.settings.unreachable_log_interval, _quiet_client(redis_ext),
+                             "%s: cannot connect to FreeSWITCH (%s); the listener keeps "
+                             "retrying (every %gs at most)", self.node.name, exc,
+                             self.cfg["backoff_max"])
         st.connected = False
         st.last_error = str(exc)[:300]
 
@@ -170,6 +180,38 @@ class NodeReader(threading.Thread):
         return value or None
 
 
+def _quiet_client(redis_ext):
+    """The listener app's Redis client (no app context in reader threads), or None."""
+    try:
+        return redis_ext.client
+    except RuntimeError:
+        return None
+
+
+class RedisWatch(threading.Thread):
+    """Checks Redis's generation marker every `interval` s; queues the heal on a loss."""
+
+    def __init__(self, app, interval: float, stop: threading.Event):
+        super().__init__(name="listener-redis-watch", daemon=True)
+        self.app, self.interval, self.stop = app, float(interval), stop
+        self.claims = 0
+
+    def run(self) -> None:
+        from app.extensions import redis_ext
+        from app.state import generation
+        from workers.tasks.heal import queue_heal
+
+        celery = self.app.extensions["celery"]
+        while not self.stop.wait(self.interval):
+            try:
+                with self.app.app_context():
+                    if generation.watch(redis_ext.client, lambda c: queue_heal(celery, c),
+                                        "the listener"):
+                        self.claims += 1
+            except Exception as exc:  # Redis (or the broker) away: the next check retries
+                log.debug("Redis generation check failed: %s", exc)
+
+
 class Listener:
     """The whole process: readers, publisher, status; `run()` until SIGTERM/SIGINT."""
 
@@ -183,6 +225,7 @@ class Listener:
         self.publisher = Publisher(app.extensions["celery"], self.outbox, self.stats, self.cfg)
         self.readers = [NodeReader(n, self.settings, self.outbox, self.stats[n.name], self.stop)
                         for n in self.settings.freeswitch]
+        self.redis_watch = RedisWatch(app, self.cfg["redis_check_interval"], self.stop)
 
     def run(self) -> None:
         if not self.readers:
@@ -190,6 +233,7 @@ class Listener:
                         "FSCTI_CONFIG); idle")
         self._restore_core_uuids()
         self.publisher.start()
+        self.redis_watch.start()
         for reader in self.readers:
             reader.start()
         interval = self.cfg["status_interval"]

@@ -21,7 +21,7 @@ from app.config.gui import DEFAULT_CALL_FIELDS, gui_section
 from app.config.nodes import FreeSwitchNode, load_nodes
 from app.config.sections import (DEFAULT_ACTIONS, DEFAULT_LISTENER, DEFAULT_STATE,  # noqa: F401
                                  _actions_defaults, _listener_defaults, _state_defaults,
-                                 esl_timeout)
+                                 esl_timeout, unreachable_log_interval)
 from app.config.web import DEFAULT_WEB, web_section
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +59,8 @@ class Settings:
     directory_cache_entries: int = 4096
     directory_cache_max_age: float = 1.0
     esl_connect_timeout: float = 5.0
+    # s between WARNINGs about a FreeSWITCH node that stays unreachable (app/quiet.py)
+    unreachable_log_interval: float = 300.0
     # Reverse proxies in front of `web` whose X-Forwarded-* headers are believed (0 = none).
     trusted_proxies: int = DEFAULT_WEB["trusted_proxies"]
     # Largest request body, in bytes (413 beyond it); /directory and /cli have smaller ones.
@@ -100,6 +102,7 @@ class Settings:
         s.directory_cache_entries = directory["cache_entries"]
         s.directory_cache_max_age = directory["cache_max_age"]
         s.esl_connect_timeout = esl_timeout(data, env)
+        s.unreachable_log_interval = unreachable_log_interval(data, env)
         web = web_section(data.get("web"), env)
         s.trusted_proxies, s.max_content_length = web["trusted_proxies"], web["max_content_length"]
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
@@ -112,3 +115,14 @@ class Settings:
     def node(self, name: str) -> FreeSwitchNode | None:
         """The configured FreeSWITCH node with this name."""
         return next((n for n in self.freeswitch if n.name == name), None)
+
+    def node_at(self, address: str) -> FreeSwitchNode | None:
+        """The configured node at this address: `host:port`, or a bare host when exactly one
+        node has it (FREESWITCH_ESL names its node after the host). Host names compare
+        without letter case, as DNS does."""
+        address = str(address or "").lower()
+        exact = [n for n in self.freeswitch if f"{n.host}:{n.port}".lower() == address]
+        if exact:
+            return exact[0]
+        same_host = [n for n in self.freeswitch if n.host.lower() == address]
+        return same_host[0] if len(same_host) == 1 else None

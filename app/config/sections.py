@@ -53,6 +53,7 @@ DEFAULT_LISTENER = {
     "status_interval": 30.0,   # s between status log lines and Redis status writes
     "broker_retry_max": 5.0,   # s, cap of the backoff while the broker refuses messages
     "decoder": "frames",       # "frames" (own JSON frame reader) or "esl" (python-ESL recvEvent)
+    "redis_check_interval": 1.0,  # s between checks that Redis still holds its data (generation)
 }
 _LISTENER_DECODERS = ("frames", "esl")
 
@@ -112,6 +113,21 @@ def _actions_defaults(actions: dict | None) -> dict:
 
 
 ESL_TIMEOUT_MAX = 600.0
+
+
+UNREACHABLE_LOG_INTERVAL = 300.0
+UNREACHABLE_LOG_INTERVAL_MAX = 86400.0
+
+
+def unreachable_log_interval(data: dict, env) -> float:
+    """`unreachable_log_interval` (env FSCTI_UNREACHABLE_LOG_INTERVAL): seconds between the
+    WARNINGs about a FreeSWITCH node that stays unreachable (app/quiet.py), > 0."""
+    raw = env.get("FSCTI_UNREACHABLE_LOG_INTERVAL")
+    if raw is None or raw == "":
+        raw = data.get("unreachable_log_interval")
+    if raw is None:
+        return UNREACHABLE_LOG_INTERVAL
+    return float(number(raw, "unreachable_log_interval", 0, UNREACHABLE_LOG_INTERVAL_MAX))
 
 
 def esl_timeout(data: dict, env) -> float:

@@ -20,6 +20,12 @@ def rebuild_cmd(domain, batch):
         if res.status not in ("ok",):
             raise SystemExit(1)
         return
+    # A full rebuild starts a data generation when Redis has none, so the listener and the
+    # beat do not rebuild it once more (app/state/generation.py).
+    from app.extensions import redis_ext
+    from app.state import generation
+
+    generation.stamp(redis_ext.client)
     out = rebuild_all(batch)
     for d in out.domains:
         click.echo(f"{d.domain}: {d.status}, {d.extensions} extensions in {d.seconds}s")

@@ -172,6 +172,19 @@ def state_tick(job: str) -> str:
     return f"fscti:state:tick:{job}"
 
 
+def generation() -> str:
+    """Hash: this Redis's data generation (app/state/generation.py): `id`, `run_id` of the server
+    that holds it, `state` (ok | healing), `reason`, `since`, `heal_until`, `healed_at`. Its
+    absence means Redis lost its data; a new `run_id` means the server restarted (or failed
+    over) with its data."""
+    return "fscti:generation"
+
+
+def quiet(what: str) -> str:
+    """String with a TTL: a repeated warning about `what` was logged recently (app/quiet.py)."""
+    return f"fscti:quiet:{what}"
+
+
 def listener_status(node: str) -> str:
     """String: the listener's JSON status for one FreeSWITCH node (counters, lag, Core-UUID)."""
     return f"fscti:listener@{node}"

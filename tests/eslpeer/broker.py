@@ -18,6 +18,28 @@ from workers import ingest_codec
 ACCEPT = {"application/json", ingest_codec.CONTENT_TYPE}
 
 
+def purge_queues(url: str, *queues: str) -> None:
+    """Empty these Celery queues on the broker at `url`: Redis (the lists) or RabbitMQ (a
+    queue that does not exist yet is left alone)."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        redis_lib.Redis.from_url(url).delete(*queues)
+        return
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as conn:
+        for name in queues:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(name)
+            except conn.channel_errors:       # NOT_FOUND closes the channel: nothing to purge
+                pass
+            finally:
+                try:
+                    channel.close()
+                except Exception:
+                    pass
+
+
 @dataclass
 class TaskMessage:
     task: str

@@ -19,15 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
 
 
-def broker_url(redis_url: str) -> str:
-    """The tests' Celery broker: TEST_BROKER_URL, else the Redis database just below TEST_REDIS_URL's.
+def broker_url(redis_url: str, explicit: bool = True) -> str:
+    """The tests' Celery broker: TEST_BROKER_URL (e.g. RabbitMQ, amqp://...), else the Redis
+    database just below TEST_REDIS_URL's (always that one with explicit=False: the result
+    backend, which stays on Redis).
 
     Never database 0 by default: that is REDIS_URL's default, where `make run` keeps real data,
     and the tests empty their broker's queues.
     """
-    explicit = os.environ.get("TEST_BROKER_URL")
-    if explicit:
-        return explicit
+    given = os.environ.get("TEST_BROKER_URL") if explicit else None
+    if given:
+        return given
     base, _, num = redis_url.rpartition("/")
     db = int(num or 0) - 1
     if db < 1:
@@ -135,8 +137,10 @@ PIPELINE_FAST = {"FSCTI_LISTENER_BACKOFF_INITIAL": "0.05", "FSCTI_LISTENER_BACKO
 def state_pipeline(settings, tmp_path: Path, node: str, peer, rdb):
     """A real events worker and the listener for `peer` (as node `node`), running, subscribed
     and past the connect resync; yields the worker's log path."""
-    from app.state import keys
+    from app.state import generation, keys
 
+    # the test may have emptied Redis (a reference pass): not a data loss for the listener
+    generation.stamp(rdb)
     env = process_env(settings, tmp_path, nodes=[(node, peer)], extra=PIPELINE_FAST)
     wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
     with running(worker_cmd(queues="events", concurrency=2), env, wlog), \

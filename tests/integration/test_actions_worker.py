@@ -8,7 +8,6 @@ giving up with a clear reason, and routing to the node that holds the call.
 from types import SimpleNamespace
 
 import pytest
-import redis as redis_lib
 
 from app.extensions import db
 from app.models import Action, AuditEntry
@@ -18,6 +17,7 @@ from tests.api.actions_support import A5, B5, CALL5_UP_US, call5_up, lines, wire
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for, worker_cmd
 from tests.support.net import HeldPort
+from tests.eslpeer.broker import purge_queues
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +34,9 @@ IDLE = {"strmicroepoch": str(CALL5_UP_US - 3_000_000),
 
 @pytest.fixture
 def queues(settings):
-    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    broker.delete("actions", "events", "celery")
+    purge_queues(settings.celery_broker_url, "actions", "events", "celery")
     yield
-    broker.delete("actions", "events", "celery")
+    purge_queues(settings.celery_broker_url, "actions", "events", "celery")
 
 
 def configure(monkeypatch, settings, settings_env, nodes, tmp_path, **kw):

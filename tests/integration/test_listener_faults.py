@@ -103,14 +103,20 @@ def test_disconnect_mid_frame_keeps_every_complete_frame(settings, tmp_path, bro
     assert len(broker.resyncs()) == 2
 
 
+def auths(peer) -> int:
+    """The `auth` commands the peer received (one per connection attempt)."""
+    return sum(1 for c in peer.commands() if c.startswith("auth "))
+
+
 def test_wrong_password_is_logged_and_retried_until_fixed(settings, tmp_path, broker):
     with EslPeer(password="not-the-configured-one") as peer:
         env_peer = ("127.0.0.1", peer.port, "ClueCon")
         env = process_env(settings, tmp_path, nodes=[("fs1", env_peer)], extra=FAST)
         log = tmp_path / "listener.log"
         with running(listener_cmd(), env, log) as proc:
-            wait_for(lambda: log_text(log).count("refused the event-socket password") >= 3, 15,
-                     what="repeated auth failures", log=log)
+            wait_for(lambda: auths(peer) >= 3, 15, what="repeated auth failures", log=log)
+            # said once (one WARNING per node per unreachable_log_interval), tried again and again
+            assert log_text(log).count("refused the event-socket password") == 1
             assert proc.poll() is None and broker.resyncs() == []
             peer.password = "ClueCon"
             peer.wait_subscribed(timeout=15)
@@ -123,8 +129,9 @@ def test_a_peer_that_never_answers_does_not_hang_the_listener(settings, tmp_path
     with EslPeer(greet=False) as peer:
         proc_cm, log = start(settings, tmp_path, peer)
         with proc_cm as proc:
-            wait_for(lambda: log_text(log).count("stayed silent") >= 2, 20,
-                     what="timeouts on a silent peer", log=log)
+            # tried again and again (said once per unreachable_log_interval)
+            wait_for(lambda: len(peer.all_connections) >= 2 and "stayed silent" in log_text(log),
+                     20, what="timeouts on a silent peer", log=log)
             peer.greet = True
             peer.wait_subscribed(timeout=15)
             peer.replay(phase="register_1001_1002")
@@ -137,7 +144,7 @@ def test_a_peer_that_accepts_auth_and_goes_silent_is_cut_off(settings, tmp_path,
     with EslPeer(ignore={"auth"}) as peer:
         proc_cm, log = start(settings, tmp_path, peer)
         with proc_cm as proc:
-            wait_for(lambda: log_text(log).count("no answer to auth") >= 2, 20,
+            wait_for(lambda: auths(peer) >= 2 and "no answer to auth" in log_text(log), 20,
                      what="auth timeouts", log=log)
             peer.ignore = set()
             peer.wait_subscribed(timeout=15)
@@ -150,10 +157,12 @@ def test_no_freeswitch_reachable_keeps_retrying_and_stops_cleanly(settings, tmp_
                       extra=FAST)
     log = tmp_path / "listener.log"
     with dead, running(listener_cmd(), env, log) as proc:
-        wait_for(lambda: log_text(log).count("cannot connect") >= 3, 15, what="retries", log=log)
         raw = wait_for(lambda: rdb.get(keys.listener_status("fs1")), 10, what="status")
         st = json.loads(raw)
         assert st["connected"] is False and "cannot connect" in st["last_error"]
+        # it keeps trying (every 0.3 s at most here), and says so once per interval (300 s)
+        wait_for(lambda: rdb.pttl(keys.quiet("esl-unreachable:fs1")) > 0, 10, what="warning")
+        assert log_text(log).count("fs1: cannot connect to FreeSWITCH") == 1
         assert proc.poll() is None
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0

@@ -4,7 +4,6 @@ import json
 import time
 
 import pytest
-import redis as redis_lib
 from celery.contrib.testing.worker import start_worker
 
 import workers.tasks.mirror  # noqa: F401  (registers the fscti.directory.* tasks)
@@ -18,14 +17,14 @@ from app.models import Domain, Extension
 from app.state import keys
 from tests.conftest import _broker_url
 from tests.support.net import HeldPort
+from tests.eslpeer.broker import purge_queues
 
 D = "wk.example"
 
 
 @pytest.fixture
 def worker(app, settings):
-    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url))
-    broker.delete("celery")
+    purge_queues(_broker_url(settings.redis_url), "celery")
     celery = app.extensions["celery"]
     with start_worker(celery, pool="solo", perform_ping_check=False, loglevel="WARNING",
                       shutdown_timeout=30):

@@ -22,6 +22,7 @@ from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.aliases import renamed_api_output
 from tests.eslpeer.procs import state_pipeline, wait_for
 from tests.property.replay import DOMAIN, NODE, outputs, phase_us
+from tests.eslpeer.broker import purge_queues
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +57,7 @@ def names_in(out) -> set:
 
 
 def test_alias_phones_show_under_their_extensions(app, client, admin, rdb, settings, tmp_path):
-    import redis as redis_lib
-
+    
     mk_domain(client, admin, name=DOMAIN)
     mk_ext(client, admin, "1011", domain=DOMAIN, param={"password": "1234"},
            attribute={"number-alias": "5011"})
@@ -69,8 +69,7 @@ def test_alias_phones_show_under_their_extensions(app, client, admin, rdb, setti
         assert directory_user(client, "5011", action=action) == [("1011", "5011")]
     assert directory_user(client, "5011", key="number-alias") == [("1011", "5011")]
 
-    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    broker.delete("events", "celery")
+    purge_queues(settings.celery_broker_url, "events", "celery")
     t0 = time.time()
     xml = {"now": IDLE_XML}
     peer = EslPeer(api={

@@ -16,6 +16,7 @@ from app.state.ingest import apply_events
 from tests.eslpeer import EslPeer, phase_events, phases
 from tests.eslpeer.procs import state_pipeline, wait_for
 from tests.property.replay import NODE, outputs
+from tests.eslpeer.broker import purge_queues
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +39,8 @@ def reference(settings, rdb, events, now):
 
 
 def test_listener_and_worker_keep_redis_exact_phase_by_phase(app, rdb, settings, tmp_path):
-    import redis as redis_lib
-
-    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    broker.delete("events", "celery")
+    
+    purge_queues(settings.celery_broker_url, "events", "celery")
     peer = EslPeer(api={"strmicroepoch": str(START_US),
                         "sofia xmlstatus profile internal reg": IDLE_XML,
                         "show channels as json": '{"row_count": 0}\n',

@@ -63,16 +63,38 @@ def test_core_change_drops_calls_even_when_freeswitch_is_unreachable(rdb, settin
     assert rdb.hget(keys.node(NODE), "core") == "12345678-1234-1234-1234-123456789abc"
 
 
-def test_resync_task_retries_while_freeswitch_is_down(app, rdb, settings, monkeypatch):
+def test_resync_task_retries_while_freeswitch_is_down_then_gives_up_quietly(
+        app, rdb, settings, monkeypatch, caplog):
+    from app import quiet
     from workers.tasks.state import resync
 
     with EslPeer() as gone:
         s = with_node(settings, gone)
     monkeypatch.setitem(app.config, "FSCTI", s)
+    quiet.forget()
     result = resync.apply(args=(NODE, "connect", None))
-    # apply() runs eagerly: autoretry turns the unavailable node into a Retry
-    assert result.state in ("RETRY", "FAILURE")
-    assert isinstance(result.result, Exception)
+    # apply() runs eagerly, and so do its retries: each one refused, then the last gives up
+    assert result.state == "SUCCESS"
+    assert result.result == {"node": NODE, "status": "unreachable", "reason": "connect"}
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and not any(r.exc_info for r in caplog.records)
+
+
+def test_periodic_resync_of_an_unreachable_node_warns_once_without_a_traceback(
+        app, rdb, settings, monkeypatch, caplog):
+    from app import quiet
+    from workers.tasks.state import resync
+
+    with EslPeer() as gone:
+        s = with_node(settings, gone)
+    monkeypatch.setitem(app.config, "FSCTI", s)
+    quiet.forget()
+    results = [resync.apply(args=(NODE, "periodic", None)) for _ in range(3)]
+    assert [(r.state, r.result["status"]) for r in results] == [("SUCCESS", "unreachable")] * 3
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "FreeSWITCH unreachable" in warnings[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    assert rdb.pttl(keys.quiet(quiet.unreachable(NODE))) > 0      # shared by every process
 
 
 def test_resync_task_unknown_node(app):

@@ -5,7 +5,6 @@ import random
 import time
 
 import pytest
-import redis as redis_lib
 
 from app.state import keys
 from app.state.ingest import apply_events
@@ -13,14 +12,14 @@ from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
 from tests.property.replay import NODE, api_output, outputs, phase_us, slim_events
 from workers import ingest_codec
+from tests.eslpeer.broker import purge_queues
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def clean_queues(settings):
-    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    broker.delete("events", "celery")
+    purge_queues(settings.celery_broker_url, "events", "celery")
     yield
 
 

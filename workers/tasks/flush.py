@@ -18,7 +18,16 @@ Not covered: a lookup that used a different letter case or another spelling of t
 (the key is case-sensitive); such an entry lives until its `cacheable` time runs out.
 
 One sub-task per node, so a node that is down retries on its own (Celery's exponential
-backoff with jitter, up to MAX_RETRIES ≈ 30 min) and never delays the others.
+backoff with jitter, up to MAX_RETRIES ≈ 30 min) and never delays the others. While it stays
+down, one WARNING per node per `unreachable_log_interval` (app/quiet.py, shared with the
+listener and the resync), the retries in between at DEBUG; giving up is an ERROR naming
+what was not flushed, never a traceback.
+
+A node task names its node and its address (`host:port`). A node renamed in the config since
+(e.g. from FREESWITCH_ESL's host name to a file's `fs1`) is found by that address (or, for a
+task queued before addresses were sent, by the old name as a host); when neither matches, the
+flush goes to every configured node instead (a flush of a key never cached is harmless), and
+the log says so: a queued flush is never dropped for a name.
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 
+from app import quiet
 from app.esl import commands
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
@@ -74,20 +84,56 @@ def flush_cache(domain: str, users: list[str]) -> dict:
             log.info("flush_cache %s: no FreeSWITCH node configured", domain)
         return {"domain": domain, "nodes": []}
     for node in nodes:
-        flush_cache_node.apply_async(args=[node.name, domain, names])
+        queue_node_flush(node, domain, names)
     return {"domain": domain, "nodes": [n.name for n in nodes], "users": names}
+
+
+def address_of(node) -> str:
+    return f"{node.host}:{node.port}"
+
+
+def queue_node_flush(node, domain: str, names: list[str]) -> None:
+    flush_cache_node.apply_async(args=[node.name, domain, names],
+                                 kwargs={"address": address_of(node)})
+
+
+def _target(settings, node_name: str, address: str | None, domain: str, users):
+    """The configured node a task is for: by name, else by address (a renamed node); None
+    when neither matches (then every configured node gets the flush)."""
+    node = settings.node(node_name)
+    if node is not None:
+        return node
+    node = settings.node_at(address) if address else None
+    node = node or settings.node_at(node_name)
+    if node is not None:
+        log.warning("flush_cache: node %s (%s) is configured as %s now (same address); "
+                    "%s %s flushed there", node_name, address or node_name, node.name, domain,
+                    users)
+    return node
 
 
 @shared_task(bind=True, name=NODE_TASK, acks_late=True, ignore_result=True,
              autoretry_for=(EslUnavailable,), retry_backoff=True, retry_backoff_max=300,
              retry_jitter=True, max_retries=MAX_RETRIES, time_limit=120, soft_time_limit=100)
-def flush_cache_node(self, node_name: str, domain: str, users: list[str]) -> dict:
+def flush_cache_node(self, node_name: str, domain: str, users: list[str],
+                     address: str | None = None) -> dict:
     """Send every flush command to one node; retried with backoff while it is unreachable."""
-    node = current_app.config["FSCTI"].node(node_name)
+    settings = current_app.config["FSCTI"]
+    node = _target(settings, node_name, address, domain, users)
     if node is None:
-        log.warning("flush_cache: node %s is no longer configured; %s %s not flushed there",
-                    node_name, domain, users)
-        return {"node": node_name, "flushed": 0}
+        names = _valid(domain, users)
+        if not settings.freeswitch:
+            log.error("flush_cache: node %s is no longer configured and no node is; %s %s "
+                      "not flushed anywhere", node_name, domain, names)
+            return {"node": node_name, "flushed": 0}
+        log.warning("flush_cache: node %s (%s) is no longer configured; flushing %s %s on "
+                    "every configured node instead (%s)", node_name, address or "no address",
+                    domain, names, ", ".join(n.name for n in settings.freeswitch))
+        for other in settings.freeswitch:
+            queue_node_flush(other, domain, names)
+        return {"node": node_name, "flushed": 0,
+                "redirected": [n.name for n in settings.freeswitch]}
+    node_name = node.name
     cmds = flush_commands(domain, _valid(domain, users))
     try:
         with esl_pool().connection(node) as fs:
@@ -102,9 +148,17 @@ def flush_cache_node(self, node_name: str, domain: str, users: list[str]) -> dic
             log.error("flush_cache on %s GAVE UP after %d attempts (%s): FreeSWITCH may still "
                       "serve cached %s@%s; run `xml_flush_cache id <name> %s` there by hand",
                       node_name, self.request.retries + 1, exc, users, domain, domain)
-        else:
-            log.warning("flush_cache on %s: unreachable (%s), retry %d/%d with backoff",
-                        node_name, exc, self.request.retries + 1, self.max_retries)
+            return {"node": node_name, "flushed": 0, "gave_up": True}
+        quiet.warn_every(log, quiet.unreachable(node_name), settings.unreachable_log_interval,
+                         _redis(), "%s: FreeSWITCH unreachable (%s); cache flush of %s retried "
+                         "with backoff (attempt %d/%d)", node_name, exc, domain,
+                         self.request.retries + 1, self.max_retries + 1)
         raise
     log.info("flush_cache on %s: %d command(s) for %s", node_name, len(cmds), domain)
     return {"node": node_name, "flushed": len(cmds)}
+
+
+def _redis():
+    from app.extensions import redis_ext
+
+    return redis_ext.client

@@ -1,11 +1,13 @@
 """Upkeep of the live state: resync a node from FreeSWITCH, and the beat tick (expiry sweep,
 stale calls, periodic resync)."""
 import logging
+import random
 
 import redis
 from celery import shared_task
 from flask import current_app
 
+from app import quiet
 from app.esl.errors import EslUnavailable
 from app.extensions import redis_ext
 from app.state.resync import resync_node
@@ -14,20 +16,36 @@ from app.state.sweep import tick as state_tick
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, EslUnavailable)
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
+RESYNC_RETRIES = 10
+RESYNC_BACKOFF_MAX = 60
 
 
-@shared_task(name="fscti.state.resync", acks_late=True, autoretry_for=RETRYABLE,
-             retry_backoff=True, retry_backoff_max=60, max_retries=10,
+@shared_task(bind=True, name="fscti.state.resync", acks_late=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=RESYNC_BACKOFF_MAX, max_retries=RESYNC_RETRIES,
              time_limit=120, soft_time_limit=100)
-def resync(node_name: str, reason: str = "periodic", core_uuid: str | None = None) -> dict:
-    """Rebuild one node's registrations and calls from FreeSWITCH's own tables."""
+def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None = None) -> dict:
+    """Rebuild one node's registrations and calls from FreeSWITCH's own tables.
+
+    FreeSWITCH unreachable: a periodic resync waits for the next period; any other (connect,
+    core change, overflow, Redis heal) is retried with backoff, then left to the next periodic
+    one. Either way one WARNING per node per `unreachable_log_interval`, never a traceback."""
     settings = current_app.config["FSCTI"]
     if settings.node(node_name) is None:
         log.error("resync: unknown node %r (not in the configuration)", node_name)
         return {"node": node_name, "status": "unknown-node"}
     try:
         return resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
+    except EslUnavailable as exc:
+        retries = self.request.retries or 0
+        if reason != "periodic" and retries < RESYNC_RETRIES:
+            countdown = random.uniform(0, min(RESYNC_BACKOFF_MAX, 2 ** retries))
+            raise self.retry(exc=exc, countdown=countdown, max_retries=RESYNC_RETRIES)
+        quiet.warn_every(log, quiet.unreachable(node_name), settings.unreachable_log_interval,
+                         redis_ext.client, "%s: FreeSWITCH unreachable (%s); resync (%s) not "
+                         "done, the next periodic resync (every %ss) tries again", node_name,
+                         exc, reason, settings.state["resync_interval"])
+        return {"node": node_name, "status": "unreachable", "reason": reason}
     except SnapshotError as exc:
         log.error("resync %s: FreeSWITCH output not understood, nothing applied: %s",
                   node_name, exc)
@@ -38,10 +56,19 @@ def resync(node_name: str, reason: str = "periodic", core_uuid: str | None = Non
              autoretry_for=(redis.ConnectionError, redis.TimeoutError), retry_backoff=True,
              max_retries=2, time_limit=120, soft_time_limit=100)
 def tick() -> dict:
-    """Expiry sweep, stale-call check and periodic resyncs, each when due."""
+    """Redis's generation check (app/state/generation.py), then the expiry sweep, stale-call
+    check and periodic resyncs, each when due."""
+    from app.state import generation
+    from workers.tasks.heal import queue_heal
+
     settings = current_app.config["FSCTI"]
+    claim = generation.watch(redis_ext.client,
+                             lambda c: queue_heal(current_app.extensions["celery"], c), "the tick")
 
     def enqueue(node_name: str, reason: str) -> None:
         resync.apply_async((node_name, reason, None), queue="events")
 
-    return state_tick(redis_ext.client, settings, enqueue)
+    done = state_tick(redis_ext.client, settings, enqueue)
+    if claim is not None:
+        done["heal"] = [claim.generation, claim.reason]
+    return done

@@ -1,0 +1,180 @@
+"""Redis lost its data: notice it at once, heal it once (docs/redis-loss.md).
+
+Everything fscti keeps in Redis can be rebuilt: the directory mirror from SQL, the live state
+from FreeSWITCH's own tables. What matters is to notice a loss quickly and to rebuild once,
+not once per process, and not at all when the data survived.
+
+The marker `fscti:generation` (keys.generation) is a hash written once per data generation:
+`id` (random), `run_id` (the Redis server that holds it), `state` (ok | healing), `reason`,
+`since`, `heal_until`, `healed_at`. `check()` (run by the listener every
+`listener.redis_check_interval` s and by the beat tick every 5 s) compares it with the server
+in one script run:
+
+- marker missing: the data is gone (FLUSHALL, a restart without persistence, a failover to an
+  empty replica). A new generation is claimed: reason `lost`, a full rebuild of the mirror and
+  a resync of every node.
+- marker present, `run_id` differs: the server restarted with its data (RDB/AOF) or a replica
+  that has it took over. Nothing is rebuilt; reason `restarted`: a reconcile (compares SQL with
+  the mirror, repairs the drift, e.g. writes newer than the last snapshot) and a resync of
+  every node (events may have been lost while Redis was away).
+- marker `healing` past `heal_until`: the heal was claimed but never finished (its task was
+  lost with the broker, its worker died): claimed again, same reason.
+- otherwise: nothing to do.
+
+The claim is atomic, so of all the processes that notice, exactly one gets it and queues the
+heal task (`fscti.redis.heal`); the task extends `heal_until` while it works and marks the
+generation `ok` at the end. A claim whose task cannot be queued is released at once, so the
+next check retries it.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from app.state import keys
+
+log = logging.getLogger("fscti.redis")
+
+LEASE_MS = 60_000     # a heal not heard from for this long is claimed again
+
+# KEYS: marker. ARGV: run_id, new id, lease ms. Returns {verdict, id, reason}.
+_CLAIM = r"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = now + tonumber(ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'id', 'run_id', 'state', 'heal_until', 'reason')
+if not cur[1] then
+  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'run_id', ARGV[1], 'state', 'healing',
+             'reason', 'lost', 'since', now, 'heal_until', due)
+  return {'claimed', ARGV[2], 'lost'}
+end
+if cur[2] ~= ARGV[1] then
+  local reason = 'restarted'
+  if cur[3] == 'healing' and cur[5] == 'lost' then reason = 'lost' end
+  redis.call('HSET', KEYS[1], 'run_id', ARGV[1], 'state', 'healing', 'reason', reason,
+             'since', now, 'heal_until', due)
+  return {'claimed', cur[1], reason}
+end
+if cur[3] == 'healing' and tonumber(cur[4] or '0') < now then
+  redis.call('HSET', KEYS[1], 'heal_until', due)
+  return {'reclaimed', cur[1], cur[5] or 'lost'}
+end
+return {'ok', cur[1], cur[3] or ''}
+"""
+
+# KEYS: marker. ARGV: id, what (extend | done | release), lease ms. 1 if the generation is ours.
+_UPDATE = r"""
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[2] == 'done' then
+  redis.call('HSET', KEYS[1], 'state', 'ok', 'healed_at', now)
+  redis.call('HDEL', KEYS[1], 'heal_until')
+elseif ARGV[2] == 'release' then
+  redis.call('HSET', KEYS[1], 'heal_until', 0)
+elseif redis.call('HGET', KEYS[1], 'state') == 'healing' then
+  redis.call('HSET', KEYS[1], 'heal_until', now + tonumber(ARGV[3]))
+end
+return 1
+"""
+
+# KEYS: marker. ARGV: run_id, new id. A fresh generation in state ok, unless one exists.
+_STAMP = r"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'run_id', ARGV[1], 'state', 'ok',
+           'reason', 'stamped', 'since', tonumber(t[1]) * 1000)
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A heal this process must queue: `reason` is `lost` or `restarted`."""
+
+    generation: str
+    reason: str
+    again: bool = False      # a claimed heal that never finished, claimed once more
+
+
+def run_id(client) -> str:
+    """The Redis server's run_id: a new one after every restart and on every failover."""
+    return str(client.info("server")["run_id"])
+
+
+def _script(client, body: str):
+    return client.register_script(body)
+
+
+def check(client, lease_ms: int = LEASE_MS) -> Claim | None:
+    """Compare the marker with the server; a Claim when this caller must queue the heal."""
+    verdict, gen, reason = _script(client, _CLAIM)(
+        keys=[keys.generation()], args=[run_id(client), secrets.token_hex(8), int(lease_ms)])
+    verdict, gen, reason = (_text(verdict), _text(gen), _text(reason))
+    if verdict == "ok":
+        return None
+    return Claim(gen, reason, again=verdict == "reclaimed")
+
+
+def stamp(client) -> bool:
+    """Start a generation in state `ok` if there is none (the caller rebuilds the mirror
+    itself: `flask mirror rebuild`, a fresh test database); False when one exists."""
+    return bool(_script(client, _STAMP)(keys=[keys.generation()],
+                                        args=[run_id(client), secrets.token_hex(8)]))
+
+
+def extend(client, generation: str, lease_ms: int = LEASE_MS) -> bool:
+    """The heal of `generation` is still at work: push `heal_until` on."""
+    return _update(client, generation, "extend", lease_ms)
+
+
+def healed(client, generation: str) -> bool:
+    """The heal of `generation` is done."""
+    return _update(client, generation, "done")
+
+
+def release(client, generation: str) -> bool:
+    """The heal could not be queued: let the next check claim it again at once."""
+    return _update(client, generation, "release")
+
+
+def _update(client, generation: str, what: str, lease_ms: int = LEASE_MS) -> bool:
+    return bool(_script(client, _UPDATE)(keys=[keys.generation()],
+                                         args=[generation, what, int(lease_ms)]))
+
+
+def current(client) -> dict:
+    """The marker's fields ({} when Redis has none)."""
+    return {_text(k): _text(v) for k, v in client.hgetall(keys.generation()).items()}
+
+
+def watch(client, queue_heal, who: str, lease_ms: int = LEASE_MS) -> Claim | None:
+    """One check; on a claim, log it and `queue_heal(claim)` (released again if that raises)."""
+    claim = check(client, lease_ms)
+    if claim is None:
+        return None
+    if claim.again:
+        log.warning("Redis heal of generation %s (%s) did not finish in time; queued again by %s",
+                    claim.generation, claim.reason, who)
+    elif claim.reason == "lost":
+        log.warning("Redis lost its data (no generation marker): %s queues a rebuild of the "
+                    "directory mirror from SQL and a resync of every FreeSWITCH node "
+                    "(generation %s)", who, claim.generation)
+    else:
+        log.warning("Redis restarted with its data (new run_id): %s queues a reconcile of the "
+                    "directory mirror and a resync of every FreeSWITCH node (generation %s)",
+                    who, claim.generation)
+    try:
+        queue_heal(claim)
+    except BaseException:
+        try:
+            release(client, claim.generation)
+        except Exception:                     # Redis went away again: the lease runs out
+            pass
+        raise
+    return claim
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
