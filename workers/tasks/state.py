@@ -6,6 +6,7 @@ import redis
 from celery import shared_task
 from flask import current_app
 
+from app import metrics
 from app.esl.errors import EslUnavailable
 from app.extensions import redis_ext
 from app.state.resync import resync_node
@@ -27,11 +28,21 @@ def resync(node_name: str, reason: str = "periodic", core_uuid: str | None = Non
         log.error("resync: unknown node %r (not in the configuration)", node_name)
         return {"node": node_name, "status": "unknown-node"}
     try:
-        return resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
+        done = resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
     except SnapshotError as exc:
         log.error("resync %s: FreeSWITCH output not understood, nothing applied: %s",
                   node_name, exc)
+        _count_resync(node_name, reason, "unparsable")
         return {"node": node_name, "status": "unparsable", "error": str(exc)}
+    except RETRYABLE:
+        _count_resync(node_name, reason, "retried")
+        raise
+    _count_resync(node_name, reason, "ok")
+    return done
+
+
+def _count_resync(node_name: str, reason, result: str) -> None:
+    metrics.resyncs.labels(node_name, metrics.resync_reason(reason), result).inc()
 
 
 @shared_task(name="fscti.state.tick", acks_late=True, ignore_result=True,
@@ -44,4 +55,7 @@ def tick() -> dict:
     def enqueue(node_name: str, reason: str) -> None:
         resync.apply_async((node_name, reason, None), queue="events")
 
-    return state_tick(redis_ext.client, settings, enqueue)
+    done = state_tick(redis_ext.client, settings, enqueue)
+    for name in done["swept"]:
+        metrics.sweeps.labels(metrics.node_label(settings, name)).inc()
+    return done
