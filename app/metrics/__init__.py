@@ -15,7 +15,10 @@ from a fixed list (outcome, reason, kind, state, queue). Never an extension, dom
 """
 from app.metrics import process  # noqa: F401  (must run before prometheus_client is imported)
 
-from prometheus_client import Counter, Gauge, Histogram  # noqa: E402
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics  # noqa: E402
+
+# No `*_created` series: multiprocess mode has none, so one process would differ from many.
+disable_created_metrics()
 
 # --- directory (web) -----------------------------------------------------------------------
 LOOKUP_OUTCOMES = ("user", "domain", "unknown", "disabled", "not-found", "sql-fallback",
