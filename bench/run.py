@@ -10,6 +10,7 @@ BENCHES = {
     "directory": "bench.directory",
     "events": "bench.events",
     "actions": "bench.actions",
+    "metrics": "bench.metrics_overhead",
 }
 
 
