@@ -155,3 +155,41 @@ def test_web_workers_celery_children_and_the_listener_sum_into_one_metrics(
             after = scrape(web)
             assert after.get(("fscti_esl_connected", (("node", NODE),)), 0) == 0
             assert after[("fscti_events_received_total", (("node", NODE),))] == sent  # counters stay
+
+
+def multiprocess_values(path) -> dict:
+    """Every sample the processes wrote to `path`, summed as /metrics sums them."""
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(path))
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for metric in registry.collect() for s in metric.samples}
+
+
+def test_an_action_is_counted_by_kind_and_final_state_with_its_wire_latency(
+        app, app_ctx, client, tokens, rdb, settings, tmp_path, monkeypatch):
+    from tests.integration.test_actions_worker import A5, IDLE, configure, post, wait_state
+
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url)
+    broker.delete("actions", "events", "celery")
+    metrics_dir = tmp_path / "metrics"
+    with EslPeer(api=IDLE) as fs1:
+        fs1.api.on("originate", lambda args: "-ERR USER_NOT_REGISTERED\n")
+        env = configure(monkeypatch, settings, settings, [("fs1", fs1)], tmp_path)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
+        with running(worker_cmd(queues="actions,events", concurrency=2), env, wlog), \
+                running(listener_cmd(), env, llog):
+            fs1.wait_subscribed(timeout=20)
+            sup = post(client, tokens, f"/api/v1/calls/{A5}/supervise",
+                       {"supervisor": "1003", "domain": "127.0.0.1"})
+            failed = wait_state(sup, ("succeeded", "failed"), wlog)
+            assert failed.state == "failed"
+            values = wait_for(
+                lambda: (lambda v: v if v.get(("fscti_actions_total", (
+                    ("kind", "supervise"), ("state", "failed")))) == 1 else None)(
+                    multiprocess_values(metrics_dir)), 10, what="the action counted", log=wlog)
+    assert values[("fscti_action_wire_seconds_count", (("kind", "supervise"),))] == 1
+    assert 0 < values[("fscti_action_wire_seconds_sum", (("kind", "supervise"),))] < 30
+    broker.delete("actions", "events", "celery")
