@@ -43,7 +43,7 @@ run: redis migrate
 	  echo "No FREESWITCH_ESL or FSCTI_CONFIG: using FreeSWITCH's default event socket 127.0.0.1:8021"; \
 	fi; \
 	export PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/metrics}"; \
-	rm -rf "$$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; \
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db; \
 	web="http://127.0.0.1:$${PORT:-5000}"; \
 	echo "Where to look (docs/operations.md):"; \
 	echo "  $$web/readyz            readiness: SQL, Redis, broker, listener, each node"; \
