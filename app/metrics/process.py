@@ -4,14 +4,17 @@ Imported by app.metrics before prometheus_client itself: prometheus_client choos
 in-memory and file-backed values when it is first imported, and the file-backed ones need the
 directory to exist. Each fscti process of a host writes `<type>_<pid>.db` files there:
 
-- at start (`prepare()`, run on import): the directory is created, and the files of pids that
-  no longer run are removed. A counter of a process that ended thus leaves the sums when the
-  next process starts, which Prometheus's rate() reads as a counter reset (handled);
-- when a process ends, `mark_dead(pid)` removes its "live" gauges at once (gunicorn's
+- at start (`prepare()`, run on import): the directory is created, and the live gauges of pids
+  that no longer run are removed (a SIGKILLed process never said goodbye);
+- when a process ends, `mark_dead(pid)` removes its live gauges at once (gunicorn's
   `child_exit` hook in app/runtime.py, Celery's `worker_process_shutdown` in
   workers/celery_app.py, the listener on its way out), so e.g. fscti_esl_connected never shows
-  a dead listener's connection. /metrics also drops live gauges of dead pids before reading,
-  for processes that were SIGKILLed.
+  a dead listener's connection. /metrics prunes them too before reading.
+- Counters and histograms of ended processes are kept on purpose: removing them would make
+  every sum go down, which Prometheus reads as a counter reset and turns into a spike of the
+  whole sum. They are emptied only when every fscti process of the host (re)starts
+  (`make run` does it; in production an `ExecStartPre` of the unit that starts them all, or a
+  tmpfs directory emptied at boot). Their number grows by one set per process restart.
 """
 from __future__ import annotations
 
@@ -39,18 +42,12 @@ def alive(pid: int) -> bool:
 
 
 def prepare() -> str | None:
-    """Create the directory; remove the files of processes that are gone. Returns the path."""
+    """Create the directory; remove the live gauges of processes that are gone. Returns the path."""
     path = directory()
     if path is None:
         return None
     os.makedirs(path, exist_ok=True)
-    for name in glob.glob(os.path.join(path, "*.db")):
-        m = _PID.search(name)
-        if m and not alive(int(m.group(1))):
-            try:
-                os.remove(name)
-            except FileNotFoundError:  # another process cleaned it first
-                pass
+    prune_live_gauges()
     return path
 
 

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -193,3 +194,33 @@ def test_an_action_is_counted_by_kind_and_final_state_with_its_wire_latency(
     assert values[("fscti_action_wire_seconds_count", (("kind", "supervise"),))] == 1
     assert 0 < values[("fscti_action_wire_seconds_sum", (("kind", "supervise"),))] < 30
     broker.delete("actions", "events", "celery")
+
+
+def test_metrics_serve_exports_a_hosts_directory_where_no_web_runs(settings, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.eslpeer.procs import ROOT
+    from tests.support.net import HeldPort
+
+    metrics_dir = tmp_path / "metrics"
+    env = process_env(settings, tmp_path, extra={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                                                 "FLASK_APP": "app:create_app"})
+    writer = "from app import metrics; metrics.events_received.labels('fs1').inc(7)"
+    subprocess.run([sys.executable, "-c", writer], cwd=ROOT, env=env, check=True, timeout=60)
+    with HeldPort() as held:
+        port = held.port
+    flask = str(Path(sys.executable).parent / "flask")
+    with running([flask, "metrics", "serve", "--port", str(port)], env, tmp_path / "serve.log"):
+        def scraped():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/metrics")
+                return conn.getresponse().read().decode()
+            except OSError:
+                return None
+
+        text = wait_for(scraped, 30, what="flask metrics serve answering",
+                        log=tmp_path / "serve.log")
+    # the writer has ended: its counter is still summed (never dropped: that would be a reset)
+    assert 'fscti_events_received_total{node="fs1"} 7.0' in text

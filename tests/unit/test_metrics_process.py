@@ -1,6 +1,6 @@
 """The multiprocess directory's housekeeping (app/metrics/process.py), on real files and real
-processes: files of pids that no longer run are removed at start; live gauges of a dead
-process leave at once; files of running processes are never touched."""
+processes: live gauges of pids that no longer run are removed (at start and before a scrape);
+counters and histograms of ended processes stay; files of running processes are never touched."""
 import os
 import subprocess
 import sys
@@ -14,17 +14,21 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_prepare_creates_the_directory_and_removes_only_dead_processes_files(tmp_path, monkeypatch):
+def test_prepare_creates_the_directory_and_removes_only_dead_processes_live_gauges(
+        tmp_path, monkeypatch):
     path = tmp_path / "metrics"
     monkeypatch.setenv(process.ENV, str(path))
     assert process.prepare() == str(path) and path.is_dir()
     gone, me = dead_pid(), os.getpid()
     for name in (f"counter_{gone}.db", f"histogram_{gone}.db", f"gauge_livemax_{gone}.db",
-                 f"counter_{me}.db", f"gauge_livesum_{me}.db", "notes.txt"):
+                 f"gauge_livesum_{gone}.db", f"counter_{me}.db", f"gauge_livesum_{me}.db",
+                 "notes.txt"):
         (path / name).write_bytes(b"x")
     process.prepare()
-    assert sorted(p.name for p in path.iterdir()) == [f"counter_{me}.db", f"gauge_livesum_{me}.db",
-                                                      "notes.txt"]
+    # a dead process's counters stay (removing them would look like a counter reset)
+    assert sorted(p.name for p in path.iterdir()) == sorted([
+        f"counter_{gone}.db", f"histogram_{gone}.db", f"counter_{me}.db",
+        f"gauge_livesum_{me}.db", "notes.txt"])
 
 
 def test_prune_drops_live_gauges_of_dead_pids_and_keeps_their_counters(tmp_path, monkeypatch):
