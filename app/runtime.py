@@ -40,10 +40,14 @@ def post_worker_init(worker) -> None:  # gunicorn server hook (see module docstr
 
 
 def child_exit(server, worker) -> None:  # gunicorn server hook, in the master
-    """A web worker ended: its live gauges leave the metrics sums (app/metrics/process.py)."""
-    from app.metrics import process
+    """A web worker ended: its live gauges leave the metrics sums (app/metrics/process.py).
+    prometheus_client only, not app.metrics: the master must not create metric files."""
+    import os
 
-    process.mark_dead(worker.pid)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 # gunicorn settings (see the module docstring): the access log escapes what requests sent

@@ -5,6 +5,7 @@ import glob
 import http.client
 import json
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def test_web_workers_celery_children_and_the_listener_sum_into_one_metrics(
         assert values[("fscti_directory_lookup_seconds_count", ())] == 60
         per_file = [n for n in lookups_per_file(metrics_dir) if n]
         assert sum(per_file) == 60 and len(per_file) >= 2, per_file  # several workers, one sum
+
+        # a web worker ends (gunicorn starts another): its live gauges leave at once
+        # (the child_exit hook), its counters stay in the sums
+        live = sorted(glob.glob(os.path.join(metrics_dir, "gauge_livesum_*.db")))
+        assert len(live) == 3, live          # the three workers; the master writes none
+        gone = int(live[0].rpartition("_")[2][:-3])
+        os.kill(gone, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists(live[0]) and
+                 len(glob.glob(os.path.join(metrics_dir, "gauge_livesum_*.db"))) == 3, 20,
+                 what="the ended worker's gauges removed and its successor's created",
+                 log=web.log_path)
+        assert total(scrape(web)) == 60
 
         # --- events: the listener and a prefork worker, against the wire-level peer ----------
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
