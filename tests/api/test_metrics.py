@@ -221,3 +221,24 @@ def test_a_garbage_status_key_reads_as_absent(client, rdb, two_nodes):
     r = client.get("/readyz")
     assert r.status_code == 200
     assert [(n["listener"], n["esl"]) for n in r.json["nodes"]] == [("absent", "unknown")] * 2
+
+
+def test_a_sweep_is_counted_per_node_and_an_unconfigured_node_as_other(app_ctx, rdb, two_nodes):
+    from prometheus_client import REGISTRY
+
+    from app.state import keys
+    from workers.tasks import state as state_tasks
+
+    def swept(node):
+        return REGISTRY.get_sample_value("fscti_state_sweeps_total", {"node": node}) or 0.0
+
+    before = {n: swept(n) for n in ("fs1", "fs2", "other")}
+    rdb.sadd(keys.nodes(), "old-node")       # events once came from a node no longer configured
+    broker = app_ctx.extensions["celery"]
+    try:
+        done = state_tasks.tick.run()    # queues the periodic resyncs on the real broker
+    finally:
+        with broker.connection_for_write() as conn:
+            conn.default_channel.client.delete("events")
+    assert sorted(done["swept"]) == ["fs1", "fs2", "old-node"]
+    assert {n: swept(n) - before[n] for n in before} == {"fs1": 1, "fs2": 1, "other": 1}
