@@ -42,6 +42,14 @@ run: redis migrate
 	  export FREESWITCH_ESL=127.0.0.1:8021:ClueCon; \
 	  echo "No FREESWITCH_ESL or FSCTI_CONFIG: using FreeSWITCH's default event socket 127.0.0.1:8021"; \
 	fi; \
+	export PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/metrics}"; \
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db; \
+	web="http://127.0.0.1:$${PORT:-5000}"; \
+	echo "Where to look (docs/operations.md):"; \
+	echo "  $$web/readyz            readiness: SQL, Redis, broker, listener, each node"; \
+	echo "  $$web/api/v1/health     the same with queue depths (Authorization: Bearer <token>)"; \
+	echo "  $$web/metrics           Prometheus metrics (clients in directory.allow)"; \
+	echo "  $$web/docs              the API; Flower: http://127.0.0.1:$${FLOWER_PORT:-5555}"; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(PROCESSES)
 
 # The whole suite on SQLite; then again on TEST_DATABASE_URL when it is set (PostgreSQL in CI).

@@ -56,5 +56,7 @@ def tokens_bootstrap():
 def register_cli(app):
     app.cli.add_command(tokens)
     from app.directory.commands import mirror
+    from app.metrics.commands import metrics
 
     app.cli.add_command(mirror)
+    app.cli.add_command(metrics)

@@ -39,6 +39,17 @@ def post_worker_init(worker) -> None:  # gunicorn server hook (see module docstr
     freeze_gc()
 
 
+def child_exit(server, worker) -> None:  # gunicorn server hook, in the master
+    """A web worker ended: its live gauges leave the metrics sums (app/metrics/process.py).
+    prometheus_client only, not app.metrics: the master must not create metric files."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 # gunicorn settings (see the module docstring): the access log escapes what requests sent
 # (app/access_log.py), and gunicorn itself trusts no peer's X-Forwarded-* / SCRIPT_NAME
 # headers (its default trusts 127.0.0.1): fscti's `web.trusted_proxies` alone decides.

@@ -11,6 +11,7 @@ BENCHES = {
     "events": "bench.events",
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",
+    "metrics": "bench.metrics_overhead",
 }
 
 

@@ -1,7 +1,10 @@
 """Entry point for `celery -A workers.celery_app worker|beat` and Flower."""
-from celery.signals import worker_init, worker_process_init
+import os
+
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 
 from app import create_app
+from app.metrics import process as metrics_process
 from app.runtime import freeze_gc
 
 flask_app = create_app()
@@ -18,3 +21,14 @@ def _freeze_main(**_kw) -> None:
 def _freeze_child(**_kw) -> None:
     """Each prefork child, after the fork (app/runtime.py says why)."""
     freeze_gc()
+
+
+@worker_process_shutdown.connect
+def _child_gone(pid=None, **_kw) -> None:
+    """A prefork child ends: its live gauges leave the metrics sums (app/metrics/process.py)."""
+    metrics_process.mark_dead(pid or os.getpid())
+
+
+@worker_shutdown.connect
+def _main_gone(**_kw) -> None:
+    metrics_process.mark_dead(os.getpid())

@@ -19,12 +19,14 @@ from __future__ import annotations
 import faulthandler
 import json
 import logging
+import os
 import random
 import signal
 import threading
 import time
 
-from app import create_app, quiet
+from app import create_app, metrics, quiet
+from app.metrics import process as metrics_process
 from app.esl import commands
 from app.esl.connection import EslClient
 from app.esl.errors import EslError
@@ -65,6 +67,11 @@ class NodeReader(threading.Thread):
         self.cfg = settings.listener
         self.slim = Slimmer(settings)
         self.stream: EventStream | None = None
+        name = node.name  # Prometheus children of this node (app/metrics)
+        self.m_received, self.m_dropped = metrics.events_received.labels(name), metrics.events_dropped.labels(name)
+        self.m_malformed = metrics.events_malformed.labels(name, "listener")
+        self.m_connected, self.m_reconnects = metrics.esl_connected.labels(name), metrics.esl_reconnects.labels(name)
+        self.m_connected.set(0)
 
     def run(self) -> None:
         backoff = self.cfg["backoff_initial"]
@@ -102,6 +109,7 @@ class NodeReader(threading.Thread):
                              "retrying (every %gs at most)", self.node.name, exc,
                              self.cfg["backoff_max"])
         st.connected = False
+        self.m_connected.set(0)
         st.last_error = str(exc)[:300]
 
     def _session(self, first: bool) -> bool:
@@ -114,7 +122,9 @@ class NodeReader(threading.Thread):
             stream.open()
             if not first:
                 st.reconnects += 1
+                self.m_reconnects.inc()
             st.connected, st.connected_since, st.last_error = True, time.time(), ""
+            self.m_connected.set(1)
             core = self._core_uuid()
             reason = "core-uuid-changed" if core and st.core_uuid and core != st.core_uuid else "connect"
             log.info("%s: subscribed (Core-UUID %s), resync reason %s", self.node.name, core, reason)
@@ -126,9 +136,11 @@ class NodeReader(threading.Thread):
                 batch = stream.read()
                 if stream.malformed != seen:
                     st.malformed += stream.malformed - seen
+                    self.m_malformed.inc(stream.malformed - seen)
                     seen = stream.malformed
                 if stream.filtered != filtered:       # decoded, then dropped by slim_event
                     st.received += stream.filtered - filtered
+                    self.m_received.inc(stream.filtered - filtered)
                     st.filtered += stream.filtered - filtered
                     filtered = stream.filtered
                 if batch:
@@ -143,6 +155,7 @@ class NodeReader(threading.Thread):
         """Slim events (the stream decodes with slim_event's rules) → the outbox, in order."""
         st, name = self.stats, self.node.name
         st.received += len(batch)
+        self.m_received.inc(len(batch))
         kept = []
         for slim, received in batch:
             core = slim.get("Core-UUID")
@@ -162,7 +175,10 @@ class NodeReader(threading.Thread):
 
     def _put(self, events: list) -> None:
         if events:
-            self.stats.dropped += len(events) - self.outbox.put_events(self.node.name, events)
+            lost = len(events) - self.outbox.put_events(self.node.name, events)
+            if lost:
+                self.stats.dropped += lost
+                self.m_dropped.inc(lost)
 
     def _resync(self, reason: str, core: str | None) -> None:
         self.stats.resyncs += 1
@@ -253,6 +269,7 @@ class Listener:
             reader.join(5)
         self.publisher.drain_and_stop(timeout=5.0)
         self.report()
+        metrics_process.mark_dead(os.getpid())  # its fscti_esl_connected leaves the sums
         log.info("listener stopped")
 
     def report(self) -> None:

@@ -25,6 +25,7 @@ import time
 
 import msgspec
 
+from app import metrics
 from workers.ingest_codec import SERIALIZER
 
 log = logging.getLogger("fscti.listener")
@@ -228,6 +229,7 @@ class Publisher(threading.Thread):
         st = self.stats.get(node)
         if st is not None and events:
             st.enqueued += len(events)
+            metrics.events_enqueued.labels(node).inc(len(events))
             lag = (now - events[0]["_received"]) * 1000.0
             st.lag_ms = lag
             st.lag_max_ms = max(st.lag_max_ms, lag)

@@ -20,11 +20,13 @@ API_BLUEPRINTS = [
     ("app.api.actions", "blp"),
     ("app.api.audit", "blp"),
     ("app.api.time", "blp"),
+    ("app.api.health", "blp"),
 ]
 
 # Plain Flask blueprints outside /api/v1.
 PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
+    ("app.metrics.views", "bp"),
     ("app.directory.views", "bp"),
     ("app.api.gateway", "bp"),
     ("app.api.docs", "bp"),

@@ -1,4 +1,4 @@
-"""/openapi.json for the routes outside /api/v1: /directory, /cli, /healthz, /readyz.
+"""/openapi.json for the routes outside /api/v1: /directory, /cli, /healthz, /readyz, /metrics.
 
 Plain Flask views (no flask-smorest decorators), so their operations are written here, next to
 nothing else; tests/api/test_openapi_document.py fails when a route of the app is missing from
@@ -139,11 +139,20 @@ PATHS = {
                          "responses": {"200": {"description": "up", "content": {
                              "application/json": {"schema": "Health"}}}}}},
     "/readyz": {"get": {"tags": ["health"], "security": [],
-                        "summary": "readiness: SQL and Redis answer",
+                        "summary": "readiness: SQL and Redis answer; broker, listener and "
+                                   "nodes reported",
                         "responses": {
-                            "200": {"description": "ready", "content": {
-                                "application/json": {"schema": "Ready"}}},
+                            "200": {"description": "ready (`status` ok, or degraded when the "
+                                                   "broker, a listener or a node is not well)",
+                                    "content": {"application/json": {"schema": "Ready"}}},
                             "503": {"description": "SQL or Redis does not answer (`checks` "
                                                    "says which)",
                                     "content": {"application/json": {"schema": "Ready"}}}}}},
+    "/metrics": {"get": {"tags": ["health"], "security": [],
+                         "summary": "Prometheus metrics (text format); clients in directory.allow "
+                                    "only (docs/operations.md lists every metric)",
+                         "responses": {
+                             "200": {"description": "the metrics", "content": {
+                                 "text/plain": {"schema": TEXT}}},
+                             "403": _text("the client is not in `directory.allow`")}}},
 }

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from app.directory import xml
 from app.directory.clients import bulk, for_app, pack
 from app.directory.form import INVALID_USER, Query
+from app.metrics import directory as metered
 from app.directory.repairs import repairs
 from app.directory.scripts import LOOKUP
 from app.directory.effective import SECTIONS
@@ -42,9 +43,15 @@ BREAK_SECONDS = 1.0
 NEGATIVE_TTL = 5.0
 NEGATIVE_MAX = 10000
 LOG_EVERY = 10.0
+OUTCOMES_MAX = 65536
 
 UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED = 0, 1, 2, 3, 4
 MODE_ID, MODE_ALIAS = bulk("id"), bulk("alias")
+# Outcomes of a lookup, as app.metrics counts them (fscti_directory_lookups_total).
+_O = metered.OUTCOME
+O_USER, O_DOMAIN, O_UNKNOWN, O_DISABLED = _O["user"], _O["domain"], _O["unknown"], _O["disabled"]
+O_NOT_FOUND, O_SQL, O_ERROR = _O["not-found"], _O["sql-fallback"], _O["error"]
+_perf = time.perf_counter
 
 
 class SqlAnswer(NamedTuple):
@@ -70,6 +77,7 @@ class Directory:
         self._prefixes: dict[str, bytes] = {}
         self._deps: dict[str, tuple] = {}  # domain -> the Redis keys its answers are computed from
         self._canonical: dict[str, str] = {}  # requested domain -> SQL's spelling (case differs)
+        self._outcomes: dict[tuple, int] = {}  # cache key -> outcome of the answer cached for it
 
     # --- Redis ---------------------------------------------------------------------------
     def _redis(self, domain: str, user: str, mode: str):
@@ -82,15 +90,20 @@ class Directory:
         packed = prefix + bulk(user) + (MODE_ALIAS if mode == "alias" else MODE_ID)
         try:
             try:
-                return self.reader.execute_packed(packed)
+                reply = self.reader.execute_packed(packed)
             except redis.exceptions.NoScriptError:
                 self.reader.script_load(LOOKUP)
-                return self.reader.execute_packed(packed)
+                reply = self.reader.execute_packed(packed)
         except (redis.RedisError, OSError) as exc:
             self.down_until = time.monotonic() + BREAK_SECONDS
             self.stats["redis_down"] += 1
+            metered.breaker(True)
             self._warn("directory: Redis unavailable (%s: %s); answering from SQL", type(exc).__name__, exc)
             return None
+        if self.down_until:  # Redis answers again: the breaker closes
+            self.down_until = 0.0
+            metered.breaker(False)
+        return reply
 
     def _prefix(self, domain: str) -> bytes:
         """`EVALSHA sha 4 <keys of domain> <domain>` as RESP, without the last two arguments."""
@@ -113,9 +126,20 @@ class Directory:
 
     # --- the answer --------------------------------------------------------------------------
     def answer(self, q: Query) -> bytes:
-        """XML for a parsed request."""
+        """XML for a parsed request (counted by app.metrics: outcome, latency, cache)."""
+        started = _perf()
+        try:
+            body, outcome, hit = self._answer(q)
+        except Exception:
+            metered.meter.done(O_ERROR, started, None)
+            raise
+        metered.meter.done(outcome, started, hit)
+        return body
+
+    def _answer(self, q: Query) -> tuple[bytes, int, bool | None]:
+        """(XML, outcome, answer-cache hit or None if not asked) for a parsed request."""
         if q.section != "directory" or not q.domain or (not q.user and q.purpose):
-            return xml.NOT_FOUND
+            return xml.NOT_FOUND, O_NOT_FOUND, None
         if q.user == INVALID_USER:  # cannot be an extension: answer the domain without a user
             q = q._replace(user="")
         mode = "alias" if q.by_alias else "id"
@@ -125,7 +149,7 @@ class Directory:
             body = cache.get(key)
             if body is not None:
                 self.stats["cache"] += 1
-                return body
+                return body, self._outcomes.get(key, O_USER), True
         domain = self._canonical.get(q.domain, q.domain)
         reply = self._redis(domain, q.user, mode)
         if reply is not None:
@@ -135,43 +159,50 @@ class Directory:
                 if eff is not None:
                     self.stats["redis"] += 1
                     body = xml.document(self.heads.get(q.domain, reply[1]), reply[2], eff)
+                    outcome = O_USER
                 else:
                     log.error("directory: %s@%s has a malformed value in Redis; answering from SQL",
                               reply[2], domain)
             elif state in (DOMAIN_ONLY, DISABLED):
                 body = xml.document(self.heads.get(q.domain, reply[1]))
+                outcome = O_DISABLED if state == DISABLED else (O_UNKNOWN if q.user else O_DOMAIN)
             if body is not None:
-                self._keep(key, domain, body)
-                return body
-        return self._from_sql(q, mode, domain, reply)
+                self._keep(key, domain, body, outcome)
+                return body, outcome, False if cache is not None else None
+        body, outcome = self._from_sql(q, mode, domain, reply)
+        return body, outcome, False if cache is not None else None
 
-    def _keep(self, key: tuple, domain: str, body: bytes) -> None:
+    def _keep(self, key: tuple, domain: str, body: bytes, outcome: int) -> None:
         """Cache an answer Redis just gave (from the keys of `domain`, the name Redis was asked)."""
         cache = self.reader.cache()  # the connection that gave the reply; its pushes so far applied
         if cache is not None:
             deps = self._deps.get(domain)
             if deps is not None:
                 cache.put(key, body, deps)
+                if len(self._outcomes) >= OUTCOMES_MAX:
+                    self._outcomes.clear()  # a hint only: a missing entry reads as "user"
+                self._outcomes[key] = outcome
 
-    def _from_sql(self, q: Query, mode: str, asked: str, reply) -> bytes:
-        """Answer from SQL; `asked` is the domain name Redis was asked with."""
+    def _from_sql(self, q: Query, mode: str, asked: str, reply) -> tuple[bytes, int]:
+        """(answer, outcome) from SQL; `asked` is the domain name Redis was asked with."""
         key = (q.domain, q.user, mode)
         known = self._negative.get(key)
         if known is not None and known[0] > time.monotonic():
             body = self._recall(q.domain, known[1], reply)
             if body is not None:
+                outcome = known[2]
                 if reply is not None:
-                    self._keep(key, asked, body)
-                return body
+                    self._keep(key, asked, body, outcome)
+                return body, outcome
         self.stats["sql"] += 1
         found = sql_lookup(q.domain, q.user, q.by_alias)
         if found.domain is None:
             if self._canonical.pop(q.domain, None) is not None:
                 self._forget_answers()
-            self._remember(key, None)
+            self._remember(key, None, O_NOT_FOUND)
             if reply is not None and asked == q.domain:
-                self._keep(key, asked, xml.NOT_FOUND)
-            return xml.NOT_FOUND
+                self._keep(key, asked, xml.NOT_FOUND, O_NOT_FOUND)
+            return xml.NOT_FOUND, O_SQL
         if found.domain != q.domain and self._canonical.get(q.domain) != found.domain:
             # FreeSWITCH matches domains case-insensitively; ask Redis with SQL's spelling next time.
             if len(self._canonical) >= NEGATIVE_MAX:
@@ -186,11 +217,12 @@ class Directory:
         if found.name is None or not found.enabled:
             body = xml.document(head)
             if q.user:
-                self._remember(key, found.domain_json)
+                outcome = O_UNKNOWN if found.name is None else O_DISABLED
+                self._remember(key, found.domain_json, outcome)
                 if reply is not None and found.domain == asked:
-                    self._keep(key, asked, body)
-            return body
-        return xml.document(head, found.name, found.eff)
+                    self._keep(key, asked, body, outcome)
+            return body, O_SQL
+        return xml.document(head, found.name, found.eff), O_SQL
 
     def _recall(self, requested: str, domain_json: str | None, reply) -> bytes | None:
         """The answer for a user or domain SQL lately confirmed as unknown, or None to ask SQL
@@ -209,11 +241,11 @@ class Directory:
         if cache is not None:
             cache.clear()
 
-    def _remember(self, key: tuple, domain_json: str | None) -> None:
+    def _remember(self, key: tuple, domain_json: str | None, outcome: int) -> None:
         """Remember an answer SQL confirmed as unknown (user or domain) for NEGATIVE_TTL."""
         if len(self._negative) >= NEGATIVE_MAX:
             self._negative.clear()
-        self._negative[key] = (time.monotonic() + NEGATIVE_TTL, domain_json)
+        self._negative[key] = (time.monotonic() + NEGATIVE_TTL, domain_json, outcome)
 
     def _queue_repair(self, found: SqlAnswer, reply) -> None:
         """Redis answered but lacks what SQL has: queue the matching repair."""

@@ -293,4 +293,10 @@ def reconcile(domain: str | None = None, repair: bool = True) -> Report:
             f", skipped (rebuilding) {report.skipped_domains}" if report.skipped_domains else "")
     for item in report.sample[:20]:
         log.log(level, "mirror drift: %s", item)
+    from app import metrics
+
+    for kind, n in report.drift.items():
+        metrics.mirror_drift.labels(kind).inc(n)
+    if report.repaired:
+        metrics.mirror_repaired.inc(report.repaired)
     return report

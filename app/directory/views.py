@@ -17,6 +17,9 @@ from app.directory import xml
 from app.directory.form import parse
 from app.directory.lookup import directory as get_directory
 from app.logs import escape
+from app.metrics.directory import meter, OUTCOME
+
+REFUSED = OUTCOME["refused"]
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +105,11 @@ def directory():
     environ = request.environ
     refused = _guard().check(environ)
     if refused is not None:
+        meter.count(REFUSED)
         return refused
     raw = _raw(environ)
     if raw is None:
+        meter.count(REFUSED)
         return Response("request too large\n", 413, mimetype="text/plain")
     q = parse(raw)
     d = get_directory()

@@ -24,6 +24,7 @@ from sqlalchemy import update
 
 from app.esl.errors import EslCommandError
 from app.esl.pool import esl_pool
+from app import metrics
 from app.extensions import db, redis_ext
 from app.models import Action
 from app.models.base import utcnow
@@ -66,9 +67,24 @@ def _finish(action_id: str, states: tuple, state: str, reply: str | None, error:
         return None
     audit.set_result(action.params.get("audit_id"), f"{state}: {error or reply or ''}".strip())
     db.session.commit()
+    metrics.actions.labels(_kind(action.kind), state).inc()
     log.info("action %s %s %s on %s: %s", action.id, action.kind, state, action.node,
              error or reply)
     return action
+
+
+def _kind(kind: str) -> str:
+    return kind if kind in ("supervise", "mode", "hangup") else "other"
+
+
+def on_wire(action: Action) -> None:
+    """The action's (first) command was just written to FreeSWITCH: API → wire latency."""
+    created = action.created_at
+    if created is not None:
+        if created.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
+            created = created.replace(tzinfo=utcnow().tzinfo)
+        metrics.action_wire_seconds.labels(_kind(action.kind)).observe(
+            max((utcnow() - created).total_seconds(), 0.0))
 
 
 def _node(action: Action):
@@ -111,6 +127,7 @@ def start_supervise(action_id: str) -> Action | None:
                             action.leg_uuid, p["timeout"], p.get("dtmf", True))
     try:
         esl_pool().bgapi(node, cmd, action.job_uuid)
+        on_wire(action)
     except EslCommandError as exc:
         # The bgapi itself was refused (not the originate): permanent.
         return _finish(action.id, ("sending",), "failed", exc.reply.strip(), exc.reply.strip())
@@ -205,6 +222,7 @@ def run_mode(action_id: str) -> Action | None:
     mode = action.params["mode"]
     try:
         reply = esl_pool().sendevent(node, mode_command(mode, action.leg_uuid)).strip()
+        on_wire(action)
     except EslCommandError as exc:
         return _finish(action.id, ("running",), "failed", exc.reply.strip(), exc.reply.strip())
     done = _finish(action.id, ("running",), "succeeded", reply, None)

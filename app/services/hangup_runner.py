@@ -24,7 +24,7 @@ from app.esl.pool import esl_pool
 from app.extensions import db
 from app.models import Action, AuditEntry
 from app.names import is_uuid
-from app.services.action_runner import _claim, _finish, _move
+from app.services.action_runner import _claim, _finish, _move, on_wire
 
 log = logging.getLogger("fscti.actions")
 
@@ -47,6 +47,7 @@ def run_hangup(action_id: str) -> Action | None:
     calls = [dict(c) for c in action.params["calls"]]
     nodes = current_app.config["FSCTI"]
     lines, failures = [], []
+    wired = False
     for call in calls:
         if call.get("node") is None:
             node, asked = _locate(call["uuid"])
@@ -73,6 +74,9 @@ def run_hangup(action_id: str) -> Action | None:
                 reply = exc.reply.strip()
                 if not _no_such_channel(reply):
                     failures.append(f"{cmd}: {reply}")
+            if not wired:
+                on_wire(action)
+                wired = True
             lines.append(f"{cmd}: {reply}")
     text = "\n".join(lines)
     if not failures:

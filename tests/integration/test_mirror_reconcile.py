@@ -158,3 +158,18 @@ def test_flask_mirror_check_command(dom, rdb, app):
     fixed = runner.invoke(args=["mirror", "check", "--repair"])
     assert fixed.exit_code == 0 and "repaired 1" in fixed.output
     assert runner.invoke(args=["mirror", "check"]).exit_code == 0
+
+
+def test_drift_and_repairs_are_counted_on_metrics(dom, rdb, client):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (value("fscti_mirror_drift_total", kind="missing"), value("fscti_mirror_repaired_total"))
+    rdb.hdel(keys.exten(D), "102", "103")  # two extensions missing from the mirror
+    r = reconcile()
+    assert r.drift["missing"] == 2 and r.repaired >= 2
+    assert value("fscti_mirror_drift_total", kind="missing") - before[0] == 2
+    assert value("fscti_mirror_repaired_total") - before[1] == r.repaired
+    assert b"fscti_mirror_drift_total{kind=\"missing\"}" in client.get("/metrics").data

@@ -84,11 +84,13 @@ class Web:
 
 
 @contextmanager
-def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_atoms: str = ""):
+def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_atoms: str = "",
+                 workers: int = 1):
     """The Procfile's `web` line on an ephemeral loopback port, yielding a Web."""
     sock = listening_socket()
     port = sock.getsockname()[1]
-    args = _with(_with(procfile_web_args(), "--bind", f"fd://{sock.fileno()}"), "--workers", "1")
+    args = _with(_with(procfile_web_args(), "--bind", f"fd://{sock.fileno()}"), "--workers",
+                 str(workers))
     args[0] = str(Path(sys.executable).parent / "gunicorn")
     if log_atoms:
         args = _with(args, "--access-logformat",

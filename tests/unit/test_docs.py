@@ -24,7 +24,7 @@ FORBIDDEN = [
 ]
 
 # Paths that do not exist in a checkout but are created at run time, named on purpose.
-RUNTIME = {"var/", "var/fscti.db", "var/bench/", ".venv/"}
+RUNTIME = {"var/", "var/fscti.db", "var/bench/", "var/metrics", ".venv/"}
 RUNTIME_ROOTS = {"var", ".venv"}
 
 LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")

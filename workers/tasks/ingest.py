@@ -1,11 +1,13 @@
 """FreeSWITCH events → live state (queue `events`): one task per batch from the listener."""
 import logging
+import time
 
 import msgspec
 import redis
 from celery import shared_task
 from flask import current_app
 
+from app import metrics
 from app.extensions import redis_ext
 from app.state.ingest import apply_events
 from workers import ingest_codec  # noqa: F401  (registers the batches' wire format)
@@ -35,8 +37,10 @@ def events(node_name: str, events: list | str) -> None:
         return
     settings = current_app.config["FSCTI"]
     client = redis_ext.client
+    started = time.perf_counter()
     try:
         result = apply_events(client, settings, node_name, events)
+        _measure(settings, node_name, events, started, result.malformed)
     except redis.ResponseError as exc:
         # The script refused something in the batch: apply event by event so one bad
         # event is logged and skipped while the others still count.
@@ -52,3 +56,16 @@ def events(node_name: str, events: list | str) -> None:
         return
     if result.malformed:
         log.warning("node %s: %d malformed event(s) skipped", node_name, result.malformed)
+
+
+def _measure(settings, node_name: str, events: list, started: float, malformed: int) -> None:
+    """Batch size, apply time, and the state lag of its oldest event (the listener's
+    `_received` stamp to now, both on our clocks)."""
+    metrics.events_batch_size.observe(len(events))
+    metrics.events_apply_seconds.observe(time.perf_counter() - started)
+    first = events[0] if events else None
+    received = first.get("_received") if isinstance(first, dict) else None
+    if isinstance(received, (int, float)) and not isinstance(received, bool):
+        metrics.state_lag_seconds.observe(max(time.time() - received, 0.0))
+    if malformed:
+        metrics.events_malformed.labels(metrics.node_label(settings, node_name), "worker").inc(malformed)

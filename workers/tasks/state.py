@@ -7,7 +7,7 @@ import redis
 from celery import shared_task
 from flask import current_app
 
-from app import quiet
+from app import metrics, quiet
 from app.esl.errors import EslUnavailable
 from app.extensions import redis_ext
 from app.state.resync import resync_node
@@ -35,21 +35,33 @@ def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None
         log.error("resync: unknown node %r (not in the configuration)", node_name)
         return {"node": node_name, "status": "unknown-node"}
     try:
-        return resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
+        done = resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
     except EslUnavailable as exc:
         retries = self.request.retries or 0
         if reason != "periodic" and retries < RESYNC_RETRIES:
+            _count_resync(node_name, reason, "retried")
             countdown = random.uniform(0, min(RESYNC_BACKOFF_MAX, 2 ** retries))
             raise self.retry(exc=exc, countdown=countdown, max_retries=RESYNC_RETRIES)
         quiet.warn_every(log, quiet.unreachable(node_name), settings.unreachable_log_interval,
                          redis_ext.client, "%s: FreeSWITCH unreachable (%s); resync (%s) not "
                          "done, the next periodic resync (every %ss) tries again", node_name,
                          exc, reason, settings.state["resync_interval"])
+        _count_resync(node_name, reason, "unreachable")
         return {"node": node_name, "status": "unreachable", "reason": reason}
     except SnapshotError as exc:
         log.error("resync %s: FreeSWITCH output not understood, nothing applied: %s",
                   node_name, exc)
+        _count_resync(node_name, reason, "unparsable")
         return {"node": node_name, "status": "unparsable", "error": str(exc)}
+    except RETRYABLE:
+        _count_resync(node_name, reason, "retried")
+        raise
+    _count_resync(node_name, reason, "ok")
+    return done
+
+
+def _count_resync(node_name: str, reason, result: str) -> None:
+    metrics.resyncs.labels(node_name, metrics.resync_reason(reason), result).inc()
 
 
 @shared_task(name="fscti.state.tick", acks_late=True, ignore_result=True,
@@ -71,4 +83,6 @@ def tick() -> dict:
     done = state_tick(redis_ext.client, settings, enqueue)
     if claim is not None:
         done["heal"] = [claim.generation, claim.reason]
+    for name in done["swept"]:
+        metrics.sweeps.labels(metrics.node_label(settings, name)).inc()
     return done
