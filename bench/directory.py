@@ -5,14 +5,16 @@
   that reads the body, parses the form and formats one user: what any Python answerer under
   this gunicorn costs at least, and the floor issue 11's targets are judged against;
 - floor-ping: the Flask floor plus reading/parsing the body and one Redis PING: the ceiling
-  any design with one Redis round trip per lookup can reach on this machine.
+  any design with one Redis round trip per lookup can reach on this machine;
+- via-flask: /directory's answer through Flask's route, as before the WSGI middleware: the
+  baseline of the middleware, in the same run.
 
 Production shape: gunicorn as the Procfile's `web` line runs it (its config module, access log
 and format; sync workers, --workers of them), a private
 redis-server (tests.support.redis_server, never the shared one), SQL loaded by bulk insert and
 mirrored by the real `flask mirror rebuild`. A new TCP connection per request, as mod_xml_curl
-does. Three workloads, each against the four endpoints alternating on the same server
-(A B C D, D C B A, ...), medians reported, ratios as medians of the per-round ratios:
+does. Three workloads, each against the five endpoints alternating on the same server
+(A B C D E, E D C B A, ...), medians reported, ratios as medians of the per-round ratios:
 - target: ApacheBench posts the captured mod_xml_curl `sip_auth` body (user 1001, repeated);
 - spread: wrk posts the same body with the user drawn uniformly from all loaded extensions, so
   the per-process answer cache mostly misses (its miss rate is counted from Redis's EVALSHAs);
@@ -46,9 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIXTURE = ROOT / "tests" / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 DOMAIN = "127.0.0.1"
-ENDPOINTS = ("floor", "raw-floor", "floor-ping", "directory")
+ENDPOINTS = ("floor", "raw-floor", "floor-ping", "via-flask", "directory")
 PATHS = {"floor": "/directory/floor", "raw-floor": "/directory/raw-floor",
-         "floor-ping": "/directory/floor-ping", "directory": "/directory"}
+         "floor-ping": "/directory/floor-ping", "via-flask": "/directory/via-flask",
+         "directory": "/directory"}
 
 
 def machine() -> dict:
@@ -204,7 +207,7 @@ class Server:
 
 
 def measure(run, server: Server, env: Env, rounds: int) -> dict:
-    """Alternate the endpoints (A B C D, D C B A, ...) `rounds` times, `run(url, pids)` doing one
+    """Alternate the endpoints (A B C D E, E D C B A, ...) `rounds` times, `run(url, pids)` doing one
     load run; medians of each, the medians of the per-round ratios to each floor (adjacent
     runs, so slow drifts of a shared machine cancel), and the same ratios by CPU per request
     (floor's CPU / this one's: above 1 is cheaper than the floor)."""
@@ -225,7 +228,8 @@ def measure(run, server: Server, env: Env, rounds: int) -> dict:
                      for k in ("rps", "p50", "p99", "server_cpu_us", "client_cpu_us", "redis_lookups_per_request")}
         out[name]["runs"] = rs
     for floor, suffix in (("floor", ""), ("raw-floor", "_raw")):
-        for name, key in (("directory", "ratio"), ("floor-ping", "ping_ratio")):
+        for name, key in (("directory", "ratio"), ("floor-ping", "ping_ratio"),
+                          ("via-flask", "via_flask_ratio")):
             pairs = list(zip(runs[floor], runs[name]))
             out[key + suffix] = round(statistics.median(d["rps"] / f["rps"] for f, d in pairs), 3)
             f, d = out[floor], out[name]
@@ -248,6 +252,8 @@ def report(label: str, m: dict) -> None:
     print(f"  {label:9} one-round-trip ceiling floor-ping ÷ raw floor {m['ping_ratio_raw']:.3f} "
           f"(by CPU {m['ping_cpu_ratio_raw']:.3f}), ÷ Flask floor {m['ping_ratio']:.3f} (by CPU "
           f"{m['ping_cpu_ratio']:.3f}); Flask floor ÷ raw floor {m['floor']['rps'] / m['raw-floor']['rps']:.3f}; "
+          f"directory through Flask's route ÷ raw floor {m['via_flask_ratio_raw']:.3f} (by CPU "
+          f"{m['via_flask_cpu_ratio_raw']:.3f}, p50 x{m['via_flask_ratio_p50_raw']:.3f}); "
           f"Redis lookups per request {m['directory']['redis_lookups_per_request']:.3f}", flush=True)
 
 

@@ -146,6 +146,12 @@ if os.environ.get("FSCTI_BENCH") == "1":
         """Benchmark only (FSCTI_BENCH=1): the framework floor, a constant answer."""
         return Response(FLOOR, 200, mimetype=MIMETYPE)
 
+    @bp.route("/directory/via-flask", methods=["POST", "GET"])
+    def directory_via_flask():
+        """Benchmark only: /directory's answer through Flask's route, as before the middleware
+        (app.directory.wsgi), to compare both in the same run."""
+        return directory()
+
     @bp.route("/directory/floor-ping", methods=["POST", "GET"])
     def directory_floor_ping():
         """Benchmark only: the floor plus reading the body and one Redis PING on the hot
