@@ -237,6 +237,11 @@ def measure(run, server: Server, env: Env, rounds: int) -> dict:
                 (f["server_cpu_us"] + f["client_cpu_us"]) / (d["server_cpu_us"] + d["client_cpu_us"]), 3)
             for p in ("p50", "p99"):  # latency, this one / the floor's: below 1 is faster
                 out[f"{key}_{p}{suffix}"] = round(statistics.median(d[p] / f[p] for f, d in pairs), 3)
+    pairs = list(zip(runs["via-flask"], runs["directory"]))  # the middleware against its baseline
+    out["middleware_gain"] = round(statistics.median(d["rps"] / v["rps"] for v, d in pairs), 3)
+    v, d = out["via-flask"], out["directory"]
+    out["middleware_cpu_gain"] = round(
+        (v["server_cpu_us"] + v["client_cpu_us"]) / (d["server_cpu_us"] + d["client_cpu_us"]), 3)
     return out
 
 
@@ -254,6 +259,8 @@ def report(label: str, m: dict) -> None:
           f"{m['ping_cpu_ratio']:.3f}); Flask floor ÷ raw floor {m['floor']['rps'] / m['raw-floor']['rps']:.3f}; "
           f"directory through Flask's route ÷ raw floor {m['via_flask_ratio_raw']:.3f} (by CPU "
           f"{m['via_flask_cpu_ratio_raw']:.3f}, p50 x{m['via_flask_ratio_p50_raw']:.3f}); "
+          f"directory ÷ via-flask (the middleware's gain) {m['middleware_gain']:.3f} "
+          f"(by CPU {m['middleware_cpu_gain']:.3f}); "
           f"Redis lookups per request {m['directory']['redis_lookups_per_request']:.3f}", flush=True)
 
 
