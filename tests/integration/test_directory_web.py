@@ -11,7 +11,7 @@ import base64
 import pytest
 
 from app.directory.form import encode
-from tests.api.test_directory import BASE, d  # noqa: F401  (the fixture: users 1001-1003)
+from tests.api.test_directory import BASE, add_ext, d  # noqa: F401  (d: users 1001-1003)
 from tests.support.web import procfile_web
 
 CREDS = "fs:s3cret-directory-0042"
@@ -87,3 +87,13 @@ def test_the_limit_is_decided_from_the_header(web, d):  # noqa: F811
     over = web.send(chunked(b"x" * 70000, auth()))
     assert (over.status, over.body) == (413, b"request too large\n")
     assert web.send(with_length(b"x" * 65536, auth())).status == 200  # at the limit: a form
+
+
+def test_sql_answers_what_redis_lacks_on_the_middleware_path(web, d):  # noqa: F811
+    # No app context exists there: the SQL fallback pushes its own (app.directory.lookup).
+    add_ext(d, "1077", mirror=False, param={"password": "only-in-sql"})
+    pairs = PAIRS[:-2] + [("user", "1077"), ("domain", "127.0.0.1")]
+    r = web.send(with_length(encode(pairs), auth()))
+    assert r.status == 200
+    assert b'<user id="1077"' in r.body and b'name="password" value="only-in-sql"' in r.body
+    web.wait_for_log("directory: 1077@127.0.0.1 is in SQL but not in Redis; repair queued")
