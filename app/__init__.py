@@ -66,13 +66,21 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     register_blueprints(app, rest_api)
     register_cli(app)
     init_celery(app)
+    _wsgi_stack(app, settings)
     return app
 
 
 def _http_limits(app: Flask, settings: Settings) -> None:
-    """The `web` settings: the body limit, and X-Forwarded-* only when proxies are trusted
-    (with none, the WSGI path is unchanged: no per-request work is added)."""
+    """The `web` settings' body limit."""
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+
+
+def _wsgi_stack(app: Flask, settings: Settings) -> None:
+    """What runs before Flask: /directory's dispatch (app.directory.wsgi), and outside it
+    X-Forwarded-* only when proxies are trusted (with none, no per-request work is added)."""
+    from app.directory.wsgi import install
+
+    install(app)
     if settings.trusted_proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)
 

@@ -1,27 +1,37 @@
-"""Directory benchmark: /directory vs a constant-response endpoint (the framework floor).
+"""Directory benchmark: /directory vs two floors, under the same gunicorn.
 
-A third endpoint, floor-ping, is the floor plus reading/parsing the body and one Redis PING: the
-ceiling any design with one Redis round trip per lookup can reach on this machine.
+- floor: a Flask route giving a constant answer (Flask's own per-request work is inside it);
+- raw-floor: a WSGI callable in front of Flask (app.directory.wsgi, no Flask request context)
+  that reads the body, parses the form and formats one user: what any Python answerer under
+  this gunicorn costs at least, and the floor issue 11's targets are judged against;
+- floor-ping: the Flask floor plus reading/parsing the body and one Redis PING: the ceiling
+  any design with one Redis round trip per lookup can reach on this machine;
+- via-flask: /directory's answer through Flask's route, as before the WSGI middleware: the
+  baseline of the middleware, in the same run.
 
-Production shape: gunicorn with sync workers as in the Procfile's `web` line, a private
+Production shape: gunicorn as the Procfile's `web` line runs it (its config module, access log
+and format; sync workers, --workers of them), a private
 redis-server (tests.support.redis_server, never the shared one), SQL loaded by bulk insert and
 mirrored by the real `flask mirror rebuild`. A new TCP connection per request, as mod_xml_curl
-does. Two workloads, each against the three endpoints alternating on the same server, medians
-reported:
+does. Three workloads, each against the five endpoints alternating on the same server
+(A B C D E, E D C B A, ...; bench.directory_rounds), medians reported, ratios as medians of
+the per-round ratios:
 - target: ApacheBench posts the captured mod_xml_curl `sip_auth` body (user 1001, repeated);
 - spread: wrk posts the same body with the user drawn uniformly from all loaded extensions, so
-  the per-process answer cache mostly misses (its miss rate is counted from Redis's EVALSHAs).
+  the per-process answer cache mostly misses (its miss rate is counted from Redis's EVALSHAs);
+- spread-c1: the spread workload with one connection (one FreeSWITCH SIP thread waiting):
+  its p50 and p99 against the raw floor's.
 First, the fence experiment (bench.directory_race). Results go to stdout and var/bench/.
 
     python -m bench.run directory [--sizes 1000,1000000] [--requests 10000] [--seconds 2]
                                   [--rounds 6] [--concurrency 8] [--workers 5] [--cache on|off]
-                                  [--race 20000] [--database-url URL]
+                                  [--workloads target,spread,spread-c1] [--race 20000]
+                                  [--database-url URL]
 """
 import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +41,7 @@ from pathlib import Path
 
 from bench.directory_load import PLACEHOLDER, ab_run, children, ensure_tool, wrk_run, wrk_script
 from bench.directory_race import race
+from bench.directory_rounds import measure, report
 from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer
 
@@ -38,8 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIXTURE = ROOT / "tests" / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 DOMAIN = "127.0.0.1"
-ENDPOINTS = ("floor", "floor-ping", "directory")
-
 
 def machine() -> dict:
     model = ""
@@ -154,16 +163,20 @@ def load(env: Env, start: int, count: int) -> float:
 
 
 class Server:
-    """gunicorn as the Procfile's `web` line runs it (sync workers)."""
+    """gunicorn as the Procfile's `web` line runs it (sync workers), access log to /dev/null."""
 
     def __init__(self, env: Env, workers: int):
+        from tests.support.web import procfile_web_args
+
         sock = listening_socket()                     # handed to gunicorn: no port to race for
         self.port = sock.getsockname()[1]
         self.log = open(env.tmp / "gunicorn.log", "wb")
+        args = procfile_web_args()
+        args[0] = str(BIN / "gunicorn")
+        args[args.index("--bind") + 1] = f"fd://{sock.fileno()}"
+        args[args.index("--workers") + 1] = str(workers)
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
-             "--access-logfile", "-", "app:create_app()"],
-            env=env.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
+            args, env=env.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
             pass_fds=[sock.fileno()])
         sock.close()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -189,46 +202,6 @@ class Server:
         self.log.close()
 
 
-def measure(run, server: Server, env: Env, rounds: int) -> dict:
-    """Alternate the endpoints (A B C, C B A, ...) `rounds` times, `run(url, pids)` doing one
-    load run; medians of each, the median of the per-round ratios to the floor (adjacent runs,
-    so slow drifts of a shared machine cancel), and the same ratios by CPU per request."""
-    urls = {name: f"{server.base}/{'directory' if name == 'directory' else 'directory/' + name}"
-            for name in ENDPOINTS}
-    pids = server.pids() + [env.redis.proc.pid]
-    for name in ENDPOINTS:  # warm every worker (scripts loaded, caches filled)
-        run(urls[name], (), warm=True)
-    runs = {name: [] for name in ENDPOINTS}
-    for i in range(rounds):
-        for name in (ENDPOINTS if i % 2 == 0 else ENDPOINTS[::-1]):
-            calls = env.evalsha_calls()
-            r = run(urls[name], pids)
-            r["redis_lookups_per_request"] = round((env.evalsha_calls() - calls) / r["requests"], 4)
-            runs[name].append(r)
-    out = {}
-    for name, rs in runs.items():
-        out[name] = {k: round(statistics.median(r[k] for r in rs), 4)
-                     for k in ("rps", "p50", "p99", "server_cpu_us", "client_cpu_us", "redis_lookups_per_request")}
-        out[name]["runs"] = rs
-    for name, key in (("directory", "ratio"), ("floor-ping", "ping_ratio")):
-        out[key] = round(statistics.median(d["rps"] / f["rps"] for f, d in zip(runs["floor"], runs[name])), 3)
-        f, d = out["floor"], out[name]  # if the machine did nothing else: CPU per request, floor / this
-        out[key.replace("ratio", "cpu_ratio")] = round(
-            (f["server_cpu_us"] + f["client_cpu_us"]) / (d["server_cpu_us"] + d["client_cpu_us"]), 3)
-    return out
-
-
-def report(label: str, m: dict) -> None:
-    for name in ENDPOINTS:
-        r = m[name]
-        print(f"  {label:6} {name:10} {r['rps']:8.1f} req/s  p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  "
-              f"cpu/req server {r['server_cpu_us']:.0f} us + client {r['client_cpu_us']:.0f} us", flush=True)
-    print(f"  {label:6} directory/floor {m['ratio']:.3f} (median of rounds; by CPU per request "
-          f"{m['cpu_ratio']:.3f}); one-round-trip ceiling floor-ping/floor {m['ping_ratio']:.3f} "
-          f"(by CPU {m['ping_cpu_ratio']:.3f}); Redis lookups per request "
-          f"{m['directory']['redis_lookups_per_request']:.3f}", flush=True)
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench.run directory", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,1000000", help="extension counts, ascending")
@@ -240,13 +213,13 @@ def main(argv: list[str]) -> int:
                     help="gunicorn sync workers (default 2 x cores + 1)")
     ap.add_argument("--cache", choices=("on", "off"), default="on", help="the answer cache (directory.cache)")
     ap.add_argument("--race", type=int, default=20000, help="writes of the fence experiment (0: skip)")
-    ap.add_argument("--workloads", default="target,spread")
+    ap.add_argument("--workloads", default="target,spread,spread-c1")
     ap.add_argument("--database-url", help="SQL database to load (default: a temporary SQLite file)")
     args = ap.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     workloads = [w for w in args.workloads.split(",") if w]
     ab = ensure_tool("ab", "apache2-utils")
-    wrk = ensure_tool("wrk", "wrk") if "spread" in workloads else None
+    wrk = ensure_tool("wrk", "wrk") if any(w.startswith("spread") for w in workloads) else None
     body = sip_auth_body()
     result = {"machine": machine(), "workers": args.workers, "concurrency": args.concurrency,
               "requests": args.requests, "seconds": args.seconds, "rounds": args.rounds,
@@ -291,12 +264,13 @@ def main(argv: list[str]) -> int:
                         return ab_run(ab, url, body_file, n, args.concurrency, tmp, pids)
                     m["target"] = measure(target, server, env, args.rounds)
                     report("target", m["target"])
-                if "spread" in workloads:
-                    script = wrk_script(sip_auth_body(as_user=PLACEHOLDER), PLACEHOLDER, size, tmp)
-                    def spread(url, pids, warm=False):
-                        return wrk_run(wrk, url, script, 1 if warm else args.seconds, args.concurrency, pids)
-                    m["spread"] = measure(spread, server, env, args.rounds)
-                    report("spread", m["spread"])
+                script = wrk_script(sip_auth_body(as_user=PLACEHOLDER), PLACEHOLDER, size, tmp)
+                for w, conc in (("spread", args.concurrency), ("spread-c1", 1)):
+                    if w in workloads:
+                        def spread(url, pids, warm=False, conc=conc):
+                            return wrk_run(wrk, url, script, 1 if warm else args.seconds, conc, pids)
+                        m[w] = measure(spread, server, env, args.rounds)
+                        report(w, m[w])
                 m["loadavg_after"] = loadavg()
                 print(f"  load average before/after: {m['loadavg_before']} / {m['loadavg_after']}", flush=True)
                 result["sizes"][size] = m
@@ -309,7 +283,9 @@ def main(argv: list[str]) -> int:
         for w in workloads:
             change = round(big[w]["directory"]["p50"] / small[w]["directory"]["p50"] - 1, 3)
             result[f"p50_change_{w}"] = change
-            print(f"{w}: p50 at {sizes[-1]} vs {sizes[0]}: {change:+.1%}; ratio at {sizes[-1]}: "
+            print(f"{w}: p50 at {sizes[-1]} vs {sizes[0]}: {change:+.1%}; at {sizes[-1]}, directory ÷ "
+                  f"raw floor {big[w]['ratio_raw']:.3f} (by CPU {big[w]['cpu_ratio_raw']:.3f}, p50 "
+                  f"x{big[w]['ratio_p50_raw']:.3f}, p99 x{big[w]['ratio_p99_raw']:.3f}), ÷ Flask floor "
                   f"{big[w]['ratio']:.3f} (by CPU {big[w]['cpu_ratio']:.3f})", flush=True)
     out_dir = ROOT / "var" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

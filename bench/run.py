@@ -8,6 +8,7 @@ import sys
 
 BENCHES = {
     "directory": "bench.directory",
+    "directory-inproc": "bench.directory_inproc",
     "events": "bench.events",
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",

@@ -22,7 +22,7 @@ import time
 from typing import NamedTuple
 
 import redis
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
 from app.directory import xml
@@ -195,7 +195,7 @@ class Directory:
                     self._keep(key, asked, body, outcome)
                 return body, outcome
         self.stats["sql"] += 1
-        found = sql_lookup(q.domain, q.user, q.by_alias)
+        found = self._sql_lookup(q.domain, q.user, q.by_alias)
         if found.domain is None:
             if self._canonical.pop(q.domain, None) is not None:
                 self._forget_answers()
@@ -223,6 +223,14 @@ class Directory:
                     self._keep(key, asked, body, outcome)
             return body, O_SQL
         return xml.document(head, found.name, found.eff), O_SQL
+
+    def _sql_lookup(self, domain: str, user: str, by_alias: bool) -> SqlAnswer:
+        """sql_lookup in an app context: the WSGI middleware (app.directory.wsgi) answers
+        without one, and pushes none for the lookups Redis answers."""
+        if has_app_context():
+            return sql_lookup(domain, user, by_alias)
+        with self.app.app_context():  # its teardown removes the session, as a request's does
+            return sql_lookup(domain, user, by_alias)
 
     def _recall(self, requested: str, domain_json: str | None, reply) -> bytes | None:
         """The answer for a user or domain SQL lately confirmed as unknown, or None to ask SQL
@@ -302,9 +310,9 @@ def sql_lookup(domain: str, user: str, by_alias: bool) -> SqlAnswer:
     return SqlAnswer(d[1], djson, row[0], eff, bool(row[1]))
 
 
-def directory() -> Directory:
-    """The Directory of the current app."""
-    app = current_app._get_current_object()
+def directory(app=None) -> Directory:
+    """The Directory of `app` (default: the current app)."""
+    app = app or current_app._get_current_object()
     d = app.extensions.get("fscti-directory")
     if d is None:
         d = app.extensions["fscti-directory"] = Directory(app)

@@ -3,6 +3,10 @@
 Thin on purpose: guard (client-IP allowlist, HTTP basic auth), read the raw body, parse the few
 fields needed, answer from app.directory.lookup. Any non-200 makes FreeSWITCH fall back to its
 static XML directory, so failures are logged loudly.
+
+`respond(app, environ)` is the whole answer, with no Flask request context: the WSGI middleware
+app.directory.wsgi calls it before Flask for the requests mod_xml_curl sends, and the Flask
+route below calls it for the rest (HEAD, a chunked body), so both paths answer alike.
 """
 import base64
 import hashlib
@@ -28,7 +32,9 @@ bp = Blueprint("directory", __name__)
 MAX_BODY = 65536
 ADDR_MAX = 64  # the longest textual IPv6 address with a zone, with room to spare
 MIMETYPE = "text/xml"
-
+XML_TYPE = "text/xml; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
+GUARD_KEY = "fscti-directory-guard"
 
 class Guard:
     """The allowlist and credentials of `directory` settings, prepared once per app."""
@@ -62,31 +68,31 @@ class Guard:
             given = b""
         return hmac.compare_digest(hashlib.sha256(given).digest(), self.digest)
 
-    def check(self, environ) -> Response | None:
-        """None when the request may proceed, else the 403/401 response."""
+    def check(self, environ) -> tuple | None:
+        """None when the request may proceed, else the 403/401 answer (as `respond` gives it)."""
         if self.networks and not self.allowed(environ.get("REMOTE_ADDR", "")):
             log.warning("directory: refused %s (not in directory.allow); FreeSWITCH will fall back "
                         "to its static directory", escape(environ.get("REMOTE_ADDR")))
-            return Response("forbidden\n", 403, mimetype="text/plain")
+            return 403, b"forbidden\n", TEXT_TYPE, ()
         if self.digest is not None and not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
             log.warning("directory: bad or missing credentials from %s (check gateway-credentials); "
                         "FreeSWITCH will fall back to its static directory",
                         escape(environ.get("REMOTE_ADDR")))
-            return Response("unauthorized\n", 401, mimetype="text/plain",
-                            headers={"WWW-Authenticate": 'Basic realm="fscti directory"'})
+            return (401, b"unauthorized\n", TEXT_TYPE,
+                    (("WWW-Authenticate", 'Basic realm="fscti directory"'),))
         return None
 
 
-def _guard() -> Guard:
-    app = current_app._get_current_object()
-    g = app.extensions.get("fscti-directory-guard")
+def guard_of(app) -> Guard:
+    g = app.extensions.get(GUARD_KEY)
     if g is None:
-        g = app.extensions["fscti-directory-guard"] = Guard(app.config["FSCTI"])
+        g = app.extensions[GUARD_KEY] = Guard(app.config["FSCTI"])
     return g
 
 
-def _raw(environ) -> bytes | None:
-    """The form as bytes: the POST body, or the query string of a GET; None if too large."""
+def _raw(environ, stream=None) -> bytes | None:
+    """The form as bytes: the POST body, or the query string of a GET; None if too large.
+    A body without Content-Length (chunked) is read from `stream()` (Flask's limited stream)."""
     if environ["REQUEST_METHOD"] != "POST":
         return environ.get("QUERY_STRING", "").encode("latin-1")
     length = environ.get("CONTENT_LENGTH")
@@ -95,24 +101,22 @@ def _raw(environ) -> bytes | None:
         if n > MAX_BODY:
             return None
         return environ["wsgi.input"].read(n)
-    data = request.stream.read(MAX_BODY + 1)
+    data = (stream or (lambda: request.stream))().read(MAX_BODY + 1)
     return None if len(data) > MAX_BODY else data
 
 
-@bp.route("/directory", methods=["POST", "GET"])
-def directory():
-    """Answer one mod_xml_curl directory lookup."""
-    environ = request.environ
-    refused = _guard().check(environ)
+def respond(app, environ, stream=None) -> tuple:
+    """Answer one mod_xml_curl directory lookup: (status, body, content type, extra headers)."""
+    refused = guard_of(app).check(environ)
     if refused is not None:
         meter.count(REFUSED)
         return refused
-    raw = _raw(environ)
+    raw = _raw(environ, stream)
     if raw is None:
         meter.count(REFUSED)
-        return Response("request too large\n", 413, mimetype="text/plain")
+        return 413, b"request too large\n", TEXT_TYPE, ()
     q = parse(raw)
-    d = get_directory()
+    d = get_directory(app)
     try:
         body = d.answer(q)
     except Exception:
@@ -121,9 +125,19 @@ def directory():
         log.exception("directory: cannot answer %s@%s", escape(q.user), escape(q.domain))
         head = d.heads.known(q.domain)
         if head is None:
-            return Response("directory unavailable\n", 503, mimetype="text/plain")
+            return 503, b"directory unavailable\n", TEXT_TYPE, ()
         body = xml.document(head)
-    return Response(body, 200, mimetype=MIMETYPE)
+    return 200, body, XML_TYPE, ()
+
+
+@bp.route("/directory", methods=["POST", "GET"])
+def directory():
+    """Answer one mod_xml_curl directory lookup (what app.directory.wsgi leaves to Flask)."""
+    status, body, ctype, headers = respond(current_app._get_current_object(), request.environ,
+                                           lambda: request.stream)
+    resp = Response(body, status, headers=list(headers))
+    resp.headers["Content-Type"] = ctype
+    return resp
 
 
 if os.environ.get("FSCTI_BENCH") == "1":
@@ -137,11 +151,17 @@ if os.environ.get("FSCTI_BENCH") == "1":
         """Benchmark only (FSCTI_BENCH=1): the framework floor, a constant answer."""
         return Response(FLOOR, 200, mimetype=MIMETYPE)
 
+    @bp.route("/directory/via-flask", methods=["POST", "GET"])
+    def directory_via_flask():
+        """Benchmark only: /directory's answer through Flask's route, as before the middleware
+        (app.directory.wsgi), to compare both in the same run."""
+        return directory()
+
     @bp.route("/directory/floor-ping", methods=["POST", "GET"])
     def directory_floor_ping():
         """Benchmark only: the floor plus reading the body and one Redis PING on the hot
         connection, i.e. the ceiling of any endpoint that makes one Redis round trip."""
         raw = _raw(request.environ)
         parse(raw or b"")
-        get_directory().reader.execute_command("PING")
+        get_directory(current_app._get_current_object()).reader.execute_command("PING")
         return Response(FLOOR, 200, mimetype=MIMETYPE)

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from app import create_app
+from app.directory.wsgi import DirectoryDispatch
 from app.proxies import UNKNOWN_CLIENT
 from tests.api.test_directory import BASE, post
 
@@ -46,7 +47,9 @@ HOSTILE = {"X-Forwarded-For": PUBLIC, "X-Forwarded-Proto": "https",
 
 def test_by_default_no_forwarded_header_counts_and_nothing_wraps_the_app(app_with):
     built = app_with(0)
-    assert built.wsgi_app == built.__class__.wsgi_app.__get__(built)  # Flask's own, unwrapped
+    # only /directory's dispatch (app.directory.wsgi) in front of Flask's own: no proxy fix
+    assert isinstance(built.wsgi_app, DirectoryDispatch)
+    assert built.wsgi_app.wsgi_app == built.__class__.wsgi_app.__get__(built)
     client = built.test_client()
     assert seen(client, **HOSTILE) == {"addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
     assert directory(client, PUBLIC) == 200
