@@ -66,9 +66,9 @@ class ClusterCollector:
 
 
 def _guard_refuses() -> Response | None:
-    from app.directory.views import _guard
+    from app.directory.views import guard_of
 
-    guard = _guard()
+    guard = guard_of(current_app)
     if guard.networks and not guard.allowed(request.environ.get("REMOTE_ADDR", "")):
         return Response("forbidden\n", 403, mimetype="text/plain")
     return None
