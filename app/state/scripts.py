@@ -52,6 +52,7 @@ def config_json(settings) -> str:
         "cl": keys.gui_call_list(gui), "cmax": max(1, int(gui["call"].get("list_max") or 10000)),
         "rmh": bool(gui["call"].get("remove_hangup")),
         "fields": list(dict.fromkeys(gui["call"].get("fields") or [])),
+        "kp": keys.console_prefix(), "ksp": keys.console_seq_prefix(),
     }
     text = json.dumps(cfg)
     if len(_configs) > 64:

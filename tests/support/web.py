@@ -10,6 +10,7 @@ and one worker; `log_atoms` appends atoms to the access-log format (e.g. the URL
 from __future__ import annotations
 
 import http.client
+import re
 import shlex
 import socket
 import subprocess
@@ -23,10 +24,12 @@ from tests.eslpeer.procs import ROOT, process_env, stop, wait_for
 from tests.support.net import listening_socket
 
 
-def procfile_web_args() -> list[str]:
+def procfile_web_args(process: str = "web") -> list[str]:
     line = next(entry for entry in (ROOT / "Procfile").read_text().splitlines()
-                if entry.startswith("web:"))
-    args = shlex.split(line.partition(":")[2])
+                if entry.startswith(f"{process}:"))
+    # ${VAR:-default} as a shell without VAR set expands it (honcho runs the line in a shell)
+    args = [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", arg)
+            for arg in shlex.split(line.partition(":")[2])]
     assert args[0] == "gunicorn"
     return args
 
@@ -84,17 +87,20 @@ class Web:
 
 
 @contextmanager
-def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_atoms: str = ""):
-    """The Procfile's `web` line on an ephemeral loopback port, yielding a Web."""
+def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_atoms: str = "",
+                 process: str = "web", nodes=()):
+    """The Procfile's `web` line (or another gunicorn line: `process`) on an ephemeral loopback
+    port, yielding a Web; `nodes` as for process_env."""
     sock = listening_socket()
     port = sock.getsockname()[1]
-    args = _with(_with(procfile_web_args(), "--bind", f"fd://{sock.fileno()}"), "--workers", "1")
+    args = _with(_with(procfile_web_args(process), "--bind", f"fd://{sock.fileno()}"),
+                 "--workers", "1")
     args[0] = str(Path(sys.executable).parent / "gunicorn")
     if log_atoms:
         args = _with(args, "--access-logformat",
                      args[args.index("--access-logformat") + 1] + " " + log_atoms)
-    env = process_env(settings, tmp_path, extra=extra_env)
-    log_path = tmp_path / f"web-{time.monotonic_ns()}.log"
+    env = process_env(settings, tmp_path, nodes=nodes, extra=extra_env)
+    log_path = tmp_path / f"{process}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, pass_fds=[sock.fileno()], stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,0 +1,36 @@
+"""Who supervises whom: the supervise actions (SQL) whose supervisor leg is live (Redis)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.extensions import db
+from app.models import Action
+from app.models.base import utcnow
+from app.state.calls import find_call
+
+LIVE_STATES = ("queued", "retrying", "sending", "sent", "succeeded")
+HORIZON = timedelta(hours=12)
+
+
+def supervisions(client, domain: str, limit: int = 500) -> list[dict]:
+    """Supervisions of calls in `domain` still pending or running (their leg not hung up):
+    [{id, sup (supervisor extension), x (supervised extension), u (call uuid), mode, state}]."""
+    rows = db.session.execute(
+        db.select(Action).where(Action.kind == "supervise", Action.state.in_(LIVE_STATES),
+                                Action.created_at >= utcnow() - HORIZON)
+        .order_by(Action.created_at.desc()).limit(limit)).scalars().all()
+    out = []
+    for a in rows:
+        p = a.params or {}
+        if p.get("domain") != domain:
+            continue
+        if a.state == "succeeded":
+            leg = find_call(a.leg_uuid or "", client)
+            target = find_call(a.target_uuid or "", client)
+            if leg is None or leg["hungup"] or (target is not None and target["hungup"]):
+                continue
+        out.append({"id": a.id, "sup": p.get("supervisor"), "x": p.get("extension"),
+                    "u": a.target_uuid, "mode": p.get("current_mode") or p.get("mode"),
+                    "state": a.state})
+    db.session.rollback()       # end the read transaction (the hub thread keeps its session)
+    return out
