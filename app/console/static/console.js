@@ -142,8 +142,8 @@
   function rowHtml(r) {
     var reg = r.reg, st = r._st || stateOf(r);
     var regHtml = reg ? '<span class="ip">' + esc(reg.ip) + (reg.port ? ":" + esc(reg.port) : "") +
-      '</span> <span class="ua">' + esc(reg.ua) + '</span> <span class="exp" data-exp="' +
-      esc(reg.exp) + '"></span>' + (reg.n > 1 ? ' <span class="nb">×' + reg.n + '</span>' : "")
+      '</span> <span class="exp" data-exp="' + esc(reg.exp) + '"></span> <span class="ua">' +
+      esc(reg.ua) + '</span>' + (reg.n > 1 ? ' <span class="nb">×' + reg.n + '</span>' : "")
       : '<span class="none">—</span>';
     var calls = (r.calls || []).map(function (c) { return callHtml(r, c); }).join("");
     var sup = supText(r);
@@ -157,7 +157,7 @@
   function expires(exp) {
     if (!num(exp)) return "";
     var s = Math.round((num(exp) - fsNowUs()) / 1e6);
-    return s > 0 ? "expires in " + s + " s" : "expiring";
+    return s > 0 ? "expires in " + (s >= 120 ? Math.floor(s / 60) + " min" : s + " s") : "expiring";
   }
   var shown = new Map();   // ext -> {el, html}: the rows in the DOM, replaced only when changed
   function paint() {
