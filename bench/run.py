@@ -10,6 +10,7 @@ BENCHES = {
     "directory": "bench.directory",
     "events": "bench.events",
     "actions": "bench.actions",
+    "console-feed": "bench.console_feed",
 }
 
 
