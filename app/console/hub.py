@@ -29,7 +29,7 @@ from app.state import keys
 
 log = logging.getLogger("fscti.console")
 
-TICK_SECONDS = 5.0
+TICK_SECONDS = 2.0
 QUEUE_MAX = 64
 
 

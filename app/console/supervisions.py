@@ -1,7 +1,7 @@
 """Who supervises whom: the supervise actions (SQL) whose supervisor leg is live (Redis)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from app.extensions import db
 from app.models import Action
@@ -10,6 +10,9 @@ from app.state.calls import find_call
 
 LIVE_STATES = ("queued", "retrying", "sending", "sent", "succeeded")
 HORIZON = timedelta(hours=12)
+# A succeeded supervision whose leg the state does not know (its events still in flight, or
+# a node whose events do not reach us) is shown this long after it succeeded.
+UNSEEN_LEG = timedelta(minutes=2)
 
 
 def supervisions(client, domain: str, limit: int = 500) -> list[dict]:
@@ -27,7 +30,11 @@ def supervisions(client, domain: str, limit: int = 500) -> list[dict]:
         if a.state == "succeeded":
             leg = find_call(a.leg_uuid or "", client)
             target = find_call(a.target_uuid or "", client)
-            if leg is None or leg["hungup"] or (target is not None and target["hungup"]):
+            if (leg is not None and leg["hungup"]) or (target is not None and target["hungup"]):
+                continue
+            updated = a.updated_at if a.updated_at.tzinfo else a.updated_at.replace(
+                tzinfo=timezone.utc)
+            if leg is None and utcnow() - updated > UNSEEN_LEG:
                 continue
         out.append({"id": a.id, "sup": p.get("supervisor"), "x": p.get("extension"),
                     "u": a.target_uuid, "mode": p.get("current_mode") or p.get("mode"),

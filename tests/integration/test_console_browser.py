@@ -80,6 +80,11 @@ def duration(driver, ext) -> int:
         "return r ? r.textContent : '';", ext))
 
 
+def newest_action(driver) -> str:
+    return driver.execute_script(
+        "var a = document.querySelector('#actions li'); return a ? a.innerText : '';")
+
+
 def seconds(text: str) -> int:
     m = re.search(r"(\d+):(\d\d)\b", text)
     return int(m.group(1)) * 60 + int(m.group(2)) if m else -1
@@ -106,6 +111,15 @@ def test_console_shows_registration_and_call_and_hangs_up(app, app_ctx, client, 
             fs1.channels.discard(target)
             return "+OK\n"
         fs1.api.on("uuid_kill", killed)
+        originates = []
+
+        def originate(args):    # the first rings the supervisor; the second finds no phone
+            originates.append(args)
+            if len(originates) > 1:
+                return "-ERR USER_NOT_REGISTERED\n"
+            leg = re.search(r"origination_uuid=([0-9a-f-]{36})", args).group(1)
+            return f"+OK {leg}\n"
+        fs1.api.on("originate", originate)
         nodes = [("fs1", fs1)]
         monkeypatch.setattr(settings, "freeswitch", [FreeSwitchNode("fs1", fs1.host, fs1.port,
                                                                     fs1.password)])
@@ -150,11 +164,35 @@ def test_console_shows_registration_and_call_and_hangs_up(app, app_ctx, client, 
                 "return Array.from(document.querySelectorAll('.row[data-x=\"1001\"] button.act'))"
                 ".map(b => b.textContent);")
             assert sorted(labels) == ["Barge", "Hang up", "Listen", "Whisper", "Whisper far"]
+
+            # listen from my phone 1003: confirmed, then queued → sent → succeeded
+            driver.find_element("id", "myphone").send_keys("1003")
+            click(driver, '.row[data-x="1001"] button.act', "Listen")
+            assert "ringing your phone 1003" in driver.find_element("id", "confirm").text
+            driver.find_element("id", "confirm-yes").click()
+            wait_until(driver, lambda d: newest_action(d).startswith("listen 1001 from 1003")
+                       and "succeeded" in newest_action(d), what="the listen succeeded")
+            assert "+OK" in newest_action(driver)            # FreeSWITCH's reply
+            assert originates[0].endswith(f"user/1003@127.0.0.1 &eavesdrop({A5})")
+            # who supervises whom, and the live mode switch from there
+            wait_until(driver, lambda d: "1003 → 1001 listen" in d.find_element("id", "sups").text,
+                       what="the supervision listed")
+            click(driver, "#sups button.act", "Whisper")
+            driver.find_element("id", "confirm-yes").click()
+            wait_until(driver, lambda d: newest_action(d).startswith("mode whisper_extension")
+                       and "succeeded" in newest_action(d), what="the mode switch succeeded")
+            assert fs1.wait_for(lambda: any(p.headers.get("eavesdrop-command") == "2"
+                                            for p in fs1.sendevents))
+            # a supervision FreeSWITCH cannot place fails with its reason
+            click(driver, '.row[data-x="1001"] button.act', "Barge")
+            driver.find_element("id", "confirm-yes").click()
+            wait_until(driver, lambda d: "failed" in newest_action(d), what="the barge failed")
+            assert "USER_NOT_REGISTERED" in newest_action(driver)
             click(driver, '.row[data-x="1001"] button.act', "Hang up")
             assert "Hang up the call of 1001?" in driver.find_element("id", "confirm").text
             driver.find_element("id", "confirm-yes").click()
-            wait_until(driver, lambda d: "succeeded" in d.find_element("id", "actions").text,
-                       what="the hang-up succeeded")
+            wait_until(driver, lambda d: newest_action(d).startswith("hang up 1001")
+                       and "succeeded" in newest_action(d), what="the hang-up succeeded")
             assert fs1.wait_for(lambda: [c for c in fs1.commands() if "uuid_kill" in c] == [
                 f"api uuid_kill {A5} MANAGER_REQUEST", f"api uuid_kill {B5} MANAGER_REQUEST"])
             wait_until(driver, lambda d: "on a call" not in row_text(d, "1001")
