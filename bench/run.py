@@ -11,6 +11,7 @@ BENCHES = {
     "events": "bench.events",
     "actions": "bench.actions",
     "console-feed": "bench.console_feed",
+    "console": "bench.console",
 }
 
 

@@ -51,6 +51,7 @@ class Reply:
 class Web:
     port: int
     log_path: Path
+    pid: int = 0            # gunicorn's master (its process group holds the workers)
 
     def get(self, path: str, headers: dict | None = None) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -105,7 +106,7 @@ def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_at
         proc = subprocess.Popen(args, cwd=ROOT, env=env, pass_fds=[sock.fileno()], stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     sock.close()
-    web = Web(port, log_path)
+    web = Web(port, log_path, proc.pid)
     try:
         deadline = time.monotonic() + 30
         while True:
