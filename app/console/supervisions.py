@@ -18,6 +18,13 @@ UNSEEN_LEG = timedelta(minutes=2)
 def supervisions(client, domain: str, limit: int = 500) -> list[dict]:
     """Supervisions of calls in `domain` still pending or running (their leg not hung up):
     [{id, sup (supervisor extension), x (supervised extension), u (call uuid), mode, state}]."""
+    try:
+        return _supervisions(client, domain, limit)
+    finally:
+        db.session.rollback()   # end the read transaction: its pooled connection goes back
+
+
+def _supervisions(client, domain: str, limit: int) -> list[dict]:
     rows = db.session.execute(
         db.select(Action).where(Action.kind == "supervise", Action.state.in_(LIVE_STATES),
                                 Action.created_at >= utcnow() - HORIZON)
@@ -39,5 +46,4 @@ def supervisions(client, domain: str, limit: int = 500) -> list[dict]:
         out.append({"id": a.id, "sup": p.get("supervisor"), "x": p.get("extension"),
                     "u": a.target_uuid, "mode": p.get("current_mode") or p.get("mode"),
                     "state": a.state})
-    db.session.rollback()       # end the read transaction (the hub thread keeps its session)
     return out

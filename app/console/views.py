@@ -27,7 +27,7 @@ from app.console import model, sessions
 from app.console.hub import hub
 from app.console.supervisions import supervisions
 from app.errors import BadRequest, Unauthorized, Unavailable, ValidationFailed
-from app.extensions import redis_ext
+from app.extensions import db, redis_ext
 from app.names import is_domain
 from app.schemas.action import HangupIn, ModeIn, SuperviseIn
 from app.services import actions as svc
@@ -160,6 +160,8 @@ def stream():
         raise Unavailable("the console's stream is served by the `console` process (threads); "
                           "this process has sync workers (docs/console.md)")
     last = request.headers.get("Last-Event-ID", "")
+    # A stream lasts for hours: it must not keep a pooled SQL connection checked out.
+    db.session.close()
     the_hub = hub(current_app._get_current_object())
     watcher = the_hub.attach(domain)
     lifetime_end = time.monotonic() + sessions.lifetime()

@@ -234,7 +234,8 @@ def test_sign_in_refuses_bad_tokens_and_csrf(app, app_ctx, client, tokens, setti
         r = s.post(base + "/console/login", data={"token": token, "csrf": csrf},
                    allow_redirects=False)
         assert r.status_code == 303
-        assert "HttpOnly" in r.headers["Set-Cookie"] and "SameSite=Strict" in r.headers["Set-Cookie"]
+        cookie = r.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert "Secure" not in r.headers["Set-Cookie"]          # plain http here
         # signed in, but no CSRF header: refused before anything is checked or queued
         r = s.post(base + f"/console/api/calls/{A5}/hangup", json={})
