@@ -6,7 +6,7 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("console-config").textContent);
-  var ROW_H = 46, REPAINT_MS = 200, OVERSCAN = 4;
+  var ROW_H = 46, REPAINT_MS = 150, OVERSCAN = 4;
   var rows = new Map();          // ext -> row
   var sups = [];                 // supervisions
   var order = [];                // filtered, sorted extensions
@@ -45,6 +45,7 @@
   function snapshot(s) {
     rows.clear();
     s.rows.forEach(function (r) { rows.set(r.x, r); });
+    orderKey = "";
     sups = s.sups || [];
     setClock(s.now);
     changed(true);
@@ -78,30 +79,40 @@
     for (var i = 0; i < c.length; i++) m = Math.min(m, num(c[i].c));
     return m;
   }
+  var collate = new Intl.Collator(undefined, {numeric: true}).compare;
+  var cmp = {
+    x: function (a, b) { return collate(a.x, b.x); },
+    n: function (a, b) { return collate(a.n || "~", b.n || "~") || collate(a.x, b.x); },
+    state: function (a, b) { return RANK[a._st] - RANK[b._st] || collate(a.x, b.x); },
+    dur: function (a, b) { return longest(a) - longest(b) || collate(a.x, b.x); }
+  };
+  var orderKey = "";
   function reorder() {
     var q = $("search").value.trim().toLowerCase(), f = $("filter").value, by = $("sort").value;
     var counts = {registered: 0, oncall: 0, ringing: 0, unregistered: 0, disabled: 0};
-    var out = [];
+    // Sorted by number or name with no filter, a state change moves no row: keep the order
+    // (10,000 rows are not re-sorted on every update), only count again.
+    var key = by + "\n" + f + "\n" + q + "\n" + rows.size;
+    var stable = !f && !q && (by === "x" || by === "n") && key === orderKey;
+    var out = stable ? null : [];
     rows.forEach(function (r) {
       var st = r._st = stateOf(r);
       if (st !== "registered") counts[st] += 1;
       if (r.reg && !r.dis) counts.registered += 1;
+      if (stable) return;
       if (f && (f === "registered" ? !(r.reg && !r.dis) : st !== f)) return;
       if (q && r.x.toLowerCase().indexOf(q) < 0 && (r.n || "").toLowerCase().indexOf(q) < 0 &&
           (r.a || "").toLowerCase().indexOf(q) < 0) return;
       out.push(r);
     });
-    var cmp = {
-      x: function (a, b) { return a.x.localeCompare(b.x, undefined, {numeric: true}); },
-      n: function (a, b) { return (a.n || "~").localeCompare(b.n || "~") || cmp.x(a, b); },
-      state: function (a, b) { return RANK[a._st] - RANK[b._st] || cmp.x(a, b); },
-      dur: function (a, b) { return longest(a) - longest(b) || cmp.x(a, b); }
-    };
-    out.sort(cmp[by] || cmp.x);
-    order = out;
+    if (!stable) {
+      out.sort(cmp[by] || cmp.x);
+      order = out;
+      orderKey = key;
+    }
     Object.keys(counts).forEach(function (k) { $("n-" + k).textContent = counts[k]; });
-    $("shown").textContent = out.length + " of " + rows.size + " shown";
-    spacer.style.height = (out.length * ROW_H) + "px";
+    $("shown").textContent = order.length + " of " + rows.size + " shown";
+    spacer.style.height = (order.length * ROW_H) + "px";
   }
 
   // --- rendering (only the rows on screen) -------------------------------------------------
