@@ -34,7 +34,7 @@ migrate: $(STAMP) var
 # Every long-running Procfile process (`release` is the one-shot migration, done above).
 # With no FreeSWITCH configured, the listener and workers aim at FreeSWITCH's own default
 # event socket (127.0.0.1:8021, ClueCon) and wait for it, retrying.
-PROCESSES := web worker beat listener flower
+PROCESSES := web console worker beat listener flower
 run: redis migrate
 	@$(BIN)/flask mirror rebuild
 	@$(BIN)/flask tokens bootstrap
@@ -55,6 +55,7 @@ run: redis migrate
 # The whole suite on SQLite; then again on TEST_DATABASE_URL when it is set (PostgreSQL in CI).
 test: $(STAMP) var
 	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
+	@bash scripts/ensure_chromium.sh
 	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on $$TEST_DATABASE_URL"; \

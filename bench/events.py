@@ -289,13 +289,14 @@ def run(args) -> dict:
     redis = RedisServer(directory=tmp).start()      # state db 0, broker db 1
     client = redis.client(decode_responses=True)
     procs = []
-    result: dict = {"prerender": args.prerender, "workers": args.workers, "pool": args.pool, "batch_size": args.batch_size, "batch_delay_ms": args.batch_delay_ms,
+    result: dict = {"console_feed": args.console_feed, "prerender": args.prerender, "workers": args.workers, "pool": args.pool, "batch_size": args.batch_size, "batch_delay_ms": args.batch_delay_ms,
                     "batch_max_delay_ms": args.batch_max_delay_ms}
     try:
         with EslPeer(record=False) as peer:
             cfg = {"freeswitch": [{"name": NODE, "host": peer.host, "port": peer.port,
                                    "password": peer.password}],
-                   "state": {"resync_interval": 3600}}
+                   "state": {"resync_interval": 3600},
+                   "console": {"feed": args.console_feed == "on"}}
             (tmp / "cti.json").write_text(json.dumps(cfg))
             env = {k: v for k, v in os.environ.items() if not k.startswith(("FSCTI_", "FREESWITCH_"))}
             env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "REDIS_URL": redis.url_for(0),
@@ -415,6 +416,30 @@ def run(args) -> dict:
     return result
 
 
+def compare_feed(args) -> dict:
+    """The console's change feed off and on, alternately, in one command (issue 10: the feed
+    must not cost the event path more than 3 %)."""
+    sides: dict = {"off": [], "on": []}
+    for _ in range(args.compare_console_feed):
+        for side in ("off", "on"):
+            args.console_feed = side
+            r = run(args)
+            sides[side].append({"events_per_s": r["throughput"]["events_per_s"],
+                                "cpu_us_per_event": r["throughput"]["cpu_us_per_event"],
+                                "lag_p95_ms": r["lag"]["p95_ms"], "lag_p99_ms": r["lag"]["p99_ms"]})
+            print(side, sides[side][-1], flush=True)
+    out: dict = {"rounds": args.compare_console_feed, "calls": args.calls, "rate": args.rate}
+    for side, runs in sides.items():
+        out[side] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        out[side]["runs"] = runs
+    off, on = out["off"]["events_per_s"], out["on"]["events_per_s"]
+    out["throughput_loss_pct"] = round((off - on) / off * 100, 2)
+    out["cpu_per_event_change_pct"] = round(
+        (out["on"]["cpu_us_per_event"] - out["off"]["cpu_us_per_event"])
+        / out["off"]["cpu_us_per_event"] * 100, 2)
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.run events", description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=4000, help="calls for the throughput run")
@@ -438,10 +463,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chunk", type=int, default=32,
                         help="pre-rendered frames per queued write in the throughput run")
     parser.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
+    parser.add_argument("--console-feed", choices=["on", "off"], default="on",
+                        help="the state script's change feed for the console (console.feed)")
+    parser.add_argument("--compare-console-feed", type=int, default=0, metavar="ROUNDS",
+                        help="run the whole benchmark 2 x ROUNDS times, feed off and on in "
+                             "turn, and report each side's median and the difference")
     args = parser.parse_args(argv)
-    result = run(args)
+    if args.compare_console_feed:
+        result = compare_feed(args)
+    else:
+        result = run(args)
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
+    if args.compare_console_feed:
+        (out / "events-console-feed.json").write_text(json.dumps(result, indent=1))
+        print(f"console feed off: {result['off']['events_per_s']} events/s, on: "
+              f"{result['on']['events_per_s']} events/s (medians of {result['rounds']}): "
+              f"{result['throughput_loss_pct']} % loss; CPU/event "
+              f"{result['cpu_per_event_change_pct']:+} %; lag p95 off {result['off']['lag_p95_ms']}"
+              f" ms, on {result['on']['lag_p95_ms']} ms")
+        ok = result["throughput_loss_pct"] <= 3
+        print("target (<= 3 % loss):", "met" if ok else "NOT met")
+        return 0 if ok else 1
     (out / "events.json").write_text(json.dumps(result, indent=1))
     tp, lag = result["throughput"], result["lag"]
     for i, r in enumerate(tp["runs"], 1):

@@ -13,6 +13,8 @@ BENCHES = {
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",
     "metrics": "bench.metrics_overhead",
+    "console-feed": "bench.console_feed",
+    "console": "bench.console",
 }
 
 

@@ -17,6 +17,7 @@ from app.config.access import (CLI_COMMANDS, DEFAULT_CLI_COMMANDS,  # noqa: F401
                                DIRECTORY_DEFAULT_ALLOW, cli_section, directory_networks,
                                directory_public_networks, directory_section)
 from app.config.file import ConfigError, load_config_file, strip_json_comments  # noqa: F401
+from app.config.console import console_section
 from app.config.gui import DEFAULT_CALL_FIELDS, gui_section
 from app.config.nodes import FreeSwitchNode, load_nodes
 from app.config.sections import (DEFAULT_ACTIONS, DEFAULT_LISTENER, DEFAULT_STATE,  # noqa: F401
@@ -65,6 +66,8 @@ class Settings:
     trusted_proxies: int = DEFAULT_WEB["trusted_proxies"]
     # Largest request body, in bytes (413 beyond it); /directory and /cli have smaller ones.
     max_content_length: int = DEFAULT_WEB["max_content_length"]
+    # The /console settings (app/config/console.py): session lifetime, repaint period.
+    console: dict = field(default_factory=lambda: console_section(None, {}))
     log_level: str = "INFO"
     raw: dict = field(default_factory=dict)
 
@@ -105,6 +108,7 @@ class Settings:
         s.unreachable_log_interval = unreachable_log_interval(data, env)
         web = web_section(data.get("web"), env)
         s.trusted_proxies, s.max_content_length = web["trusted_proxies"], web["max_content_length"]
+        s.console = console_section(data.get("console"), env)
         s.log_level = (env.get("LOG_LEVEL") or data.get("log_level") or "INFO").upper()
         return s
 

@@ -190,6 +190,29 @@ def listener_status(node: str) -> str:
     return f"fscti:listener@{node}"
 
 
+# --- the console's change feed (app/console/, issue 10) ------------------------------------
+
+def console_prefix() -> str:
+    """Prefix of `console_changes(domain)`; the state script appends a domain to it."""
+    return "fscti:console@"
+
+
+def console_changes(domain: str) -> str:
+    """Pub/sub channel: after each state batch, `<seq>\\t<ext>\\t<ext>...`, the extensions of
+    `domain` whose `cti_userinfo@` value was recomputed (read them there)."""
+    return f"{console_prefix()}{domain}"
+
+
+def console_seq_prefix() -> str:
+    """Prefix of `console_seq(domain)`; the state script appends a domain to it."""
+    return "fscti:console:seq@"
+
+
+def console_seq(domain: str) -> str:
+    """String: counter bumped with each `console_changes(domain)` message (its `<seq>`)."""
+    return f"{console_seq_prefix()}{domain}"
+
+
 def reserved_prefixes() -> tuple[str, ...]:
     """Name prefixes of the keys fscti writes itself (the directory mirror, `cti_userinfo@`,
     `fscti:`): a configured `gui` hash or list must not start with one."""

@@ -37,7 +37,8 @@ def config_json(settings) -> str:
     """ARGV[1]: the `gui` names and fields, key prefixes (channels, the directory mirror) and
     TTL, as the script reads them."""
     gui, state = settings.gui, settings.state
-    key = (json.dumps(gui, sort_keys=True, default=str), state["tombstone_ttl"])
+    feed = bool(getattr(settings, "console", {}).get("feed", True))
+    key = (json.dumps(gui, sort_keys=True, default=str), state["tombstone_ttl"], feed)
     cached = _configs.get(key)
     if cached is not None:
         return cached
@@ -53,6 +54,8 @@ def config_json(settings) -> str:
         "rmh": bool(gui["call"].get("remove_hangup")),
         "fields": list(dict.fromkeys(gui["call"].get("fields") or [])),
     }
+    if feed:        # the console's change feed (app/console/hub.py)
+        cfg.update(kp=keys.console_prefix(), ksp=keys.console_seq_prefix())
     text = json.dumps(cfg)
     if len(_configs) > 64:
         _configs.clear()

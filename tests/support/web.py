@@ -10,6 +10,7 @@ and one worker; `log_atoms` appends atoms to the access-log format (e.g. the URL
 from __future__ import annotations
 
 import http.client
+import re
 import shlex
 import socket
 import subprocess
@@ -23,10 +24,12 @@ from tests.eslpeer.procs import ROOT, process_env, stop, wait_for
 from tests.support.net import listening_socket
 
 
-def procfile_web_args() -> list[str]:
+def procfile_web_args(process: str = "web") -> list[str]:
     line = next(entry for entry in (ROOT / "Procfile").read_text().splitlines()
-                if entry.startswith("web:"))
-    args = shlex.split(line.partition(":")[2])
+                if entry.startswith(f"{process}:"))
+    # ${VAR:-default} as a shell without VAR set expands it (honcho runs the line in a shell)
+    args = [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", arg)
+            for arg in shlex.split(line.partition(":")[2])]
     assert args[0] == "gunicorn"
     return args
 
@@ -48,6 +51,7 @@ class Reply:
 class Web:
     port: int
     log_path: Path
+    pid: int = 0            # gunicorn's master (its process group holds the workers)
 
     def get(self, path: str, headers: dict | None = None) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -85,23 +89,24 @@ class Web:
 
 @contextmanager
 def procfile_web(settings, tmp_path: Path, extra_env: dict | None = None, log_atoms: str = "",
-                 workers: int = 1):
-    """The Procfile's `web` line on an ephemeral loopback port, yielding a Web."""
+                 workers: int = 1, process: str = "web", nodes=()):
+    """The Procfile's `web` line (or another gunicorn line: `process`) on an ephemeral loopback
+    port, yielding a Web; `workers` gunicorn workers; `nodes` as for process_env."""
     sock = listening_socket()
     port = sock.getsockname()[1]
-    args = _with(_with(procfile_web_args(), "--bind", f"fd://{sock.fileno()}"), "--workers",
-                 str(workers))
+    args = _with(_with(procfile_web_args(process), "--bind", f"fd://{sock.fileno()}"),
+                 "--workers", str(workers))
     args[0] = str(Path(sys.executable).parent / "gunicorn")
     if log_atoms:
         args = _with(args, "--access-logformat",
                      args[args.index("--access-logformat") + 1] + " " + log_atoms)
-    env = process_env(settings, tmp_path, extra=extra_env)
-    log_path = tmp_path / f"web-{time.monotonic_ns()}.log"
+    env = process_env(settings, tmp_path, nodes=nodes, extra=extra_env)
+    log_path = tmp_path / f"{process}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, pass_fds=[sock.fileno()], stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     sock.close()
-    web = Web(port, log_path)
+    web = Web(port, log_path, proc.pid)
     try:
         deadline = time.monotonic() + 30
         while True:

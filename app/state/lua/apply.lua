@@ -50,6 +50,22 @@ end
 
 for id, _ in pairs(CTXS) do recompute(id) end
 
+-- the console's feed (issue 10): one message per domain per batch, `<seq>\t<ext>\t<ext>...`,
+-- naming the extensions whose cti_userinfo value was just recomputed (PUBLISH to no
+-- subscriber costs next to nothing; the console reads the values itself)
+if CFG.kp then
+  local changed = {}
+  for _, ctx in pairs(CTXS) do
+    local xs = changed[ctx.d]
+    if xs == nil then xs = {}; changed[ctx.d] = xs end
+    xs[#xs + 1] = ctx.x
+  end
+  for d, xs in pairs(changed) do
+    local seq = redis.call('INCR', CFG.ksp .. d)
+    redis.call('PUBLISH', CFG.kp .. d, seq .. '\t' .. table.concat(xs, '\t'))
+  end
+end
+
 -- write back the canonical records
 for key, _ in pairs(CHD) do
   local rec = CH[key]
