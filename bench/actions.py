@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench.events import percentile, start, stop
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = "fs1"
@@ -204,9 +205,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     args = parser.parse_args(argv)
     result = run(args)
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "actions.json").write_text(json.dumps(result, indent=1))
+    save("actions", result)
     for kind in ("supervise", "hangup", "all"):
         api, wire = result[kind]["api_ms"], result[kind]["wire_ms"]
         print(f"{kind:9} n={wire['n']:4}  202 in p50 {api['p50']} / p95 {api['p95']} ms;  "

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "bench.example"
@@ -51,9 +52,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     result = run(args)
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "console.json").write_text(json.dumps(result, indent=1))
+    save("console", result)
     lat = result["event_to_dom_ms"]
     print(f"{args.extensions} extensions, {result['rate']} events/s asked, "
           f"{result['rate_achieved']} applied ({result['rate_achieved_many']} in the 50-console "

@@ -44,6 +44,7 @@ from bench.directory_race import race
 from bench.directory_rounds import measure, report
 from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -287,11 +288,7 @@ def main(argv: list[str]) -> int:
                   f"raw floor {big[w]['ratio_raw']:.3f} (by CPU {big[w]['cpu_ratio_raw']:.3f}, p50 "
                   f"x{big[w]['ratio_p50_raw']:.3f}, p99 x{big[w]['ratio_p99_raw']:.3f}), ÷ Flask floor "
                   f"{big[w]['ratio']:.3f} (by CPU {big[w]['cpu_ratio']:.3f})", flush=True)
-    out_dir = ROOT / "var" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"directory-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"results: {path}")
+    print(f"results: {save('directory', result, stamped=True, indent=2)}")
     return 0
 
 

@@ -31,6 +31,7 @@ from xml.etree import ElementTree as ET
 
 from bench.directory import DOMAIN, Env, load, machine, sip_auth_body
 from tests.support.redis_server import RedisServer
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -225,11 +226,7 @@ def main(argv: list[str]) -> int:
             print(f"  {'lmdb ' + k:58} {lm[k]['wall_us']:8.2f} us wall {lm[k]['cpu_us']:8.2f} us CPU")
     print(f"  answers of the spread batch by source: {res['spread_stats']}")
     print(f"  redis used_memory at {res['extensions']} extensions: {res['redis_used_memory']}")
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"directory-inproc-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(res, indent=2))
-    print(f"results: {path}")
+    print(f"results: {save('directory-inproc', res, stamped=True, indent=2)}")
     return 0
 
 

@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = "fs1"
@@ -473,10 +474,8 @@ def main(argv: list[str]) -> int:
         result = compare_feed(args)
     else:
         result = run(args)
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
     if args.compare_console_feed:
-        (out / "events-console-feed.json").write_text(json.dumps(result, indent=1))
+        save("events-console-feed", result)
         print(f"console feed off: {result['off']['events_per_s']} events/s, on: "
               f"{result['on']['events_per_s']} events/s (medians of {result['rounds']}): "
               f"{result['throughput_loss_pct']} % loss; CPU/event "
@@ -485,7 +484,7 @@ def main(argv: list[str]) -> int:
         ok = result["throughput_loss_pct"] <= 3
         print("target (<= 3 % loss):", "met" if ok else "NOT met")
         return 0 if ok else 1
-    (out / "events.json").write_text(json.dumps(result, indent=1))
+    save("events", result)
     tp, lag = result["throughput"], result["lag"]
     for i, r in enumerate(tp["runs"], 1):
         print(f"throughput run {i}: {r['events_per_s']} events/s end-to-end ({r['events']} events, "

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from bench.directory import DOMAIN, Env, load, loadavg, machine
+from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -155,7 +156,5 @@ def main(argv: list[str]) -> int:
             env.close()
     out["loadavg_end"] = loadavg()
     print(json.dumps(out, indent=1))
-    dest = ROOT / "var" / "bench"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / f"redis_loss-{int(time.time())}.json").write_text(json.dumps(out, indent=1))
+    save("redis_loss", out, stamped=True)
     return 0
