@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.api.actions_support import A5, call5_up, use_nodes
-from tests.api.directory_api import mk_domain, mk_ext, mk_template
 from tests.eslpeer import EslPeer
+from tests.support.actions import A5, call5_up, use_nodes
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 # Plausible values for every path variable of the API (a new variable fails loudly below).
 PATH_VALUES = {"domain": "example.com", "ext": "1001", "name": "agents", "uuid": A5,

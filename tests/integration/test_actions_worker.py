@@ -14,9 +14,9 @@ from app.extensions import db
 from app.models import Action, AuditEntry
 from app.state import keys
 from app.state.calls import find_call
-from tests.api.actions_support import A5, B5, CALL5_UP_US, call5_up, lines, wire
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for, worker_cmd
+from tests.support.actions import A5, B5, CALL5_UP_US, call5_up, lines, wire
 from tests.support.net import HeldPort
 
 pytestmark = pytest.mark.integration
