@@ -100,7 +100,7 @@ def test_the_walk_covers_every_get_route(app):
     assert len(routes) >= 13
 
 
-@pytest.mark.timeout(1200)    # every GET route times every hostile query: ~100 s on a busy machine
+@pytest.mark.timeout(1200)    # every GET route × every hostile query: ~100 s on a busy machine
 def test_every_get_route_survives_hostile_query_strings(app, client, admin, world):
     for path in _get_routes(app):
         for query in _queries():
