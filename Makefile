@@ -9,7 +9,7 @@ export DATABASE_URL ?= sqlite:///$(CURDIR)/var/fscti.db
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench migrate install redis clean-venv lint
+.PHONY: run test test-fast soak bench migrate install redis clean-venv lint
 
 install: $(STAMP)
 
@@ -61,6 +61,19 @@ test: $(STAMP) var
 	  echo "== again on $$TEST_DATABASE_URL"; \
 	  $(BIN)/pytest $(PYTEST_ARGS); \
 	fi
+
+# The edit-test loop: unit and API tests on SQLite, no process started (no `integration`).
+test-fast: $(STAMP) var
+	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
+	TEST_DATABASE_URL= $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+# A race hunt: the listener fault tests (or SOAK_TESTS) SOAK_ROUNDS times in a row with every
+# core kept busy; stops at the first failing round (scripts/soak.sh).
+SOAK_ROUNDS ?= 20
+SOAK_TESTS ?= tests/integration/test_listener_faults.py
+soak: $(STAMP) var
+	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
+	scripts/soak.sh $(SOAK_ROUNDS) $(SOAK_TESTS) $(PYTEST_ARGS)
 
 bench: $(STAMP) var
 	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"

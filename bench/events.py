@@ -204,7 +204,7 @@ def render_calls(peer, gen, calls: int) -> tuple[list[bytes], list[int]]:
 def send_frames(peer, frames: list[bytes], chunk: int) -> None:
     """Queue pre-rendered frames to every JSON subscriber, `chunk` frames per queued write
     (FreeSWITCH writes them one by one; TCP cuts the stream into segments of its own anyway)."""
-    conns = [c for c in peer.connections if c.format == "json" and not c.filters]
+    conns = [c for c in peer.open_connections() if c.format == "json" and not c.filters]
     for i in range(0, len(frames), chunk):
         data = b"".join(frames[i:i + chunk])
         for conn in conns:

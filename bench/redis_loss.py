@@ -37,7 +37,7 @@ T_REG = 1795670526_500000
 def _peer():
     sys.path.insert(0, str(ROOT))
     from tests.eslpeer import EslPeer
-    from tests.property.replay import api_output
+    from tests.support.replay import api_output
 
     return EslPeer(api={"strmicroepoch": str(T_REG),
                         "sofia xmlstatus profile internal reg":

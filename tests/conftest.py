@@ -19,6 +19,26 @@ from app.extensions import db, redis_ext
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+pytest_plugins = ["pytester"]        # tests/unit/test_timeout.py runs a small suite in-process
+
+
+def pytest_configure(config):
+    from tests.support import process_guard
+
+    process_guard.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Setup, call and teardown of a test without the `integration` mark start no process
+    (tests/support/process_guard.py)."""
+    from tests.support import process_guard
+
+    process_guard.watching(item)
+    try:
+        return (yield)
+    finally:
+        process_guard.done()
 
 
 def _broker_url(redis_url: str) -> str:
@@ -127,18 +147,13 @@ def client(app):
     return app.test_client()
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def tokens(app):
     """One token per role: {"admin": headers, "supervisor": headers, "viewer": headers}."""
-    from app.auth import create_token
+    from tests.support.factories import token
 
     with app.app_context():
-        return {role: bearer(create_token(f"test-{role}", role))
-                for role in ("admin", "supervisor", "viewer")}
+        return {role: token(role) for role in ("admin", "supervisor", "viewer")}
 
 
 @pytest.fixture

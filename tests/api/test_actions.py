@@ -9,9 +9,9 @@ import pytest
 from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action, AuditEntry
-from tests.api.actions_support import (A5, B5, DOMAIN, UNKNOWN, JobFeed, call5_up, lines,
-                                       purge_actions_queue, use_nodes, wire)
 from tests.eslpeer import EslPeer
+from tests.support.actions import (A5, B5, DOMAIN, UNKNOWN, JobFeed, call5_up, lines,
+                                   purge_actions_queue, use_nodes, wire)
 from workers.tasks import actions as tasks
 
 # The mapping FreeSWITCH's misleading names force (facts §0.7, §6.1): pinned here, exactly.
@@ -205,7 +205,7 @@ def test_supervise_refusals(client, tokens, fs1, call5, rdb, settings, app_ctx):
     # The call ends: supervising it is a conflict.
     call5_end = 1795670617_300000
     from app.state.ingest import apply_events
-    from tests.property.replay import slim_events, until
+    from tests.support.replay import slim_events, until
     apply_events(rdb, settings, "fs1", until(slim_events(settings), call5_end), now=call5_end)
     ended = client.post(f"/api/v1/calls/{A5}/supervise", headers=h, json={"supervisor": "1003"})
     assert ended.status_code == 409

@@ -7,9 +7,9 @@ import pytest
 
 from app.extensions import db
 from app.models import Action, AuditEntry
-from tests.api.actions_support import A5, DOMAIN, call5_up, purge_actions_queue, use_nodes
 from tests.eslpeer import EslPeer
-from tests.unit.test_esl_commands import HOSTILE
+from tests.support.actions import A5, DOMAIN, call5_up, purge_actions_queue, use_nodes
+from tests.support.hostile import HOSTILE
 
 EXTRA = ["1003\n\napi system id", "1003\r\n\r\nbgapi system id", "1003\nJob-UUID: x",
          "1003\x00", "${system(id)}", "user/1003,user/1004", "1003|1004", "{a=b}1003",

@@ -1,6 +1,6 @@
 """GET /api/v1/time: FreeSWITCH's microsecond clock (`strmicroepoch`) from the right node."""
-from tests.api.actions_support import lines, use_nodes
 from tests.eslpeer import EslPeer
+from tests.support.actions import lines, use_nodes
 
 
 def test_time_of_the_first_node_that_answers(client, tokens, app, settings, monkeypatch):

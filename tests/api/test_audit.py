@@ -7,8 +7,8 @@ import pytest
 from app.extensions import db
 from app.models import AuditEntry
 from app.services import audit
-from tests.api.actions_support import A5, call5_up, purge_actions_queue, use_nodes
 from tests.eslpeer import EslPeer
+from tests.support.actions import A5, call5_up, purge_actions_queue, use_nodes
 
 
 @pytest.fixture

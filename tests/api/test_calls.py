@@ -2,7 +2,7 @@
 import pytest
 
 from app.state.ingest import apply_events
-from tests.property.replay import NODE, phase_us, slim_events, until
+from tests.support.replay import NODE, phase_us, slim_events, until
 
 A5, B5, S5 = ("7b12b60d-bb3e-4b17-9ee8-bc18e8ff15de", "f560aa35-82e1-4341-bf50-75684b32cd2e",
               "61bcd62c-707b-4b99-9e4b-d63c916b317a")

@@ -11,8 +11,8 @@ from app.config import Settings
 from app.extensions import db
 from app.models import AuditEntry
 from app.services.gateway import key_id
-from tests.api.actions_support import A5, B5, call5_up, lines, use_nodes, wire
 from tests.eslpeer import EslPeer
+from tests.support.actions import A5, B5, call5_up, lines, use_nodes, wire
 
 KEY = "abc"
 T = "17583c94-c7fd-4ccc-9410-abfaf69e2e88"

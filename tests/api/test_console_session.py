@@ -9,7 +9,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Action, AuditEntry
 from app.models.token import ApiToken
-from tests.api.actions_support import A5, call5_up, use_nodes
+from tests.support.actions import A5, call5_up, use_nodes
 from tests.eslpeer import EslPeer
 
 

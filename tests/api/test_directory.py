@@ -4,82 +4,20 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from lxml import etree
 
 from app.directory import lookup as lookup_mod
 from app.directory.form import encode
 from app.directory.rebuild import rebuild_all
 from app.directory.repairs import repairs
 from app.extensions import db
-from app.models import Domain, Extension, Template
+from app.models import Domain, Extension
 from app.models.domain import DEFAULT_DIAL_STRING
-from tests.support.net import HeldPort
+from tests.support.directory_lookup import (BASE, add_ext, ask, d, dead_reader,  # noqa: F401
+                                            dead_url, is_not_found, parsed, post,
+                                            users)  # (d, dead_url: fixtures)
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "freeswitch" / "xml_curl_requests.jsonl"
 REQUESTS = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
-BASE = [("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"), ("key_name", "name"),
-        ("key_value", "127.0.0.1"), ("Event-Name", "REQUEST_PARAMS")]
-
-
-@pytest.fixture
-def d(app_ctx):
-    """Domain 127.0.0.1 with users 1001-1003 (password 1234) as in the capture, mirrored."""
-    repairs.forget()
-    app_ctx.extensions.pop("fscti-directory", None)
-    from app.directory.clients import for_app
-
-    for_app(app_ctx).reader.reset()  # no answer cached by an earlier test (its cache dies with it)
-    dom = Domain(name="127.0.0.1", realm="127.0.0.1", param={"dial-string": DEFAULT_DIAL_STRING},
-                 variable={"default_gateway": "gw"})
-    tpl = Template(name="default", param={"allow-empty-password": False},
-                   variable={"user_context": "default"}, attribute={"cacheable": "60000"})
-    db.session.add_all([dom, tpl])
-    for n in ("1001", "1002", "1003"):
-        db.session.add(Extension(domain=dom, name=n, template=tpl, param={"password": "1234"},
-                                 attribute={"number-alias": "5" + n[1:]}, number_alias="5" + n[1:]))
-    db.session.commit()
-    rebuild_all()
-    yield dom
-    app_ctx.extensions.pop("fscti-directory", None)
-
-
-def add_ext(dom, name, mirror=True, **kw):
-    ext = Extension(domain=dom, name=name, **kw)
-    db.session.add(ext)
-    db.session.commit()
-    if mirror:
-        from app.directory.mirror import mirror_extensions
-
-        mirror_extensions([ext])
-    return ext
-
-
-def post(client, pairs, **kw):
-    resp = client.post("/directory", data=encode(pairs),
-                       content_type="application/x-www-form-urlencoded", **kw)
-    return resp
-
-
-def parsed(resp):
-    assert resp.status_code == 200, resp.data
-    assert resp.mimetype == "text/xml"
-    assert not resp.data.startswith(b"<?")
-    return etree.fromstring(resp.data)
-
-
-def users(root):
-    return root.findall("section/domain/users/user")
-
-
-def ask(client, user, *extra, key="id", domain="127.0.0.1", action="sip_auth"):
-    pairs = BASE + ([("action", action)] if action else []) + list(extra) + [
-        ("key", key), ("user", user), ("domain", domain)]
-    return parsed(post(client, pairs))
-
-
-def is_not_found(root):
-    return root.find("section").get("name") == "result" and \
-        root.find("section/result").get("status") == "not found"
 
 
 @pytest.mark.parametrize("req", REQUESTS, ids=[f"{i}-{r['fields'].get('action', 'none')}-{r['fields']['user']}"
@@ -243,25 +181,8 @@ def test_request_too_large(client, d):
 
 # --- degraded paths -----------------------------------------------------------------------
 
-@pytest.fixture
-def dead_url():
-    """A Redis URL that refuses every connection (a port held, never listening) for the test."""
-    with HeldPort() as dead:
-        yield dead.url()
-
-
-def _dead_reader(url):
-    """Point the hot path's Redis client at `url`, where nothing answers."""
-    from app.directory.clients import HotConnection
-    from app.directory.lookup import directory
-
-    dirx = directory()
-    dirx.reader = HotConnection(url, 0.25)
-    return dirx
-
-
 def test_redis_down_answers_from_sql(client, d, app_ctx, dead_url):
-    dirx = _dead_reader(dead_url)
+    dirx = dead_reader(dead_url)
     assert [u.get("id") for u in users(ask(client, "1001"))] == ["1001"]
     assert [u.get("id") for u in users(ask(client, "5002"))] == ["1002"]
     assert users(ask(client, "1009")) == []
@@ -271,7 +192,7 @@ def test_redis_down_answers_from_sql(client, d, app_ctx, dead_url):
 
 
 def test_redis_down_unknown_users_are_remembered(client, d, app_ctx, dead_url):
-    dirx = _dead_reader(dead_url)
+    dirx = dead_reader(dead_url)
     for _ in range(5):
         assert users(ask(client, "1999")) == []
     assert dirx.stats["sql"] == 1
@@ -279,15 +200,13 @@ def test_redis_down_unknown_users_are_remembered(client, d, app_ctx, dead_url):
 
 def test_redis_down_disabled_extension_is_not_served(client, d, app_ctx, dead_url):
     add_ext(d, "1020", enabled=False, param={"password": "x"})
-    _dead_reader(dead_url)
+    dead_reader(dead_url)
     assert users(ask(client, "1020")) == []
 
 
 def test_missing_field_answers_from_sql_and_queues_a_repair(client, d, rdb, settings):
     from app.state import keys
-    from tests.conftest import _broker_url
-
-    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     broker.delete("celery")
     rdb.hdel(keys.exten("127.0.0.1"), "1002")
     assert [u.get("id") for u in users(ask(client, "1002"))] == ["1002"]
@@ -299,9 +218,7 @@ def test_missing_field_answers_from_sql_and_queues_a_repair(client, d, rdb, sett
 
 
 def test_domain_missing_from_redis_answers_from_sql_and_queues_a_rebuild(client, d, rdb, settings):
-    from tests.conftest import _broker_url
-
-    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     broker.delete("celery")
     rdb.flushdb()
     assert [u.get("id") for u in users(ask(client, "1003"))] == ["1003"]
@@ -315,7 +232,7 @@ def test_redis_and_sql_down_refuse_rather_than_fail(client, d, app_ctx, dead_url
     from sqlalchemy.exc import OperationalError
 
     ask(client, "1001")  # the domain head is now known to this process
-    _dead_reader(dead_url)
+    dead_reader(dead_url)
 
     def sql_down(*a, **kw):
         raise OperationalError("SELECT", {}, Exception("connection refused"))

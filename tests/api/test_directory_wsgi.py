@@ -12,7 +12,7 @@ import pytest
 
 from app import create_app
 from app.directory.form import encode
-from tests.api.test_directory import BASE, d  # noqa: F401  (the fixture: users 1001-1003)
+from tests.support.directory_lookup import BASE, d  # noqa: F401  (the fixture: users 1001-1003)
 
 PAIRS = BASE + [("action", "sip_auth"), ("key", "id"), ("user", "1001"), ("domain", "127.0.0.1")]
 FORM = "application/x-www-form-urlencoded"

@@ -7,8 +7,8 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models.domain import DEFAULT_DIAL_STRING
 from app.state import keys
-from tests.api.directory_api import (effective_of, flushes, mirrored, mk_domain, mk_ext,  # noqa: F401
-                                    mk_template)
+from tests.support.directory_api import effective_of, flushes, mirrored  # noqa: F401  (flushes: a fixture)
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 URL = "/api/v1/domains"
 

@@ -5,8 +5,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from app.state import keys
-from tests.api.directory_api import (effective_of, flushes, mirrored, mk_domain, mk_ext,  # noqa: F401
-                                     mk_template)
+from tests.support.directory_api import effective_of, flushes, mirrored  # noqa: F401  (flushes: a fixture)
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 URL = "/api/v1/domains/example.com/extensions"
 

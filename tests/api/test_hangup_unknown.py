@@ -9,8 +9,8 @@ import pytest
 from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action, AuditEntry
-from tests.api.actions_support import lines, purge_actions_queue, use_nodes
 from tests.eslpeer import EslPeer
+from tests.support.actions import lines, purge_actions_queue, use_nodes
 from workers.tasks import actions as tasks
 
 X = "5d5e6a4c-2a2f-4a8e-9b59-0c8f3e6c1a01"     # a call the state never saw

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.api.actions_support import A5, call5_up, use_nodes
-from tests.api.directory_api import mk_domain, mk_ext, mk_template
 from tests.eslpeer import EslPeer
+from tests.support.actions import A5, call5_up, use_nodes
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 # Plausible values for every path variable of the API (a new variable fails loudly below).
 PATH_VALUES = {"domain": "example.com", "ext": "1001", "name": "agents", "uuid": A5,
@@ -100,6 +100,7 @@ def test_the_walk_covers_every_get_route(app):
     assert len(routes) >= 13
 
 
+@pytest.mark.timeout(1200)    # every GET route × every hostile query: ~100 s on a busy machine
 def test_every_get_route_survives_hostile_query_strings(app, client, admin, world):
     for path in _get_routes(app):
         for query in _queries():

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from app.state import keys
-from tests.api.directory_api import (effective_of, flushes, mirrored, mk_domain, mk_ext,  # noqa: F401
-                                     mk_template)
+from tests.support.directory_api import effective_of, flushes, mirrored  # noqa: F401  (flushes: a fixture)
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 BASE = "/api/v1/domains/example.com/extensions"
 IMPORT, EXPORT = f"{BASE}/import", f"{BASE}/export"

@@ -15,7 +15,8 @@ import redis as redis_lib
 from app import create_app
 from app.services import effects
 from app.state import keys
-from tests.api.directory_api import flushes, mirrored, mk_domain, mk_ext, mk_template  # noqa: F401
+from tests.support.directory_api import flushes, mirrored  # noqa: F401  (flushes: a fixture)
+from tests.support.factories import mk_domain, mk_ext, mk_template
 from tests.support.net import HeldPort
 from workers.tasks import mirror as mirror_tasks
 

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.directory import lookup as lookup_mod
-from tests.api.test_directory import (BASE, _dead_reader, add_ext, ask, d, dead_url,  # noqa: F401
+from tests.support.directory_lookup import (BASE, dead_reader, add_ext, ask, d, dead_url,  # noqa: F401
                                       post)  # (d, dead_url: fixtures)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -65,7 +65,7 @@ def test_refused_and_failed_lookups_are_counted(client, d, app_ctx, dead_url):
     before = scrape(client)
     r = post(client, BASE + [("user", "1001")], environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert r.status_code == 403
-    _dead_reader(dead_url)                 # Redis refuses connections (a real dead port) ...
+    dead_reader(dead_url)                 # Redis refuses connections (a real dead port) ...
     real_sql = lookup_mod.sql_lookup       # ... and SQL fails (its failure stands in here)
     lookup_mod.sql_lookup = lambda *a: (_ for _ in ()).throw(RuntimeError("sql down"))
     try:
@@ -82,7 +82,7 @@ def test_the_breaker_gauge_opens_with_redis_down_and_closes_when_it_answers(clie
     from app.directory.clients import for_app
 
     trips = scrape(client).get(("fscti_directory_redis_breaker_trips_total", ()), 0)
-    dirx = _dead_reader(dead_url)
+    dirx = dead_reader(dead_url)
     ask(client, "1002")                    # Redis refused: answered from SQL, breaker open
     values = scrape(client)
     assert values[("fscti_directory_redis_breaker_open", ())] == 1

@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.state import keys
-from tests.api.directory_api import effective_of, mirrored, mk_domain, mk_ext, mk_template
+from tests.support.directory_api import effective_of, mirrored
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 D = "example.com"
 EXT = f"/api/v1/domains/{D}/extensions"

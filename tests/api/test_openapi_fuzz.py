@@ -20,8 +20,8 @@ from app import create_app
 from app.config import Settings
 from app.extensions import db
 from app.models import Action, Domain, Extension, Template
-from tests.api.actions_support import A5, DOMAIN, call5_up, purge_actions_queue, use_nodes
 from tests.eslpeer import EslPeer
+from tests.support.actions import A5, DOMAIN, call5_up, purge_actions_queue, use_nodes
 
 SEED = 20261201
 MAX_EXAMPLES = 12

@@ -12,7 +12,7 @@ from flask import Flask, jsonify, request
 from app import create_app
 from app.directory.wsgi import DirectoryDispatch
 from app.proxies import UNKNOWN_CLIENT
-from tests.api.test_directory import BASE, post
+from tests.support.directory_lookup import BASE, post
 
 PUBLIC, PRIVATE = "203.0.113.9", "10.0.0.5"
 

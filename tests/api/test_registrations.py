@@ -3,7 +3,7 @@ import pytest
 
 from app.state import keys
 from app.state.ingest import apply_events
-from tests.property.replay import NODE, phase_us, slim_events, until
+from tests.support.replay import NODE, phase_us, slim_events, until
 
 A1, B1 = "1f474b02-c679-4a1b-8803-115a722f4a65", "473d43ee-bcbe-4619-8938-cb517d079bb1"
 

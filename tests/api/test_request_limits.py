@@ -8,8 +8,7 @@ import io
 
 import pytest
 
-from tests.api.test_cli import KEY
-
+KEY = "abc"           # the /cli key these tests configure (settings.cli_keys)
 HUGE = 200 * 1024 * 1024
 
 

@@ -1,8 +1,8 @@
 """/api/v1/templates: CRUD, and a change re-mirrors and flushes every dependent extension."""
 import pytest
 
-from tests.api.directory_api import (effective_of, flushes, mirrored, mk_domain, mk_ext,  # noqa: F401
-                                     mk_template)
+from tests.support.directory_api import effective_of, flushes, mirrored  # noqa: F401  (flushes: a fixture)
+from tests.support.factories import mk_domain, mk_ext, mk_template
 
 URL = "/api/v1/templates"
 

@@ -40,14 +40,21 @@ class PeerConnection:
 
     # -- subscription ------------------------------------------------------------------
     @property
+    def closing(self) -> bool:
+        """Closed, or told to close once its replies are written (a disconnect notice is
+        queued: auth refused, exit, restart, too many lost events). Its writer sends no more
+        events, so from that instant it takes none."""
+        return self.closed or self.close_after_replies
+
+    @property
     def subscribed(self) -> bool:
-        # a closed connection is never subscribed, even in the instant before the peer forgets
+        # a closing connection is never subscribed, even in the instant before the peer forgets
         # it: a test waiting for the listener's next subscription must not be handed this one
-        return not self.closed and self.authed and (self.all_events or bool(self.events))
+        return not self.closing and self.authed and (self.all_events or bool(self.events))
 
     def wants(self, name: str, subclass: str | None, event: dict | None = None) -> bool:
         """FreeSWITCH's event_handler test: event list, CUSTOM subclass hash, then filters."""
-        if not self.authed or self.closed:
+        if not self.authed or self.closing:
             return False
         if not self.all_events:
             if name not in self.events:
@@ -74,10 +81,10 @@ class PeerConnection:
         """Queue one event frame; False (and counted as lost) when the queue is full."""
         limit = self.peer.queue_limit
         with self.cond:
-            while block and len(self.queue) >= limit and not self.closed:
+            while block and len(self.queue) >= limit and not self.closing:
                 self.cond.wait(0.05)
-            if self.closed:
-                return False
+            if self.closing:
+                return False            # never written: not delivered, not counted as sent
             if len(self.queue) >= limit:
                 self.lost += 1
                 self.missed_in_a_row += 1
@@ -96,7 +103,7 @@ class PeerConnection:
 
     def push_raw(self, data: bytes) -> None:
         with self.cond:
-            if not self.closed:
+            if not self.closing:
                 self.queue.append(data)
                 self.cond.notify()
 

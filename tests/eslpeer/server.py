@@ -82,7 +82,9 @@ class EslPeer(CommandHandlers):
         """
         self._hold_port()
         self._close_listener()
-        for conn in list(self.connections):
+        with self._lock:
+            conns = list(self.connections)
+        for conn in conns:
             conn.close()
 
     def close(self) -> None:
@@ -100,7 +102,9 @@ class EslPeer(CommandHandlers):
         """
         self._hold_port()
         self._close_listener()
-        for conn in list(self.connections):
+        with self._lock:
+            conns = list(self.connections)
+        for conn in conns:
             if notice is not None and conn.authed:
                 conn.send_reply(wire.disconnect_notice(notice), then_close=True)
             else:
@@ -153,13 +157,25 @@ class EslPeer(CommandHandlers):
         deadline = time.time() + timeout
         while self.connections and time.time() < deadline:
             time.sleep(0.005)
-        for conn in list(self.connections):
+        with self._lock:
+            conns = list(self.connections)
+        for conn in conns:
             conn.close()
 
     def _forget(self, conn: PeerConnection) -> None:
         with self._lock:
             if conn in self.connections:
                 self.connections.remove(conn)
+
+    def open_connections(self) -> list[PeerConnection]:
+        """A snapshot of the connections not closing, taken under the lock.
+
+        Never iterate self.connections itself: a connection that closes meanwhile removes
+        itself from it (_forget, on its own thread), which shifts the list under the iterator
+        and skips the connection after it, i.e. the live one the listener has just opened.
+        """
+        with self._lock:
+            return [c for c in self.connections if not c.closing]
 
     # -- connections ---------------------------------------------------------------------
     def _accept_loop(self, listener: socket.socket) -> None:
@@ -212,7 +228,7 @@ class EslPeer(CommandHandlers):
         self._track(event)
         name, subclass = event.get("Event-Name", ""), event.get("Event-Subclass")
         frames: dict[str, bytes] = {}
-        for conn in list(self.connections):
+        for conn in self.open_connections():
             if conn.wants(name, subclass, event):
                 frame = frames.get(conn.format)
                 if frame is None:
@@ -225,14 +241,14 @@ class EslPeer(CommandHandlers):
         """Fast path for JSON subscribers: an already-serialised event body; returns deliveries."""
         frame = wire.json_event_frame(body)
         sent = 0
-        for conn in self.connections:
+        for conn in self.open_connections():
             if conn.format == "json" and not conn.filters and conn.wants(name, subclass):
                 sent += conn.push_event(frame, block)
         return sent
 
     def wants(self, name: str, subclass: str | None = None) -> bool:
         """Whether any connection is subscribed to this event type."""
-        return any(conn.wants(name, subclass) for conn in self.connections)
+        return any(conn.wants(name, subclass) for conn in self.open_connections())
 
     def replay(self, phase: str | None = None, events=None, block: bool = False,
                rename: dict | None = None) -> list[dict]:
@@ -262,7 +278,7 @@ class EslPeer(CommandHandlers):
     def _emit_wire(self, w: WireEvent, block: bool) -> bool:
         self._track(w.event)
         hit = False
-        for conn in list(self.connections):
+        for conn in self.open_connections():
             if conn.wants(w.name, w.subclass, w.event):
                 frame = w.frame if conn.format == "json" else _frame(conn.format, w.event)
                 if conn.push_event(frame, block):
@@ -289,14 +305,14 @@ class EslPeer(CommandHandlers):
     # -- misbehaviour ----------------------------------------------------------------------
     def send_raw(self, data: bytes, conn: PeerConnection | None = None) -> None:
         """Queue raw bytes (e.g. a malformed frame) to one or every subscribed connection."""
-        for c in [conn] if conn else [c for c in self.connections if c.subscribed]:
+        for c in [conn] if conn else [c for c in self.open_connections() if c.subscribed]:
             c.push_raw(data)
 
     def disconnect_mid_frame(self, event: dict | None = None, conn: PeerConnection | None = None,
                              cut: float = 0.5) -> None:
         """Send the first part of an event frame, then drop the TCP connection."""
         event = self.stamp(event or {"Event-Name": "HEARTBEAT", **self._identity()})
-        for c in [conn] if conn else [c for c in self.connections if c.subscribed]:
+        for c in [conn] if conn else [c for c in self.open_connections() if c.subscribed]:
             frame = _frame(c.format, event)
             c.push_raw(frame[: max(1, int(len(frame) * cut))])
             self.flush(c)
@@ -326,7 +342,7 @@ class EslPeer(CommandHandlers):
         return sum(c.lost for c in self.all_connections)
 
     def subscribers(self) -> list[PeerConnection]:
-        return [c for c in self.connections if c.subscribed]
+        return [c for c in self.open_connections() if c.subscribed]
 
     def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.01):
         """Poll `predicate()` until truthy; return its value or raise TimeoutError."""
@@ -344,7 +360,7 @@ class EslPeer(CommandHandlers):
         """Wait for n connections subscribed to `names` and CUSTOM `custom` (the listener's
         subscription takes two packets: events, then the sofia subclasses)."""
         def ready():
-            conns = [c for c in self.connections
+            conns = [c for c in self.open_connections()
                      if c.subscribed and all(c.wants(x, None) for x in names)
                      and all(c.wants("CUSTOM", sub) for sub in custom)]
             return conns if len(conns) >= n else None

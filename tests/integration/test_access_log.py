@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.web import procfile_web
 
+pytestmark = pytest.mark.integration     # the Procfile's web process (gunicorn)
+
 KEY = "s3cret-gateway-key-0042"
 HOST = b"Host: fscti\r\nConnection: close\r\n"
 

@@ -16,8 +16,8 @@ import redis as redis_lib
 import requests
 
 from app.state import keys
-from tests.api.actions_support import A5, B5, CALL5_UP_US
-from tests.api.directory_api import mk_domain, mk_ext
+from tests.support.actions import A5, B5, CALL5_UP_US
+from tests.support.factories import mk_domain, mk_ext
 from tests.eslpeer import EslPeer, phase_events, phases
 from tests.eslpeer.procs import PIPELINE_FAST, listener_cmd, process_env, running, wait_for, \
     worker_cmd

@@ -13,9 +13,9 @@ import requests
 
 from app.state import keys
 from app.state.ingest import apply_events
-from tests.api.actions_support import CALL5_UP_US
-from tests.api.directory_api import mk_domain, mk_ext
-from tests.property.replay import slim_events, until
+from tests.support.actions import CALL5_UP_US
+from tests.support.factories import mk_domain, mk_ext
+from tests.support.replay import slim_events, until
 from tests.support.web import procfile_web
 
 DOMAIN = "127.0.0.1"

@@ -8,86 +8,21 @@ import json
 
 import pytest
 import redis as redis_lib
-from lxml import etree
 
 from app.directory import mirror
 from app.directory.clients import HotConnection, for_app, make_client, writer
-from app.directory.form import encode
 from app.directory.lookup import directory
-from app.directory.rebuild import rebuild_all, rebuild_domain
+from app.directory.rebuild import rebuild_domain
 from app.directory.reconcile import reconcile
 from app.directory.repairs import repairs
 from app.directory.scripts import fence
 from app.extensions import db
-from app.models import Domain, Extension, Template
+from app.models import Extension
 from app.state import keys
-from tests.support.redis_server import RedisServer, needs_redis_server
+from tests.support.directory_cache import D, ask, dom, evalsha_calls, private  # noqa: F401 (fixtures)
+from tests.support.redis_server import needs_redis_server
 
-D = "cache.example"
-pytestmark = needs_redis_server
-
-
-@pytest.fixture
-def private(app_ctx):
-    """The app's directory clients on a private redis-server, the hot one with its cache on."""
-    srv = RedisServer().start()
-    clients = for_app(app_ctx)
-    saved = clients.reader, clients.writer
-    # max age far above any test's length: what these tests see is invalidation, never expiry
-    clients.reader = HotConnection(srv.url, 0.25, 4096, 60.0)
-    clients.writer = make_client(srv.url, 2.0)
-    app_ctx.extensions.pop("fscti-directory", None)
-    repairs.forget()
-    yield srv
-    clients.reader.reset()
-    clients.reader, clients.writer = saved
-    app_ctx.extensions.pop("fscti-directory", None)
-    srv.close()
-
-
-@pytest.fixture
-def dom(private, app_ctx):
-    """Domain cache.example: 1001 (alias 5001) and 1003 on a template, 1002 disabled; mirrored."""
-    d = Domain(name=D, realm=D, param={"dial-string": "ds-1"}, variable={})
-    tpl = Template(name="tpl", param={"allow-empty-password": False}, variable={}, attribute={})
-    db.session.add_all([d, tpl])
-    db.session.flush()
-    db.session.add_all([
-        Extension(domain=d, name="1001", template=tpl, param={"password": "pw-0"},
-                  attribute={"number-alias": "5001"}, number_alias="5001"),
-        Extension(domain=d, name="1002", template=tpl, param={"password": "x"}, enabled=False),
-        Extension(domain=d, name="1003", template=tpl, param={"password": "y"})])
-    db.session.commit()
-    rebuild_all()
-    return d
-
-
-def answer_of(client, user, key="id", domain=D):
-    """The parsed answer to one sip_auth lookup, or None for the not-found document."""
-    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
-                   ("key_name", "name"), ("key_value", domain), ("Event-Name", "REQUEST_PARAMS"),
-                   ("action", "sip_auth"), ("key", key), ("user", user), ("domain", domain)])
-    resp = client.post("/directory", data=body, content_type="application/x-www-form-urlencoded")
-    assert resp.status_code == 200
-    root = etree.fromstring(resp.data)
-    return None if root.find("section").get("name") == "result" else root
-
-
-def ask(client, user, key="id", domain=D):
-    """(user ids, {param: value} of the first user, domain params) of one lookup."""
-    root = answer_of(client, user, key, domain)
-    if root is None:
-        return None
-    users = root.findall("section/domain/users/user")
-    params = {p.get("name"): p.get("value") for p in users[0].iterfind("params/param")} if users else {}
-    dparams = {p.get("name"): p.get("value") for p in root.iterfind("section/domain/params/param")}
-    return [u.get("id") for u in users], params, dparams
-
-
-def evalsha_calls(srv) -> int:
-    """EVALSHAs the private Redis ran: lookups that reached it, when no mirror script runs."""
-    stats = redis_lib.Redis.from_url(srv.url).info("commandstats")
-    return int((stats.get("cmdstat_evalsha") or {}).get("calls", 0))
+pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
 
 
 def test_a_repeated_lookup_costs_no_round_trip(client, dom, private):

@@ -2,12 +2,14 @@
 follow every change of the domain at once, like every other answer, and still cost SQL at most
 one query per NEGATIVE_TTL (a SIP scanner must not turn into an SQL query per attempt).
 """
+import pytest
+
 from app.directory.lookup import directory
-from tests.integration.test_directory_cache import (D, answer_of, dom, evalsha_calls,  # noqa: F401
-                                                    private)  # (dom, private: fixtures)
+from tests.support.directory_cache import (D, answer_of, dom, evalsha_calls,  # noqa: F401
+                                           private)  # (dom, private: fixtures)
 from tests.support.redis_server import needs_redis_server
 
-pytestmark = needs_redis_server
+pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
 
 
 def domain_of(client, user, key="id", domain=D):

@@ -16,10 +16,8 @@ from lxml import etree
 from app.directory import mirror
 from app.directory.clients import HotConnection, for_app, make_client, writer
 from app.directory.form import encode
-from app.directory.rebuild import rebuild_all
 from app.directory.repairs import repairs
-from app.extensions import db
-from app.models import Domain, Extension
+from tests.support.factories import commit, domain, extension
 from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer, needs_redis_server
 
@@ -79,13 +77,10 @@ def served(app_ctx, settings, tmp_path):
     saved = clients.reader, clients.writer
     clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
     repairs.forget()
-    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={})
-    db.session.add(d)
-    db.session.flush()
-    db.session.add_all([Extension(domain=d, name="1001", param={"password": "pw-0"}),
-                        Extension(domain=d, name="1002", param={"password": "other"})])
-    db.session.commit()
-    rebuild_all()
+    d = domain(D)
+    extension(d, "1001", password="pw-0")
+    extension(d, "1002", password="other")
+    commit(rebuild=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=srv.url,
                CELERY_BROKER_URL=srv.url_for(1), CELERY_RESULT_BACKEND=srv.url_for(1),
                FSCTI_ADMIN_TOKEN=TOKEN, FSCTI_DIRECTORY_CACHE="on",

@@ -11,7 +11,7 @@ import base64
 import pytest
 
 from app.directory.form import encode
-from tests.api.test_directory import BASE, add_ext, d  # noqa: F401  (d: users 1001-1003)
+from tests.support.directory_lookup import BASE, add_ext, d  # noqa: F401  (d: users 1001-1003)
 from tests.support.web import procfile_web
 
 CREDS = "fs:s3cret-directory-0042"

@@ -3,42 +3,14 @@ import json
 
 import pytest
 
-from app.config import Settings
 from app.esl.commands import event_subscriptions
 from app.state import keys
-from app.state.events import slim_event
 from tests.eslpeer import FIXTURE_CORE_UUID, EslPeer, phase_events, phases, wire_events
 from tests.eslpeer.broker import BrokerQueue
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for
+from tests.support.listener import FAST, ident, subscribed
 
 pytestmark = pytest.mark.integration
-
-FAST = {
-    "FSCTI_LISTENER_BACKOFF_INITIAL": "0.05",
-    "FSCTI_LISTENER_BACKOFF_MAX": "0.3",
-    "FSCTI_LISTENER_STATUS_INTERVAL": "0.3",
-    "FSCTI_ESL_TIMEOUT": "1",
-}
-SUBSCRIBED = {"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-              "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-              "CHANNEL_DESTROY", "BACKGROUND_JOB", "HEARTBEAT"}
-REGISTRATION = {"sofia::register", "sofia::unregister", "sofia::expire"}
-
-
-def subscribed(events):
-    """What FreeSWITCH sends for the listener's subscription, and what slim_event keeps of it."""
-    settings = Settings.load(env={})
-    out = []
-    for e in events:
-        if e["Event-Name"] in SUBSCRIBED or (e["Event-Name"] == "CUSTOM"
-                                            and e.get("Event-Subclass") in REGISTRATION):
-            if slim_event(dict(e), settings) is not None:
-                out.append(e)
-    return out
-
-
-def ident(e):
-    return e["Core-UUID"], e["Event-Sequence"], e["Event-Name"], e.get("Unique-ID")
 
 
 @pytest.fixture

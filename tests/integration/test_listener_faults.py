@@ -11,7 +11,7 @@ from tests.eslpeer import FIXTURE_CORE_UUID, EslPeer, phase_events
 from tests.eslpeer.broker import BrokerQueue
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for
 from tests.eslpeer.wire import json_event_frame
-from tests.integration.test_listener import FAST, ident, subscribed
+from tests.support.listener import FAST, ident, subscribed
 from tests.support.net import HeldPort
 from tests.support.redis_server import RedisServer, needs_redis_server
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.directory.form import encode
 from app.state import keys
-from tests.api.test_directory import BASE, d  # noqa: F401  (d: fixture)
+from tests.support.directory_lookup import BASE, d  # noqa: F401  (d: fixture)
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import (PIPELINE_FAST, listener_cmd, process_env, running, wait_for,
                                  worker_cmd)
@@ -183,7 +183,8 @@ def multiprocess_values(path) -> dict:
 
 def test_an_action_is_counted_by_kind_and_final_state_with_its_wire_latency(
         app, app_ctx, client, tokens, rdb, settings, tmp_path, monkeypatch):
-    from tests.integration.test_actions_worker import A5, IDLE, configure, post, wait_state
+    from tests.support.action_pipeline import IDLE, configure, post, wait_state
+    from tests.support.actions import A5
 
     broker = redis_lib.Redis.from_url(settings.celery_broker_url)
     broker.delete("actions", "events", "celery")

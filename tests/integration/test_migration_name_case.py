@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.models.domain import DEFAULT_DIAL_STRING
 from app.state import keys
-from tests.integration.test_mirror_rebuild import assert_mirror_matches
+from tests.support.mirror_state import assert_mirror_matches
 
 P, A = "127.0.0.1", "a1.example"
 

@@ -8,17 +8,17 @@ import redis as redis_lib
 from app.directory import mirror
 from app.directory.repairs import repairs
 from app.extensions import db
-from app.models import Domain, Extension, Template
+from app.models import Extension, Template
 from app.state import keys
+from tests.support.factories import commit, domain
 from tests.support.net import HeldPort
 
 
 @pytest.fixture
 def dom(app_ctx):
     repairs.forget()
-    d = Domain(name="example.com", realm="example.com", param={"dial-string": "x"}, variable={})
-    db.session.add(d)
-    db.session.commit()
+    d = domain("example.com")
+    commit()
     mirror.mirror_domain(d)
     return d
 
@@ -150,9 +150,7 @@ def _dead_writer(app, url):
 
 
 def test_redis_down_on_write_logs_and_queues_a_repair(dom, app_ctx, settings, caplog):
-    from tests.conftest import _broker_url
-
-    broker = redis_lib.Redis.from_url(_broker_url(settings.redis_url), decode_responses=True)
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     broker.delete("celery")
     ext = new_ext(dom, "1001")
     dead = HeldPort()  # refuses every connection; nobody else can take the port meanwhile

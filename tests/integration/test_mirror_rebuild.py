@@ -6,7 +6,6 @@ import threading
 import pytest
 
 from app.directory import mirror
-from app.directory.effective import effective
 from app.directory.form import encode
 from app.directory.rebuild import rebuild_all, rebuild_domain
 from app.directory.reconcile import reconcile
@@ -14,43 +13,16 @@ from app.directory.repairs import repairs
 from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.state import keys
-
-
-def expected_state(domain: Domain) -> tuple[dict, dict, set]:
-    """(hash, alias index, disabled set) that SQL implies, computed with the ORM's merge."""
-    h, alias, disabled = {}, {}, set()
-    for ext in db.session.execute(db.select(Extension).filter_by(domain_id=domain.id)).scalars():
-        if not ext.enabled:
-            disabled.add(ext.name)
-            continue
-        eff = effective(ext)
-        h[ext.name] = eff
-        a = str(eff["attribute"].get("number-alias") or "")
-        if a and a.lower() != ext.name:
-            alias[a.lower()] = ext.name
-        if ext.name.lower() != ext.name:
-            alias[ext.name.lower()] = ext.name
-    return h, alias, disabled
-
-
-def assert_mirror_matches(rdb, domain: Domain):
-    db.session.expire_all()
-    h, alias, disabled = expected_state(domain)
-    got = {k: json.loads(v) for k, v in rdb.hgetall(keys.exten(domain.name)).items()}
-    assert got == h
-    assert rdb.hgetall(keys.alias(domain.name)) == alias
-    assert rdb.smembers(keys.disabled(domain.name)) == disabled
+from tests.support.factories import domain, template
+from tests.support.mirror_state import assert_mirror_matches
 
 
 @pytest.fixture
 def big(app_ctx):
     """Domain big.example with 1200 extensions on a template, every 10th with an alias."""
     repairs.forget()
-    d = Domain(name="big.example", realm="big.example", param={"dial-string": "x"}, variable={})
-    tpl = Template(name="t", param={"allow-empty-password": False}, variable={"user_context": "default"},
-                   attribute={"cacheable": "60000"})
-    db.session.add_all([d, tpl])
-    db.session.flush()
+    d = domain("big.example")
+    tpl = template("t", variable={"user_context": "default"}, attribute={"cacheable": "60000"})
     rows = [dict(domain_id=d.id, name=f"{2000 + i}", template_id=tpl.id, enabled=(i % 97 != 0),
                  param={"password": f"pw{i}"}, variable={}, attribute=({"number-alias": f"9{i}"} if i % 10 == 0 else {}),
                  number_alias=(f"9{i}" if i % 10 == 0 else None))

@@ -5,13 +5,14 @@ import pytest
 
 from app.directory import mirror
 from app.directory import reconcile as reconcile_mod
-from app.directory.rebuild import rebuild_all, rebuild_domain
+from app.directory.rebuild import rebuild_domain
 from app.directory.reconcile import reconcile
 from app.directory.repairs import repairs
 from app.extensions import db
-from app.models import Domain, Extension, Template
+from app.models import Extension
 from app.state import keys
-from tests.integration.test_mirror_rebuild import assert_mirror_matches
+from tests.support.factories import commit, domain, extension, template
+from tests.support.mirror_state import assert_mirror_matches
 
 D = "rc.example"
 
@@ -19,18 +20,13 @@ D = "rc.example"
 @pytest.fixture
 def dom(app_ctx):
     repairs.forget()
-    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={"v": "1"})
-    tpl = Template(name="t", param={"allow-empty-password": False}, variable={}, attribute={})
-    db.session.add_all([d, tpl])
-    db.session.flush()
+    d = domain(D, variable={"v": "1"})
+    tpl = template("t")
     for i in range(30):
-        db.session.add(Extension(domain=d, name=f"{100 + i}", template=tpl, enabled=(i != 7),
-                                 param={"password": f"p{i}"},
-                                 attribute={"number-alias": f"a{i}"} if i % 5 == 0 else {},
-                                 number_alias=f"a{i}" if i % 5 == 0 else None))
-    db.session.add(Extension(domain=d, name="Mixed", param={"password": "m"}))
-    db.session.commit()
-    rebuild_all()
+        extension(d, f"{100 + i}", template=tpl, enabled=(i != 7), password=f"p{i}",
+                  alias=f"a{i}" if i % 5 == 0 else None)
+    extension(d, "Mixed", password="m")
+    commit(rebuild=True)
     return d
 
 

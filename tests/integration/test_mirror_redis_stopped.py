@@ -6,16 +6,16 @@ from lxml import etree
 from app.directory import mirror
 from app.directory.clients import HotConnection, for_app, make_client
 from app.directory.form import encode
-from app.directory.rebuild import rebuild_all
 from app.directory.reconcile import reconcile
 from app.directory.repairs import repairs
 from app.extensions import db
-from app.models import Domain, Extension
+from app.models import Extension
 from app.state import keys
+from tests.support.factories import commit, domain, extension
 from tests.support.redis_server import RedisServer, needs_redis_server
 
 D = "stop.example"
-pytestmark = needs_redis_server
+pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
 
 
 @pytest.fixture
@@ -46,13 +46,10 @@ def ask(client, user):
 def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     from app.directory.lookup import directory
 
-    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={})
-    db.session.add(d)
-    db.session.flush()
-    db.session.add_all([Extension(domain=d, name="1001", param={"password": "a"}),
-                        Extension(domain=d, name="1002", param={"password": "b"}, enabled=False)])
-    db.session.commit()
-    rebuild_all()
+    d = domain(D)
+    extension(d, "1001", password="a")
+    extension(d, "1002", password="b", enabled=False)
+    commit(rebuild=True)
     assert ask(client, "1001") == ["1001"]
     assert directory().stats == {"cache": 0, "redis": 1, "sql": 0, "redis_down": 0, "repairs": 0}
 

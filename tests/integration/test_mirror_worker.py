@@ -10,21 +10,22 @@ import workers.tasks.mirror  # noqa: F401  (registers the fscti.directory.* task
 from app.directory import mirror
 from app.directory.clients import for_app, make_client
 from app.directory.form import encode
-from app.directory.rebuild import rebuild_all
 from app.directory.repairs import repairs
 from app.extensions import db
-from app.models import Domain, Extension
+from app.models import Extension
 from app.state import keys
-from tests.conftest import _broker_url
+from tests.support.factories import commit, domain, extension
 from tests.support.net import HeldPort
 from tests.eslpeer.broker import purge_queues
+
+pytestmark = pytest.mark.integration     # a Celery worker (in-process, real broker)
 
 D = "wk.example"
 
 
 @pytest.fixture
 def worker(app, settings):
-    purge_queues(_broker_url(settings.redis_url), "celery")
+    purge_queues(settings.celery_broker_url, "celery")
     celery = app.extensions["celery"]
     with start_worker(celery, pool="solo", perform_ping_check=False, loglevel="WARNING",
                       shutdown_timeout=30):
@@ -35,13 +36,10 @@ def worker(app, settings):
 def dom(app_ctx):
     repairs.forget()
     app_ctx.extensions.pop("fscti-directory", None)
-    d = Domain(name=D, realm=D, param={"dial-string": "x"}, variable={})
-    db.session.add(d)
-    db.session.flush()
+    d = domain(D)
     for i in range(20):
-        db.session.add(Extension(domain=d, name=f"{300 + i}", param={"password": f"p{i}"}))
-    db.session.commit()
-    rebuild_all()
+        extension(d, f"{300 + i}", password=f"p{i}")
+    commit(rebuild=True)
     return d
 
 

@@ -15,7 +15,7 @@ from app.state import keys
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import (PIPELINE_FAST, listener_cmd, log_text, process_env, running,
                                  wait_for, worker_cmd)
-from tests.property.replay import NODE, api_output
+from tests.support.replay import NODE, api_output
 from tests.support.redis_server import RedisServer, needs_redis_server
 
 pytestmark = [pytest.mark.integration, needs_redis_server]

@@ -17,12 +17,12 @@ from lxml import etree
 from app.directory.form import encode
 from app.state import keys
 from app.state.calls import list_calls
-from tests.api.directory_api import mk_domain, mk_ext
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.aliases import renamed_api_output
 from tests.eslpeer.procs import state_pipeline, wait_for
-from tests.property.replay import DOMAIN, NODE, outputs, phase_us
 from tests.eslpeer.broker import purge_queues
+from tests.support.factories import mk_domain, mk_ext
+from tests.support.replay import DOMAIN, NODE, outputs, phase_us
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from app.state.events import slim_event
 from app.state.ingest import apply_events
 from tests.eslpeer import EslPeer, phase_events, phases
 from tests.eslpeer.procs import state_pipeline, wait_for
-from tests.property.replay import NODE, outputs
 from tests.eslpeer.broker import purge_queues
+from tests.support.replay import NODE, outputs
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from app.state.calls import list_calls
 from app.state.ingest import apply_events
 from app.state.resync import resync_node
 from tests.eslpeer import EslPeer
-from tests.property.replay import NODE, api_output, outputs, phase_us, slim_events, until
+from tests.support.replay import NODE, api_output, outputs, phase_us, slim_events, until
 
 XML = api_output("api sofia xmlstatus profile internal reg")
 T_REG = 1795670526_500000

@@ -10,7 +10,7 @@ from app.state import keys
 from app.state.ingest import apply_events
 from tests.eslpeer import EslPeer
 from tests.eslpeer.procs import log_text, process_env, running, wait_for, worker_cmd
-from tests.property.replay import NODE, api_output, outputs, phase_us, slim_events
+from tests.support.replay import NODE, api_output, outputs, phase_us, slim_events
 from workers import ingest_codec
 from tests.eslpeer.broker import purge_queues
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.web import procfile_web
 
+pytestmark = pytest.mark.integration     # the Procfile's web process (gunicorn)
+
 KEY = "s3cret-gateway-key-0042"
 ADMIN = "admin-token-for-the-limits-test"
 HUGE = 200 * 1024 * 1024

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.web import procfile_web
 
+pytestmark = pytest.mark.integration     # the Procfile's web process (gunicorn)
+
 KEY = "s3cret-gateway-key-0042"
 LOOKUP = "/directory?section=directory&tag_name=domain&key_name=name&key_value=127.0.0.1"
 

@@ -20,7 +20,7 @@ from app.directory.mirror import write_ops
 from app.state.events import slim_event
 from app.state.ingest import apply_events
 from tests.eslpeer.aliases import renamed
-from tests.property.replay import DOMAIN, NODE, outputs, phase_us, raw_events, slim_events, until
+from tests.support.replay import DOMAIN, NODE, outputs, phase_us, raw_events, slim_events, until
 
 END = phase_us("run_end")
 # cut points: inside calls, between steps, at the end (intermediate states must be exact too)
@@ -176,6 +176,8 @@ def _process_worker(redis_url, variant, cut, batches, start):
         apply_events(own, s, NODE, batch, now=cut)
 
 
+@pytest.mark.integration     # three worker processes
+@pytest.mark.timeout(600)     # each of the three may take its join(120); all of it on a busy machine
 @pytest.mark.parametrize("variant, seed", [("spec-defaults", 1), ("remove-hangup", 2),
                                            ("multi-registrations", 3), ("aliases", 4)])
 def test_concurrent_worker_processes(client, base_settings, variant, seed):

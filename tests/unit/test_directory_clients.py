@@ -49,6 +49,7 @@ def test_refused_and_silent_servers_raise_quickly():
         silent.close()
 
 
+@pytest.mark.integration     # forks a child process
 def test_a_forked_child_uses_its_own_connection(redis_url):
     hot = HotConnection(redis_url, 0.5)
     parent_id = hot.execute_command("CLIENT", "ID")
@@ -64,6 +65,7 @@ def test_a_forked_child_uses_its_own_connection(redis_url):
     assert hot.execute_command("CLIENT", "ID") == parent_id
 
 
+@pytest.mark.integration     # a private redis-server
 @needs_redis_server
 def test_auth_from_the_url():
     with RedisServer("--requirepass", "s3cret") as srv:

@@ -2,25 +2,9 @@
 import pytest
 
 from app.esl import commands as c
+from app.esl import supervisor_commands
 from app.esl.commands import ApiCommand, InvalidArgument, SocketCommand
-
-UUID = "1f474b02-c679-4a1b-8803-115a722f4a65"
-UUID2 = "473d43ee-bcbe-4619-8938-cb517d079bb1"
-
-# Each character class facts §3.7 names, plus unicode look-alikes, empty and too long.
-HOSTILE = [
-    "", " ", "a b", "a\tb", "a\rb", "a\nb", "a\r\nb", "a\n\nb", "a\x00b", "${system(id)}", "$${x}",
-    "{a=b}", "a{", "a}", "(x)", "a(", "a)", "a,b", "a|b", "a'b", 'a"b', "a\\b", "a;b", "a&b",
-    "a%b", "a^b", "[x]", "a$b", "a b\n\napi system id",
-    "１００１",            # fullwidth digits
-    "10\u200b01",          # zero-width space
-    "10\u00a001",          # no-break space
-    "10\u202e01",          # right-to-left override
-    "10\u202801",          # unicode line separator
-    "10\x8501",            # NEL
-    "exampl\u0435.com",    # Cyrillic e
-    "x" * 300,
-]
+from tests.support.hostile import HOSTILE, UUID, UUID2
 
 
 def _assert_never_reaches_socket(bad, build):
@@ -202,3 +186,19 @@ def test_every_valid_command_is_one_line_without_forbidden_characters():
             c.originate_three_way("1003", "127.0.0.1", UUID, UUID2, {"eavesdrop_enable_dtmf": False})]
     for cmd in cmds:
         assert not set(cmd) & set("\r\n\x00'\"\\|;$[]^%")
+
+
+def test_uuid_getvar_reads_only_whitelisted_variables():
+    """uuid_getvar (call control: the bond of a leg the live state does not know)."""
+    getvar = supervisor_commands.uuid_getvar
+    assert getvar(UUID, "signal_bond") == f"uuid_getvar {UUID} signal_bond"
+    assert isinstance(getvar(UUID, "signal_bond"), ApiCommand)
+    for name in ["", "SIGNAL_BOND", "signal_bond ", "signal_bond\n\napi system id",
+                 "${system(id)}", "sip_auth_password", "originate_signal_bond x"]:
+        with pytest.raises(InvalidArgument) as err:
+            getvar(UUID, name)
+        assert err.value.argument == "name"
+    for bad in HOSTILE + [UUID.upper(), UUID + " signal_bond"]:
+        with pytest.raises(InvalidArgument) as err:
+            getvar(bad, "signal_bond")
+        assert err.value.argument == "uuid"

@@ -5,7 +5,7 @@ from app.config import ConfigError, Settings, _actions_defaults
 from app.esl import commands as c
 from app.esl.commands import ApiCommand, InvalidArgument
 from app.services.supervision import MODES, mode_command, supervise_command
-from tests.unit.test_esl_commands import HOSTILE
+from tests.support.hostile import HOSTILE
 
 T = "17583c94-c7fd-4ccc-9410-abfaf69e2e88"
 LEG = "61bcd62c-707b-4b99-9e4b-d63c916b317a"

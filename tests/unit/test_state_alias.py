@@ -14,8 +14,8 @@ from app.state.events import slim_event
 from app.state.ingest import apply_events
 from app.state.resync import apply_snapshot
 from tests.eslpeer.aliases import renamed, renamed_api_output
-from tests.property.replay import DOMAIN, NODE, outputs, phase_us, raw_events, until
-from tests.unit.test_state_snapshot import FS1, T_CALL, T_REG, snap
+from tests.support.replay import DOMAIN, NODE, outputs, phase_us, raw_events, until
+from tests.support.snapshots import FS1, T_CALL, T_REG, snap
 
 ALIASES = {"1001": "5011", "1002": "5012", "1003": "5013"}
 EXTENSION_OF = {"5011": "1011", "5012": "1012", "5013": "1013"}

@@ -6,7 +6,7 @@ import pytest
 from app.state import keys
 from app.state.events import slim_event
 from app.state.prepare import Malformed, Preparer, clock_sample, prepare, stamp
-from tests.property.replay import NODE, raw_events
+from tests.support.replay import NODE, raw_events
 
 
 def _seq(n):

@@ -5,7 +5,7 @@ import json
 from app.state import generation, keys
 from app.state.calls import calls_of, find_call, list_calls
 from app.state.ingest import apply_events
-from tests.property.replay import NODE, by_seq, outputs, slim_events
+from tests.support.replay import NODE, by_seq, outputs, slim_events
 
 A1, B1 = "1f474b02-c679-4a1b-8803-115a722f4a65", "473d43ee-bcbe-4619-8938-cb517d079bb1"
 NOW = 1795670656_000000

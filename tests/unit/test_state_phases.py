@@ -9,7 +9,7 @@ import json
 import pytest
 
 from app.state.ingest import apply_events
-from tests.property.replay import NODE, outputs, phase_us, slim_events, until
+from tests.support.replay import NODE, outputs, phase_us, slim_events, until
 
 A1, B1 = "1f474b02-c679-4a1b-8803-115a722f4a65", "473d43ee-bcbe-4619-8938-cb517d079bb1"
 A2, B2 = "0468a21c-b886-443d-8c69-38354aacfd17", "a5420c62-468f-419f-8dcc-21b36a445733"
@@ -60,7 +60,7 @@ def test_1003_registers_with_expires_20(replay, settings):
     # `show registrations` lists 1003 with expires 1795670599 (facts §4.3)
     assert info["bindings"][0]["expires-at"] == str(1795670599 * 1_000_000)
     # gui.registration: the whole sofia::register event, every header, as FreeSWITCH sent it
-    from tests.property.replay import raw_events
+    from tests.support.replay import raw_events
     event = next(e for e in raw_events() if e.get("Event-Sequence") == "427")
     assert out["registrations"] == {"1003": event}
     assert out["calls"] == {}

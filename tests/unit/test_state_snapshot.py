@@ -3,26 +3,16 @@ import json
 
 import pytest
 
-from app.config import FreeSwitchNode
 from app.state import keys
 from app.state.calls import calls_of, find_call, list_calls
 from app.state.ingest import apply_events
 from app.state.resync import apply_snapshot, drop_core
 from app.state.snapshot import (SnapshotError, channel_bonds, parse_microepoch, parse_show_json,
                                 parse_xmlstatus_reg)
-from tests.property.replay import NODE, api_output, by_seq, outputs, phase_us, slim_events, until
+from tests.support.replay import NODE, api_output, by_seq, outputs, phase_us, slim_events, until
+from tests.support.snapshots import FS1, T_CALL, T_REG, XML, snap
 
-CORE = "8050275d-5ad7-48bd-8327-686409e2b53c"
-XML = api_output("api sofia xmlstatus profile internal reg")
-T_REG = 1795670526_500000            # the xmlstatus capture: 05:22:06, after 1001/1002 registered
-T_CALL = 1795670529_500000           # "call up 1001->1002" capture: 05:22:09
 A1, B1 = "1f474b02-c679-4a1b-8803-115a722f4a65", "473d43ee-bcbe-4619-8938-cb517d079bb1"
-FS1 = FreeSwitchNode(NODE, "10.1.2.3", 8021, "ClueCon")
-
-
-def snap(t, reg=XML, channels='{"row_count": 0}\n', calls='{"row_count": 0}\n', core=CORE):
-    return {"core": core, "t": t, "offset": 0, "reg": {"internal": reg},
-            "channels": channels, "calls": calls}
 
 
 def registered(rdb) -> dict:

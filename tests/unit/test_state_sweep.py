@@ -6,7 +6,7 @@ from app.state import keys
 from app.state.calls import list_calls
 from app.state.ingest import apply_events
 from app.state.sweep import expire_bindings, stale_calls, tick
-from tests.property.replay import NODE, by_seq, outputs, phase_us, slim_events, until
+from tests.support.replay import NODE, by_seq, outputs, phase_us, slim_events, until
 
 
 def registered(rdb):

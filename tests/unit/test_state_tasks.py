@@ -3,7 +3,7 @@ import dataclasses
 
 from app.config import FreeSwitchNode
 from app.state.calls import list_calls
-from tests.property.replay import NODE, outputs, phase_us, slim_events, until
+from tests.support.replay import NODE, outputs, phase_us, slim_events, until
 
 
 def test_ingest_task_applies_a_batch_and_skips_bad_input(app, rdb, settings, caplog):

@@ -18,7 +18,7 @@ from app.esl.errors import EslError
 from app.esl.stream import EventStream
 from app.state.events import slim_event
 from app.state.ingest import apply_events
-from tests.property.replay import slim_events, until
+from tests.support.replay import slim_events, until
 
 A5 = "7b12b60d-bb3e-4b17-9ee8-bc18e8ff15de"     # call 5, 1001's leg (the A-leg)
 B5 = "f560aa35-82e1-4341-bf50-75684b32cd2e"     # call 5, 1002's leg, A5's signal_bond

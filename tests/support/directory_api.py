@@ -1,4 +1,6 @@
-"""Shared helpers of the directory API tests: create resources, read the mirror and the queue."""
+"""Helpers of the directory API tests: read the mirror, the effective configuration and the
+flush_cache tasks queued (fixture `flushes`). Resources are created with
+tests.support.factories (mk_domain, mk_template, mk_ext)."""
 import base64
 import json
 
@@ -8,25 +10,6 @@ import redis as redis_lib
 from app.state import keys
 
 FLUSH_TASK = "fscti.directory.flush_cache"
-
-
-def mk_domain(client, headers, name="example.com", **body):
-    r = client.post("/api/v1/domains", json={"name": name, **body}, headers=headers)
-    assert r.status_code == 201, r.json
-    return r.json
-
-
-def mk_template(client, headers, name="agents", **body):
-    r = client.post("/api/v1/templates", json={"name": name, **body}, headers=headers)
-    assert r.status_code == 201, r.json
-    return r.json
-
-
-def mk_ext(client, headers, name="1001", domain="example.com", **body):
-    r = client.post(f"/api/v1/domains/{domain}/extensions", json={"name": name, **body},
-                    headers=headers)
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def mirrored(rdb, domain, name):
