@@ -14,6 +14,8 @@ from app.directory.form import encode
 from tests.support.directory_lookup import BASE, add_ext, d  # noqa: F401  (d: users 1001-1003)
 from tests.support.web import procfile_web
 
+pytestmark = pytest.mark.integration     # the Procfile's gunicorn
+
 CREDS = "fs:s3cret-directory-0042"
 HOST = b"Host: fscti\r\nConnection: close\r\n"
 FORM = b"Content-Type: application/x-www-form-urlencoded\r\n"

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from app.metrics import process
+
+pytestmark = pytest.mark.integration     # dead pids come from real (short-lived) processes
 
 
 def dead_pid() -> int:
