@@ -87,23 +87,30 @@ def test_web_workers_celery_children_and_the_listener_sum_into_one_metrics(
                 statuses.append(lookup(web, "1001", "127.0.0.1") if (i + j) % 2 else
                                 lookup(web, "1001", "nowhere.example"))
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert statuses == [200] * 60
         total = lambda v: sum(outcome(v, o) for o in ("user", "unknown", "disabled", "domain",  # noqa: E731
                                                       "not-found", "sql-fallback", "refused", "error"))
-        values = wait_for(lambda: (lambda v: v if total(v) == 60 else None)(scrape(web)), 10,
-                          what="60 lookups on /metrics (each web worker flushes every second)")
-        assert outcome(values, "user") == 30
+        # Rounds of 60 concurrent lookups until at least two workers served some: which sync
+        # worker accepts a connection is the kernel's choice, and on an idle host one worker
+        # can take them all.
+        sent, per_file = 0, []
+        while len(per_file) < 2 and sent < 1200:
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            sent += 60
+            values = wait_for(lambda: (lambda v: v if total(v) == sent else None)(scrape(web)),
+                              10, what=f"{sent} lookups on /metrics (each web worker flushes "
+                                       "every second)")
+            per_file = [n for n in lookups_per_file(metrics_dir) if n]
+        assert statuses == [200] * sent
+        assert outcome(values, "user") == sent // 2
         # the unknown domain: SQL says so once per web process, then it is remembered
-        assert outcome(values, "sql-fallback") + outcome(values, "not-found") == 30
+        assert outcome(values, "sql-fallback") + outcome(values, "not-found") == sent // 2
         assert 1 <= outcome(values, "sql-fallback") <= 3
-        assert values[("fscti_directory_lookup_seconds_count", ())] == 60
-        per_file = [n for n in lookups_per_file(metrics_dir) if n]
-        assert sum(per_file) == 60 and len(per_file) >= 2, per_file  # several workers, one sum
+        assert values[("fscti_directory_lookup_seconds_count", ())] == sent
+        assert sum(per_file) == sent and len(per_file) >= 2, per_file  # several workers, one sum
 
         # a web worker ends (gunicorn starts another): its live gauges leave at once
         # (the child_exit hook), its counters stay in the sums
@@ -115,7 +122,7 @@ def test_web_workers_celery_children_and_the_listener_sum_into_one_metrics(
                  len(glob.glob(os.path.join(metrics_dir, "gauge_livesum_*.db"))) == 3, 20,
                  what="the ended worker's gauges removed and its successor's created",
                  log=web.log_path)
-        assert total(scrape(web)) == 60
+        assert total(scrape(web)) == sent
 
         # --- events: the listener and a prefork worker, against the wire-level peer ----------
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
