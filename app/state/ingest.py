@@ -85,7 +85,7 @@ def _encode(batch: dict) -> tuple[bytes | str, str]:
 
 
 def _share_owners(ops: list) -> tuple[list, list]:
-    """Send each extension's key names once a batch: ops refer to them by index."""
+    """Send each owner ({d, x}) once a batch: ops refer to it by index."""
     owners: list = []
     index: dict = {}
     out = []
