@@ -35,7 +35,7 @@ _configs: dict = {}
 
 
 def config_json(settings) -> str:
-    """ARGV[1]: the `gui` names and fields, key prefixes (channels, the directory mirror) and
+    """ARGV[1]: the `gui` names and fields, key prefixes (the state records, the mirror) and
     TTL, as the script reads them."""
     gui, state = settings.gui, settings.state
     feed = bool(getattr(settings, "console", {}).get("feed", True))
