@@ -16,6 +16,7 @@ import uuid as uuidlib
 
 from flask import current_app
 
+from app import tasknames
 from app.errors import BadRequest, Conflict, NotFound, Unavailable, ValidationFailed
 from app.esl import commands
 from app.extensions import db
@@ -28,8 +29,8 @@ from app.state.calls import calls_of, find_call
 
 log = logging.getLogger("fscti.actions")
 
-TASKS = {"supervise": "fscti.actions.supervise", "mode": "fscti.actions.mode",
-         "hangup": "fscti.actions.hangup"}
+TASKS = {"supervise": tasknames.ACTIONS_SUPERVISE, "mode": tasknames.ACTIONS_MODE,
+         "hangup": tasknames.ACTIONS_HANGUP}
 PENDING = ("queued", "retrying", "sending", "sent")
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 import redis as redis_lib
 
-from app import create_app
+from app import create_app, tasknames
 from app.services import effects
 from app.state import keys
 from tests.support.directory_api import flushes, mirrored  # noqa: F401  (flushes: a fixture)
@@ -27,7 +27,7 @@ NAMES = ["1001", "1002", "1003"]
 def broker(settings):
     """The real broker's `celery` queue: messages of one task, by name (left for others)."""
     r = redis_lib.Redis.from_url(settings.celery_broker_url)
-    mine = (effects.MIRROR_TEMPLATE_TASK, effects.REMIRROR_DOMAIN_TASK)
+    mine = (tasknames.DIRECTORY_MIRROR_TEMPLATE, tasknames.DIRECTORY_REMIRROR_DOMAIN)
 
     def messages(task):
         out = []
@@ -70,7 +70,7 @@ def test_a_template_with_many_dependents_is_re_mirrored_by_its_task(client, admi
     assert r.status_code == 202, r.get_json()
     body = r.get_json()
     assert body["name"] == "agents" and body["variable"] == {"team": "b"}
-    (msg,) = broker(effects.MIRROR_TEMPLATE_TASK)
+    (msg,) = broker(tasknames.DIRECTORY_MIRROR_TEMPLATE)
     assert body["mirror"] == {"status": "queued", "task": "fscti.directory.mirror_template",
                               "task_id": msg["id"], "extensions": 3}
     assert msg["kwargs"] == {"flush": {"old": {"cacheable": "10000"},
@@ -89,7 +89,7 @@ def test_a_domain_with_many_extensions_is_re_mirrored_by_its_task(client, admin,
     r = client.patch(f"/api/v1/domains/{world}", json={"variable": {"zone": "eu"}},
                      headers=admin)
     assert r.status_code == 202, r.get_json()
-    (msg,) = broker(effects.REMIRROR_DOMAIN_TASK)
+    (msg,) = broker(tasknames.DIRECTORY_REMIRROR_DOMAIN)
     assert r.get_json()["mirror"] == {"status": "queued", "task": "fscti.directory.remirror_domain",
                                       "task_id": msg["id"], "extensions": 3}
     assert msg["args"] == [world] and r.get_json()["variable"]["zone"] == "eu"
@@ -115,12 +115,13 @@ def test_up_to_the_limit_it_is_done_in_the_request(client, admin, rdb, world, br
     assert teams(rdb, world) == ["c", "c", "c"] and flushes() == [(world, NAMES)]
     r = client.patch(f"/api/v1/domains/{world}", json={"variable": {"zone": "us"}}, headers=admin)
     assert r.status_code == 200 and "mirror" not in r.get_json()
-    assert broker(effects.MIRROR_TEMPLATE_TASK) == broker(effects.REMIRROR_DOMAIN_TASK) == []
+    assert broker(tasknames.DIRECTORY_MIRROR_TEMPLATE) == []
+    assert broker(tasknames.DIRECTORY_REMIRROR_DOMAIN) == []
 
 
 def test_an_unchanged_template_queues_nothing(client, admin, world, broker):
     r = client.patch("/api/v1/templates/agents", json={"variable": {"team": "a"}}, headers=admin)
-    assert r.status_code == 200 and broker(effects.MIRROR_TEMPLATE_TASK) == []
+    assert r.status_code == 200 and broker(tasknames.DIRECTORY_MIRROR_TEMPLATE) == []
 
 
 def test_with_the_broker_down_it_is_done_in_the_request(app, settings, client, admin, rdb,
@@ -145,6 +146,6 @@ def test_the_task_is_registered_and_routed(app):
     import celeryconfig
 
     celery = app.extensions["celery"]
-    for name in (effects.MIRROR_TEMPLATE_TASK, effects.REMIRROR_DOMAIN_TASK):
+    for name in (tasknames.DIRECTORY_MIRROR_TEMPLATE, tasknames.DIRECTORY_REMIRROR_DOMAIN):
         assert name in celery.tasks
         assert celeryconfig.task_routes[name] == {"queue": "celery"}

@@ -20,6 +20,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
+from app import tasknames
 from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action
@@ -79,7 +80,7 @@ def _attempt(task, step, action_id: str):
         raise
 
 
-@shared_task(bind=True, name="fscti.actions.supervise", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_SUPERVISE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def supervise(self, action_id: str) -> None:
     """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
@@ -88,14 +89,14 @@ def supervise(self, action_id: str) -> None:
         settle.apply_async(args=[action_id], countdown=POLL_FIRST)
 
 
-@shared_task(bind=True, name="fscti.actions.mode", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_MODE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def mode(self, action_id: str) -> None:
     """Send the eavesdrop-command event switching a running supervision's mode."""
     _attempt(self, runner.run_mode, action_id)
 
 
-@shared_task(bind=True, name="fscti.actions.hangup", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_HANGUP, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def hangup(self, action_id: str) -> None:
     """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill); a bond or a
@@ -103,7 +104,7 @@ def hangup(self, action_id: str) -> None:
     _attempt(self, hangup_runner.run_hangup, action_id)
 
 
-@shared_task(name="fscti.actions.settle", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.ACTIONS_SETTLE, acks_late=True, ignore_result=True,
              time_limit=30, soft_time_limit=20)
 def settle(action_id: str, poll: float = POLL_FIRST) -> None:
     """End a `sent` supervise action from its BACKGROUND_JOB result, or look again later."""
