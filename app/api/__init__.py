@@ -28,7 +28,7 @@ PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
     ("app.metrics.views", "bp"),
     ("app.directory.views", "bp"),
-    ("app.api.gateway", "bp"),
+    ("app.api.httpcli", "bp"),
     ("app.api.docs", "bp"),
 ]
 

@@ -1,4 +1,4 @@
-"""The /cli gateway, compatible with mod_cti's httpcli (SPEC §5), and FreeSWITCH's clock.
+"""The /cli gateway, compatible with mod_cti's httpcli (SPEC §5).
 
 Nothing a caller sends is forwarded as text. The mod_cti request forms are parsed into
 structured parts, each part passes its whitelist, and the command is rebuilt by the
@@ -33,6 +33,7 @@ from app.config import CLI_COMMANDS
 from app.esl import commands
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
+from app.services.nodes import NodeUnavailable, Refused, named
 from app.state.calls import find_call
 
 ARG_MAX = 1024
@@ -44,14 +45,8 @@ _APP_RE = re.compile(r"&(?P<app>[a-z_]+)\((?P<uuid>[^()]*)\)")
 _INLINE_APP_RE = re.compile(r"(?P<app>[a-z_]+):(?P<uuid>.*)")
 
 
-class GatewayError(Exception):
+class GatewayError(Refused):
     """A request the gateway refuses; `status` is the HTTP status, the message says why."""
-
-    status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class BadArgument(GatewayError):
@@ -60,16 +55,6 @@ class BadArgument(GatewayError):
 
 class NotAllowed(GatewayError):
     status = 403
-
-
-class UnknownNode(GatewayError):
-    """A `node` that names no configured node: like any unknown name, a 404."""
-
-    status = 404
-
-
-class NodeUnavailable(GatewayError):
-    status = 503
 
 
 @dataclass
@@ -232,10 +217,7 @@ def route(plan_: Plan, node: str | None):
     if not settings.freeswitch:
         raise NodeUnavailable("no FreeSWITCH node is configured")
     if node:
-        found = settings.node(node)
-        if found is None:
-            raise UnknownNode(f"unknown node {node[:64]!r}")
-        return found
+        return named(settings, node)
     if plan_.target_uuid:
         call = find_call(plan_.target_uuid)
         if call is not None and settings.node(call.get("node") or "") is not None:
@@ -256,27 +238,3 @@ def execute(plan_: Plan, node) -> tuple[str, str | None]:
     except EslUnavailable as exc:
         raise NodeUnavailable(f"FreeSWITCH node {node.name} is unavailable: {exc}") from exc
 
-
-def server_time(node_name: str | None = None) -> tuple[str, str]:
-    """(node, `strmicroepoch` text): the named node, else the first configured node that answers."""
-    settings = current_app.config["FSCTI"]
-    if node_name:
-        node = settings.node(node_name)
-        if node is None:
-            raise UnknownNode(f"unknown node {node_name[:64]!r}")
-        nodes = [node]
-    else:
-        nodes = list(settings.freeswitch)
-    if not nodes:
-        raise NodeUnavailable("no FreeSWITCH node is configured")
-    errors = []
-    for node in nodes:
-        try:
-            text = esl_pool().api(node, commands.strmicroepoch())
-        except (EslUnavailable, EslCommandError) as exc:
-            errors.append(f"{node.name}: {exc}")
-            continue
-        if text.strip().isdigit():
-            return node.name, text.strip()
-        errors.append(f"{node.name}: unexpected reply {text[:40]!r}")
-    raise NodeUnavailable("no FreeSWITCH clock available (" + "; ".join(errors) + ")")
