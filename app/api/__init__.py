@@ -17,7 +17,7 @@ API_BLUEPRINTS = [
     ("app.api.extension", "blp"),
     ("app.api.registration", "blp"),
     ("app.api.call", "blp"),
-    ("app.api.actions", "blp"),
+    ("app.api.action", "blp"),
     ("app.api.audit", "blp"),
     ("app.api.time", "blp"),
     ("app.api.health", "blp"),

@@ -4,7 +4,8 @@ import pytest
 from app.config import ConfigError, Settings, _actions_defaults
 from app.esl import commands as c
 from app.esl.commands import ApiCommand, InvalidArgument
-from app.services.supervision import MODES, mode_command, supervise_command
+from app.services.supervision import mode_command, supervise_command
+from app.supervision import MODES
 from tests.support.hostile import HOSTILE
 
 T = "17583c94-c7fd-4ccc-9410-abfaf69e2e88"

@@ -24,8 +24,8 @@ from app import tasknames
 from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action
-from app.services import action_runner as runner
-from app.services import hangup_runner
+from app.services import action_state, hangup_runner
+from app.services import supervise_runner as runner
 
 log = logging.getLogger("fscti.actions")
 
@@ -51,12 +51,13 @@ def _unreachable(task, action_id: str, exc: EslUnavailable):
     attempt = task.request.retries + 1
     limit = int(cfg["max_retries"])
     if task.request.retries >= limit:
-        runner.gave_up(action_id, f"FreeSWITCH node unreachable after {attempt} attempt(s): {exc}")
+        action_state.gave_up(action_id,
+                             f"FreeSWITCH node unreachable after {attempt} attempt(s): {exc}")
         log.error("action %s failed: node unreachable after %d attempts (%s)", action_id,
                   attempt, exc)
         return None
     countdown = backoff(task.request.retries, cfg["retry_backoff"], cfg["retry_backoff_max"])
-    runner.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
+    action_state.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
     log.warning("action %s: node unreachable (%s), retry %d/%d in %.2fs", action_id, exc,
                 attempt, limit, countdown)
     raise task.retry(exc=exc, countdown=countdown, max_retries=limit)
@@ -74,7 +75,7 @@ def _attempt(task, step, action_id: str):
         reason = ("took longer than the task's time limit" if isinstance(exc, SoftTimeLimitExceeded)
                   else f"internal error: {type(exc).__name__}: {exc}")
         try:
-            runner.gave_up(action_id, reason)
+            action_state.gave_up(action_id, reason)
         except Exception:  # SQL itself is down: the original error is the one to report
             log.exception("action %s: could not record the failure", action_id)
         raise

@@ -3,7 +3,7 @@
 Order (STYLE §3): every argument passes the whitelists and the command is built once (so bad
 input is a 4xx now, never a failure later) → the Action row and its audit row are committed →
 the Celery task is queued (queue `actions`). workers/tasks/actions.py runs it through
-app/services/action_runner.py, which rebuilds the command from the stored parameters.
+app/services/supervise_runner.py (a hang-up: hangup_runner.py), which rebuilds the command from the stored parameters.
 
 Which node: the one holding the call in the live state (D's `find_call`/`calls_of`); a
 `node` given by the caller wins; a call the state does not know needs `node` unless only
@@ -23,8 +23,9 @@ from app.extensions import db
 from app.models import Action
 from app.names import is_domain, is_extension, is_uuid
 from app.services import audit
-from app.services.action_runner import settle
-from app.services.supervision import MODES, mode_command, supervise_command
+from app.services.supervise_runner import settle
+from app.services.supervision import mode_command, supervise_command
+from app.supervision import MODES
 from app.state.calls import calls_of, find_call
 
 log = logging.getLogger("fscti.actions")
