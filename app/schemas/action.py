@@ -2,7 +2,7 @@
 from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.esl.commands import HANGUP_CAUSES
+from app.esl.supervisor_commands import HANGUP_CAUSES
 from app.names import is_domain, is_extension
 from app.schemas import patterns
 from app.schemas.common import StrictBoolean, query_text, whitelisted

@@ -18,7 +18,8 @@ from flask import current_app
 
 from app import tasknames
 from app.errors import BadRequest, Conflict, NotFound, Unavailable, ValidationFailed
-from app.esl import commands
+from app.esl import commands, supervisor_commands
+from app.esl.command_types import InvalidArgument
 from app.extensions import db
 from app.models import Action
 from app.names import is_domain, is_extension, is_uuid
@@ -76,7 +77,7 @@ def _node_for(call: dict | None, node: str | None) -> str:
                    {"node": ["required when the call is unknown and several nodes are configured"]})
 
 
-def _invalid(exc: commands.InvalidArgument, field: str | None = None):
+def _invalid(exc: InvalidArgument, field: str | None = None):
     return ValidationFailed("invalid input: see details", {field or exc.argument: [exc.reason]})
 
 
@@ -134,7 +135,7 @@ def supervise(actor: str, uuid: str, supervisor: str, mode: str = "listen",
     timeout = _settings().actions["originate_timeout"]
     try:
         cmd = supervise_command(mode, supervisor, domain, uuid, leg, timeout, dtmf)
-    except commands.InvalidArgument as exc:
+    except InvalidArgument as exc:
         raise _invalid(exc, {"target_uuid": "uuid"}.get(exc.argument)) from exc
     params = {"mode": mode, "hears": MODES[mode].hears, "current_mode": mode,
               "supervisor": supervisor, "domain": domain, "dtmf": bool(dtmf), "timeout": timeout,
@@ -190,11 +191,11 @@ def _kills(calls: list[dict], cause: str | None) -> list[str]:
         if call.get("node") is None:
             sent.append(f"api {commands.uuid_exists(uuid)}")
         if not call.get("bond"):
-            sent.append(f"api {commands.uuid_getvar(uuid, 'signal_bond')}")
+            sent.append(f"api {supervisor_commands.uuid_getvar(uuid, 'signal_bond')}")
         for leg in [uuid] + ([call["bond"]] if call.get("bond") else []):
             try:
-                sent.append(f"api {commands.uuid_kill(leg, cause)}")
-            except commands.InvalidArgument as exc:
+                sent.append(f"api {supervisor_commands.uuid_kill(leg, cause)}")
+            except InvalidArgument as exc:
                 raise _invalid(exc, "cause" if exc.argument == "cause" else None) from exc
     return sent
 

@@ -18,7 +18,7 @@ import logging
 
 from flask import current_app
 
-from app.esl import commands
+from app.esl import commands, supervisor_commands
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
 from app.extensions import db
@@ -67,7 +67,7 @@ def run_hangup(action_id: str) -> Action | None:
             lines.append(line)
             _remember(action, calls)
         for uuid in [call["uuid"]] + ([call["bond"]] if call.get("bond") else []):
-            cmd = commands.uuid_kill(uuid, cause)
+            cmd = supervisor_commands.uuid_kill(uuid, cause)
             try:
                 reply = esl_pool().api(node, cmd).strip()
             except EslCommandError as exc:
@@ -110,7 +110,7 @@ def _locate(uuid: str):
 
 def _ask_bond(node, uuid: str) -> tuple[str | None, str]:
     """(the leg's signal_bond uuid or None, the line for the reply) from `uuid_getvar`."""
-    cmd = commands.uuid_getvar(uuid, BOND_VARIABLE)
+    cmd = supervisor_commands.uuid_getvar(uuid, BOND_VARIABLE)
     try:
         reply = esl_pool().api(node, cmd).strip()
     except EslCommandError as exc:

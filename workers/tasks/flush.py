@@ -38,6 +38,7 @@ from flask import current_app
 
 from app import quiet, tasknames
 from app.esl import commands
+from app.esl.command_types import ApiCommand
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
 from app.names import is_domain, is_extension
@@ -48,7 +49,7 @@ FLUSH_KEYS = ("id", "number-alias")
 MAX_RETRIES = 12
 
 
-def flush_commands(domain: str, users) -> list[commands.ApiCommand]:
+def flush_commands(domain: str, users) -> list[ApiCommand]:
     """The `xml_flush_cache` commands for these names: each name under both keys, deduplicated."""
     out, seen = [], set()
     for user in users:
