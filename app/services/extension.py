@@ -115,7 +115,8 @@ def _after_write(domain: Domain, ext: Extension, before: dict | None) -> None:
         effects.enqueue_flush(domain.name, names)
 
 
-def _apply(ext: Extension, values: dict) -> None:
+def apply_values(ext: Extension, values: dict) -> None:
+    """Set an extension's stored fields from the values `prepare` returned."""
     ext.template = values["template"]
     for key in ("enabled", "param", "variable", "attribute", "number_alias"):
         setattr(ext, key, values[key])
@@ -128,7 +129,7 @@ def create_extension(domain_name: str, data: dict) -> tuple[Domain, Extension]:
     values = prepare(domain, name, None, data, merge=False)
     check_unique(domain, name, values["number_alias"], None)
     ext = Extension(domain_id=domain.id, name=name)
-    _apply(ext, values)
+    apply_values(ext, values)
     db.session.add(ext)
     commit(f"extension '{name}'")
     _after_write(domain, ext, None)
@@ -167,7 +168,7 @@ def _update(domain: Domain, ext: Extension, data: dict, merge: bool) -> Extensio
     if old == values:
         return ext  # idempotent: nothing to write, mirror or flush
     check_unique(domain, ext.name, values["number_alias"], ext.id)
-    _apply(ext, values)
+    apply_values(ext, values)
     commit(f"extension '{ext.name}'")
     _after_write(domain, ext, before)
     return ext

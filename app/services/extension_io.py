@@ -14,7 +14,7 @@ from app.models import Extension, Template
 from app.schemas.extension import MAX_IMPORT_ROWS, ExtensionCreate
 from app.services import effects
 from app.services.common import commit, get_domain
-from app.services.extension import _apply, prepare
+from app.services.extension import apply_values, prepare
 
 # CSV: one row per extension; columns name, template, enabled, then `param.<name>`,
 # `variable.<name>`, `attribute.<name>`. An empty cell means "not set"; these two cells
@@ -233,7 +233,7 @@ def _write(domain, prepared: list, current: dict) -> dict:
             before = effective(ext)
             if effects.cached(before):
                 flush.extend(effects.lookup_names(ext, before))
-        _apply(ext, values)
+        apply_values(ext, values)
         objects.append(ext)
     session = db.session()
     session.expire_on_commit = False  # the mirror reads these objects right after the commit
