@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app.esl.supervisor_commands import HANGUP_CAUSES
 from app.names import is_domain, is_extension
 from app.schemas import patterns
-from app.schemas.common import StrictBoolean, query_text, whitelisted
+from app.schemas.fields import StrictBoolean, query_text, whitelisted
 from app.schemas.out import Moment
 from app.supervision import MODES
 

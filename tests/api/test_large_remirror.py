@@ -1,6 +1,6 @@
 """A template or domain with many dependents is re-mirrored by a task, not in the request.
 
-Up to effects.INLINE_MIRROR_MAX dependents (2000) the request re-mirrors them itself (200);
+Up to mirror_flush.INLINE_MIRROR_MAX dependents (2000) the request re-mirrors them itself (200);
 beyond, it answers 202 with `mirror` naming the queued task, whose message is read from the
 real broker and run here with exactly its arguments: re-mirror first, then the cache flush.
 The limit is lowered to 2 so that three extensions are "many".
@@ -13,7 +13,7 @@ import pytest
 import redis as redis_lib
 
 from app import create_app, tasknames
-from app.services import effects
+from app.services import mirror_flush
 from app.state import keys
 from tests.support.directory_api import flushes, mirrored  # noqa: F401  (flushes: a fixture)
 from tests.support.factories import mk_domain, mk_ext, mk_template
@@ -51,7 +51,7 @@ def broker(settings):
 @pytest.fixture
 def world(client, admin, monkeypatch):
     """Three extensions of one cached template; more than the (lowered) inline limit."""
-    monkeypatch.setattr(effects, "INLINE_MIRROR_MAX", 2)
+    monkeypatch.setattr(mirror_flush, "INLINE_MIRROR_MAX", 2)
     mk_domain(client, admin)
     mk_template(client, admin, "agents", variable={"team": "a"}, attribute={"cacheable": "10000"})
     for name in NAMES:
@@ -107,7 +107,7 @@ def test_a_domain_with_many_extensions_is_re_mirrored_by_its_task(client, admin,
 
 def test_up_to_the_limit_it_is_done_in_the_request(client, admin, rdb, world, broker, flushes,
                                                    monkeypatch, app_ctx):
-    monkeypatch.setattr(effects, "INLINE_MIRROR_MAX", 3)
+    monkeypatch.setattr(mirror_flush, "INLINE_MIRROR_MAX", 3)
     flushes()
     r = client.put("/api/v1/templates/agents", headers=admin, json={
         "variable": {"team": "c"}, "attribute": {"cacheable": "10000"}})

@@ -58,7 +58,7 @@ def mirror_template(template_id: int, flush: dict | None = None) -> dict:
     template's attributes before and after the change), then queue the cache flush of every
     dependent FreeSWITCH may have cached (after the mirror, so it cannot re-cache old values)."""
     from app.directory.mirror import mirror_template as remirror
-    from app.services.effects import flush_template_dependents
+    from app.services.mirror_flush import flush_template_dependents
 
     mirrored = remirror(template_id)
     flushed = 0
@@ -77,7 +77,7 @@ def remirror_domain(domain: str) -> dict:
 
     from app.extensions import db
     from app.models import Domain
-    from app.services.effects import remirror_domain as remirror
+    from app.services.mirror_flush import remirror_domain as remirror
 
     row = db.session.execute(select(Domain).where(Domain.name == domain)).scalar_one_or_none()
     if row is None:

@@ -22,7 +22,7 @@ from app.directory import mirror
 from app.directory.effective import effective, merge_section
 from app.extensions import db
 from app.models import Domain, Extension
-from app.services.common import iter_extensions
+from app.services.sql import iter_extensions
 
 log = logging.getLogger(__name__)
 
