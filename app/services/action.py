@@ -3,7 +3,8 @@
 Order (STYLE §3): every argument passes the whitelists and the command is built once (so bad
 input is a 4xx now, never a failure later) → the Action row and its audit row are committed →
 the Celery task is queued (queue `actions`). workers/tasks/actions.py runs it through
-app/services/supervise_runner.py (a hang-up: hangup_runner.py), which rebuilds the command from the stored parameters.
+app/services/supervise_runner.py (a hang-up: hangup_runner.py), which rebuilds the command
+from the stored parameters.
 
 Which node: the one holding the call in the live state (D's `find_call`/`calls_of`); a
 `node` given by the caller wins; a call the state does not know needs `node` unless only

@@ -68,9 +68,11 @@ def start_supervise(action_id: str) -> Action | None:
         action_state.on_wire(action)
     except EslCommandError as exc:
         # The bgapi itself was refused (not the originate): permanent.
-        return action_state.finish(action.id, ("sending",), "failed", exc.reply.strip(), exc.reply.strip())
+        reply = exc.reply.strip()
+        return action_state.finish(action.id, ("sending",), "failed", reply, reply)
     params = dict(p, sent_at=time.time())
-    return action_state.move_commit(action.id, ("sending",), {"state": "sent", "error": None, "params": params})
+    return action_state.move_commit(action.id, ("sending",),
+                                    {"state": "sent", "error": None, "params": params})
 
 
 def _resume(action_id: str) -> Action | None:
@@ -113,7 +115,8 @@ def settle(action: Action, client=None) -> bool:
         # `+OK <uuid of the new leg>`: our origination_uuid, unless FreeSWITCH chose another.
         leg = body[3:].strip()
         extra = {"leg_uuid": leg} if is_uuid(leg) else {}
-        done = action_state.finish(action.id, ("sent",), "succeeded", body, None, params=params, **extra)
+        done = action_state.finish(action.id, ("sent",), "succeeded", body, None, params=params,
+                                   **extra)
     else:
         # `-ERR <CAUSE>` (USER_NOT_REGISTERED, NO_ANSWER, USER_BUSY...) or `-USAGE`: final.
         reason = body[5:].strip() if body.startswith("-ERR ") else (body or "empty reply")
@@ -155,7 +158,8 @@ def run_mode(action_id: str) -> Action | None:
         reply = esl_pool().sendevent(node, mode_command(mode, action.leg_uuid)).strip()
         action_state.on_wire(action)
     except EslCommandError as exc:
-        return action_state.finish(action.id, ("running",), "failed", exc.reply.strip(), exc.reply.strip())
+        reply = exc.reply.strip()
+        return action_state.finish(action.id, ("running",), "failed", reply, reply)
     done = action_state.finish(action.id, ("running",), "succeeded", reply, None)
     parent = db.session.get(Action, action.params["supervision_id"])
     if parent is not None:
