@@ -6,7 +6,7 @@ So a name listed here, in any letter case, is stored in its canonical lowercase 
 other name keeps its spelling; two names of one section equal ignoring case are refused.
 Folding happens on write, so the directory hot path reads canonical rows and never folds.
 """
-from app.schemas.rules import RULES, SECRET_NAMES
+from app.schemas.section_rules import RULES, SECRET_NAMES
 
 # mod_sofia: user params of the registration / INVITE auth, and the registration controls
 # (sip-* params and `register-gateway` are copied into the registration's variables).
@@ -37,7 +37,7 @@ OTHER = {
 # Canonical names of params and variables (FreeSWITCH matches either section ignoring case).
 KNOWN = frozenset(SOFIA | VOICEMAIL | OTHER | SECRET_NAMES
                   | {name for section, name in RULES if section != "attribute"})
-# Attributes fscti knows; the reserved ones are refused in any letter case (rules.py).
+# Attributes fscti knows; the reserved ones are refused in any letter case (section_rules.py).
 KNOWN_ATTRIBUTES = frozenset({name for section, name in RULES if section == "attribute"})
 # Families matched by prefix (`strncasecmp`): only the prefix is folded, the rest names a
 # channel variable of the outgoing leg and keeps its spelling.

@@ -13,8 +13,9 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-from app import quiet
+from app import quiet, tasknames
 from app.esl import commands
+from app.esl.command_types import ApiCommand
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
 from app.names import is_domain, is_extension
@@ -23,10 +24,9 @@ log = logging.getLogger("fscti.flush")
 
 FLUSH_KEYS = ("id", "number-alias")
 MAX_RETRIES = 12
-NODE_TASK = "fscti.directory.flush_cache_node"
 
 
-def flush_commands(domain: str, users) -> list[commands.ApiCommand]:
+def flush_commands(domain: str, users) -> list[ApiCommand]:
     """The `xml_flush_cache` commands for these names: each name under both keys, deduplicated."""
     out, seen = [], set()
     for user in users:
@@ -50,7 +50,7 @@ def _valid(domain, users) -> list[str]:
     return list(dict.fromkeys(u for u in users if is_extension(u)))
 
 
-@shared_task(name="fscti.directory.flush_cache", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.DIRECTORY_FLUSH_CACHE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def flush_cache(domain: str, users: list[str]) -> dict:
     """Fan out: one `fscti.directory.flush_cache_node` task per configured FreeSWITCH node."""
@@ -89,9 +89,10 @@ def _target(settings, node_name: str, address: str | None, domain: str, users):
     return node
 
 
-@shared_task(bind=True, name=NODE_TASK, acks_late=True, ignore_result=True,
-             autoretry_for=(EslUnavailable,), retry_backoff=True, retry_backoff_max=300,
-             retry_jitter=True, max_retries=MAX_RETRIES, time_limit=120, soft_time_limit=100)
+@shared_task(bind=True, name=tasknames.DIRECTORY_FLUSH_CACHE_NODE, acks_late=True,
+             ignore_result=True, autoretry_for=(EslUnavailable,), retry_backoff=True,
+             retry_backoff_max=300, retry_jitter=True, max_retries=MAX_RETRIES, time_limit=120,
+             soft_time_limit=100)
 def flush_cache_node(self, node_name: str, domain: str, users: list[str],
                      address: str | None = None) -> dict:
     """Send every flush command to one node; retried with backoff while it is unreachable."""
