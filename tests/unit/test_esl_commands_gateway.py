@@ -1,7 +1,7 @@
 """The builders added for the /cli gateway and supervisor actions: exact strings, hostile input."""
 import pytest
 
-from app.config import ConfigError, Settings, _actions_defaults
+from app.config import ConfigError, Settings, actions_section
 from app.esl import commands as c
 from app.esl import supervisor_commands as sc
 from app.esl.command_types import ApiCommand, InvalidArgument
@@ -107,4 +107,4 @@ def test_actions_settings(tmp_path):
 ])
 def test_bad_actions_settings_are_refused(section):
     with pytest.raises(ConfigError, match="actions."):
-        _actions_defaults(section)
+        actions_section(section)
