@@ -4,6 +4,8 @@ The beat schedule is data here, in one place.
 """
 from datetime import timedelta
 
+from app import tasknames
+
 # Task modules, one per job.
 include = [
     "workers.tasks.mirror",
@@ -31,30 +33,30 @@ worker_hijack_root_logger = False
 
 # Queues: `events` (ingest, latency-sensitive), `actions` (supervisor), default `celery` (maintenance).
 task_routes = {
-    "fscti.directory.rebuild": {"queue": "celery"},
-    "fscti.directory.reconcile": {"queue": "celery"},
-    "fscti.directory.repair_extensions": {"queue": "celery"},
-    "fscti.directory.mirror_template": {"queue": "celery"},
-    "fscti.directory.remirror_domain": {"queue": "celery"},
-    "fscti.directory.flush_cache": {"queue": "celery"},
-    "fscti.directory.flush_cache_node": {"queue": "celery"},
-    "fscti.ingest.events": {"queue": "events"},
-    "fscti.state.resync": {"queue": "events"},
-    "fscti.state.tick": {"queue": "celery"},
-    "fscti.redis.heal": {"queue": "celery"},
-    "fscti.actions.supervise": {"queue": "actions"},
-    "fscti.actions.mode": {"queue": "actions"},
-    "fscti.actions.hangup": {"queue": "actions"},
-    "fscti.actions.settle": {"queue": "actions"},
+    tasknames.DIRECTORY_REBUILD: {"queue": "celery"},
+    tasknames.DIRECTORY_RECONCILE: {"queue": "celery"},
+    tasknames.DIRECTORY_REPAIR_EXTENSIONS: {"queue": "celery"},
+    tasknames.DIRECTORY_MIRROR_TEMPLATE: {"queue": "celery"},
+    tasknames.DIRECTORY_REMIRROR_DOMAIN: {"queue": "celery"},
+    tasknames.DIRECTORY_FLUSH_CACHE: {"queue": "celery"},
+    tasknames.DIRECTORY_FLUSH_CACHE_NODE: {"queue": "celery"},
+    tasknames.INGEST_EVENTS: {"queue": "events"},
+    tasknames.STATE_RESYNC: {"queue": "events"},
+    tasknames.STATE_TICK: {"queue": "celery"},
+    tasknames.REDIS_HEAL: {"queue": "celery"},
+    tasknames.ACTIONS_SUPERVISE: {"queue": "actions"},
+    tasknames.ACTIONS_MODE: {"queue": "actions"},
+    tasknames.ACTIONS_HANGUP: {"queue": "actions"},
+    tasknames.ACTIONS_SETTLE: {"queue": "actions"},
 }
 
 beat_schedule = {
     # SQL vs Redis drift of the directory mirror (lost writes, flushed Redis, strays).
-    "directory-reconcile": {"task": "fscti.directory.reconcile", "schedule": timedelta(minutes=5),
+    "directory-reconcile": {"task": tasknames.DIRECTORY_RECONCILE, "schedule": timedelta(minutes=5),
                             "options": {"expires": 240}},
     # The tick also checks Redis's generation marker first (data lost: heal it, docs/redis-loss.md).
     # Live state upkeep: binding expiry sweep, stale calls, periodic resync; each step runs
     # when due by the `state` settings (sweep_interval, resync_interval), checked every tick.
-    "state-tick": {"task": "fscti.state.tick", "schedule": timedelta(seconds=5),
+    "state-tick": {"task": tasknames.STATE_TICK, "schedule": timedelta(seconds=5),
                    "options": {"expires": 4}},
 }

@@ -59,9 +59,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
     from app.errors import register_error_handlers
     from app.api import register_blueprints
+    from app.celery_init import init_celery
     from app.cli import register_cli
     from app.console import register_console
-    from app.queue import init_celery
 
     register_error_handlers(app)
     register_blueprints(app, rest_api)

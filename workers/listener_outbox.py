@@ -25,12 +25,11 @@ import time
 
 import msgspec
 
-from app import metrics
+from app import metrics, tasknames
 from workers.ingest_codec import SERIALIZER
 
 log = logging.getLogger("fscti.listener")
 
-INGEST_TASK = "fscti.ingest.events"
 QUEUE = "events"
 
 
@@ -188,7 +187,7 @@ class Publisher(threading.Thread):
                                       ignore_result=True)
             else:
                 batch = msgspec.json.encode([it[1] for it in items]).decode()
-                self.celery.send_task(INGEST_TASK, args=[node, batch],
+                self.celery.send_task(tasknames.INGEST_EVENTS, args=[node, batch],
                                       serializer=SERIALIZER, queue=QUEUE, retry=False,
                                       ignore_result=True,
                                       argsrepr=f"({node!r}, <{len(items)} events>)",
@@ -222,7 +221,8 @@ class Publisher(threading.Thread):
                 ob.overflowed.discard(lost)
                 st = self.stats.get(lost)
                 ob.queues.setdefault(lost, collections.deque()).append(
-                    ("control", "fscti.state.resync", [lost, "overflow", st.core_uuid if st else None]))
+                    ("control", tasknames.STATE_RESYNC,
+                     [lost, "overflow", st.core_uuid if st else None]))
                 if st:
                     st.resyncs += 1
                 log.warning("%s: events were dropped while the outbox was full; resync queued", lost)

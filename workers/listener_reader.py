@@ -11,7 +11,7 @@ import random
 import threading
 import time
 
-from app import metrics, quiet
+from app import metrics, quiet, tasknames
 from app.esl import commands
 from app.esl.connection import EslClient
 from app.esl.errors import EslError
@@ -165,7 +165,8 @@ class NodeReader(threading.Thread):
 
     def _resync(self, reason: str, core: str | None) -> None:
         self.stats.resyncs += 1
-        self.outbox.put_control(self.node.name, "fscti.state.resync", [self.node.name, reason, core])
+        self.outbox.put_control(self.node.name, tasknames.STATE_RESYNC,
+                                [self.node.name, reason, core])
 
     def _core_uuid(self) -> str | None:
         """`global_getvar core_uuid` over a separate command connection (bounded); None if unknown."""

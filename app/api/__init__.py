@@ -12,12 +12,12 @@ API_PREFIX = "/api/v1/"
 
 # (module, attribute) of each /api/v1 blueprint, registered through flask-smorest.
 API_BLUEPRINTS = [
-    ("app.api.domains", "blp"),
-    ("app.api.templates", "blp"),
-    ("app.api.extensions", "blp"),
-    ("app.api.registrations", "blp"),
-    ("app.api.calls", "blp"),
-    ("app.api.actions", "blp"),
+    ("app.api.domain", "blp"),
+    ("app.api.template", "blp"),
+    ("app.api.extension", "blp"),
+    ("app.api.registration", "blp"),
+    ("app.api.call", "blp"),
+    ("app.api.action", "blp"),
     ("app.api.audit", "blp"),
     ("app.api.time", "blp"),
     ("app.api.health", "blp"),
@@ -28,7 +28,7 @@ PLAIN_BLUEPRINTS = [
     ("app.api.health", "bp"),
     ("app.metrics.views", "bp"),
     ("app.directory.views", "bp"),
-    ("app.api.gateway", "bp"),
+    ("app.api.httpcli", "bp"),
     ("app.api.docs", "bp"),
 ]
 

@@ -14,7 +14,7 @@ from apispec import BasePlugin
 
 from app.auth import view_role
 from app.schemas import patterns
-from app.schemas.common import Section
+from app.schemas.fields import Section
 from app.schemas.out import ErrorSchema
 from app.schemas.section_doc import section_schema
 

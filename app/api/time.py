@@ -1,10 +1,11 @@
 """/api/v1/time: FreeSWITCH's current microsecond clock (`strmicroepoch`)."""
 from flask_smorest import Blueprint
 
-from app.errors import NotFound, Unavailable, ValidationFailed
+from app.errors import NotFound, Unavailable
 from app.auth import require_role
 from app.schemas.action import TimeOut, TimeQuery
-from app.services.gateway import BadArgument, NodeUnavailable, UnknownNode, server_time
+from app.services.nodes import NodeUnavailable, UnknownNode
+from app.services.time import server_time
 
 blp = Blueprint("time", __name__, url_prefix="/api/v1", description=(
     "FreeSWITCH's clock, the one behind Event-Date-Timestamp and the call times: "
@@ -23,8 +24,6 @@ def fs_time(args):
         node, text = server_time(args["node"])
     except UnknownNode as exc:
         raise NotFound(exc.message, {"node": [exc.message]}) from exc
-    except BadArgument as exc:
-        raise ValidationFailed("invalid input: see details", {"node": [exc.message]}) from exc
     except NodeUnavailable as exc:
         raise Unavailable(exc.message) from exc
     return {"node": node, "timestamp": text, "microseconds": int(text)}

@@ -21,7 +21,7 @@ from app.config.console import console_section
 from app.config.gui import DEFAULT_CALL_FIELDS, gui_section
 from app.config.nodes import FreeSwitchNode, load_nodes
 from app.config.sections import (DEFAULT_ACTIONS, DEFAULT_LISTENER, DEFAULT_STATE,  # noqa: F401
-                                 _actions_defaults, _listener_defaults, _state_defaults,
+                                 actions_section, listener_section, state_section,
                                  esl_timeout, unreachable_log_interval)
 from app.config.web import DEFAULT_WEB, web_section
 
@@ -44,9 +44,9 @@ class Settings:
     port: int = 5000
     freeswitch: list[FreeSwitchNode] = field(default_factory=list)
     gui: dict = field(default_factory=lambda: gui_section(None))
-    state: dict = field(default_factory=lambda: _state_defaults(None))
-    listener: dict = field(default_factory=lambda: _listener_defaults(None, {}))
-    actions: dict = field(default_factory=lambda: _actions_defaults(None))
+    state: dict = field(default_factory=lambda: state_section(None))
+    listener: dict = field(default_factory=lambda: listener_section(None, {}))
+    actions: dict = field(default_factory=lambda: actions_section(None))
     cli_keys: list[str] = field(default_factory=list)
     cli_commands: list[str] = field(default_factory=lambda: list(DEFAULT_CLI_COMMANDS))
     directory_credentials: str = ""
@@ -93,9 +93,9 @@ class Settings:
             raise ConfigError("PORT: not a number") from exc
         s.freeswitch = load_nodes(data, env)
         s.gui = gui_section(data.get("gui"))
-        s.state = _state_defaults(data.get("state"))
-        s.listener = _listener_defaults(data.get("listener"), env)
-        s.actions = _actions_defaults(data.get("actions"))
+        s.state = state_section(data.get("state"))
+        s.listener = listener_section(data.get("listener"), env)
+        s.actions = actions_section(data.get("actions"))
         s.cli_keys, s.cli_commands = cli_section(data.get("cli"), env)
         directory = directory_section(data.get("directory"), env)
         s.directory_credentials = directory["credentials"]

@@ -15,7 +15,7 @@ DIRECTORY_DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/1
                            "::ffff:192.168.0.0/112")
 DIRECTORY_ANY = ("0.0.0.0/0", "::/0")
 
-# Gateway commands app/services/gateway.py can rebuild; `cli.commands` picks among them.
+# Gateway commands app/services/httpcli.py can rebuild; `cli.commands` picks among them.
 CLI_COMMANDS = ("cti_timestamp", "uuid_kill", "show", "status", "bgapi", "api")
 DEFAULT_CLI_COMMANDS = ["cti_timestamp", "bgapi", "uuid_kill", "show", "status"]
 # A gateway key travels in a URL and guards hang-ups: short ones are guessed.

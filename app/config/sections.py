@@ -19,7 +19,7 @@ DEFAULT_STATE = {
 }
 
 
-def _state_defaults(state: dict | None) -> dict:
+def state_section(state: dict | None) -> dict:
     """The `state` section with defaults; numbers must be positive."""
     out = dict(DEFAULT_STATE)
     out["channel_variables"] = list(DEFAULT_STATE["channel_variables"])
@@ -58,7 +58,7 @@ DEFAULT_LISTENER = {
 _LISTENER_DECODERS = ("frames", "esl")
 
 
-def _listener_defaults(listener: dict | None, env) -> dict:
+def listener_section(listener: dict | None, env) -> dict:
     """The `listener` section with defaults and FSCTI_LISTENER_* overrides; numbers must be > 0."""
     out = dict(DEFAULT_LISTENER)
     given = section(listener, "listener")
@@ -94,7 +94,7 @@ DEFAULT_ACTIONS = {
 }
 
 
-def _actions_defaults(actions: dict | None) -> dict:
+def actions_section(actions: dict | None) -> dict:
     """The `actions` section with defaults; every value a number in its range."""
     out = dict(DEFAULT_ACTIONS)
     for key, value in section(actions, "actions").items():

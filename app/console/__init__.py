@@ -1,6 +1,6 @@
-"""The live supervisor console at /console (issue 10; operators' guide: docs/console.md).
+"""The live supervisor console at /console (operators' guide: docs/console.md).
 
-views.py: pages, sign-in, the event stream, the actions (through app/services/actions.py);
+views.py: pages, sign-in, the event stream, the actions (through app/services/action.py);
 sessions.py: token → session cookie, CSRF; model.py: the rows, read from the Redis keys of
 docs/redis-keys.md; hub.py: one Redis subscriber per process, coalescing the state's change
 feed for every connected console; supervisions.py: who supervises whom.

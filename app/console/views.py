@@ -9,7 +9,7 @@
     POST /console/api/supervisions/<id>/mode   {mode}                   (supervisor, CSRF)
     GET  /console/api/actions/<id>             an action's progress      (supervisor)
 
-The actions go through app/services/actions.py, as /api/v1 does: the same checks, the same
+The actions go through app/services/action.py, as /api/v1 does: the same checks, the same
 Action rows, the same audit (the actor is the signed-in token, `token:<name>`).
 """
 from __future__ import annotations
@@ -30,10 +30,10 @@ from app.errors import BadRequest, Unauthorized, Unavailable, ValidationFailed
 from app.extensions import db, redis_ext
 from app.names import is_domain
 from app.schemas.action import HangupIn, ModeIn, SuperviseIn
-from app.services import actions as svc
+from app.services import action as svc
 from app.services import audit
-from app.services.supervision import MODES
 from app.state import keys
+from app.supervision import MODES
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")

@@ -11,14 +11,13 @@ import queue
 import threading
 import time
 
+from app import tasknames
+
 log = logging.getLogger(__name__)
 
 DEDUPE_SECONDS = 30.0
 MAX_PENDING = 10000
 MAX_NAMES_PER_TASK = 200
-
-TASK_EXTENSIONS = "fscti.directory.repair_extensions"
-TASK_REBUILD = "fscti.directory.rebuild"
 
 
 class RepairQueue:
@@ -56,12 +55,13 @@ class RepairQueue:
         """Ask for a repair of these extensions of a domain (never blocks, never raises)."""
         names = [n for n in names if self._fresh(("x", domain, n))]
         for i in range(0, len(names), MAX_NAMES_PER_TASK):
-            self._put(app, (TASK_EXTENSIONS, [domain, names[i:i + MAX_NAMES_PER_TASK]]))
+            batch = names[i:i + MAX_NAMES_PER_TASK]
+            self._put(app, (tasknames.DIRECTORY_REPAIR_EXTENSIONS, [domain, batch]))
 
     def domain(self, app, domain: str) -> None:
         """Ask for a rebuild of one domain (its mirror is missing)."""
         if self._fresh(("d", domain)):
-            self._put(app, (TASK_REBUILD, [domain]))
+            self._put(app, (tasknames.DIRECTORY_REBUILD, [domain]))
 
     def _put(self, app, item) -> None:
         try:

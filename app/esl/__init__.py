@@ -2,7 +2,7 @@
 
 - `app.esl.commands`   one whitelisted builder per command (ApiCommand / SocketCommand);
                        call control in `app.esl.supervisor_commands`, the types and the
-                       whitelists in `app.esl.command_types` (all importable from commands).
+                       whitelists in `app.esl.command_types`.
 - `app.esl.connection` EslClient: one command connection (api, bgapi, sendevent, command).
 - `app.esl.pool`       esl_pool(): per-process cache of command connections per node.
 - `app.esl.errors`     EslUnavailable (retry), EslAuthFailed (a kind of it), EslCommandError (don't).

@@ -3,8 +3,7 @@
 Here: the directory, state, listener and gateway-read commands (cache flush, `show`, sofia
 status, clock, Core-UUID, event subscriptions). Call control (supervisor originates, the
 eavesdrop `sendevent`, `uuid_kill`) is in app/esl/supervisor_commands.py; the command types
-and the whitelists, and why there is no escaping, in app/esl/command_types.py. Every name of
-those two modules is importable from here as well.
+and the whitelists, and why there is no escaping, in app/esl/command_types.py.
 
 Builders return `ApiCommand` (the text after `api `/`bgapi `) or `SocketCommand` (a whole
 event-socket packet such as `event json ...` or `sendevent ...`, without its final blank
@@ -14,25 +13,9 @@ from __future__ import annotations
 
 import re
 
-from app.esl.command_types import (API_COMMAND_MAX, EVENT_PACKET_MAX, ApiCommand,  # noqa: F401
-                                   InvalidArgument, SocketCommand, domain_arg, extension_arg,
-                                   uuid_arg)
-from app.esl.supervisor_commands import (EAVESDROP_COMMANDS, GETVAR_VARIABLES,  # noqa: F401
-                                         HANGUP_CAUSES, ORIGINATE_VARIABLES, SUPERVISOR_APPS,
-                                         UNDEFINED, eavesdrop_command, originate_eavesdrop,
-                                         originate_supervisor, originate_three_way, uuid_getvar,
-                                         uuid_kill)
+from app.esl.command_types import (EVENT_PACKET_MAX, ApiCommand, InvalidArgument, SocketCommand,
+                                   domain_arg, extension_arg, uuid_arg)
 from app.names import is_safe_name
-
-__all__ = [
-    "ApiCommand", "SocketCommand", "InvalidArgument", "HANGUP_CAUSES", "ORIGINATE_VARIABLES",
-    "LISTENER_EVENTS", "LISTENER_CUSTOM_EVENTS", "EAVESDROP_COMMANDS",
-    "xml_flush_cache", "uuid_kill", "uuid_exists", "show_channels", "show_calls",
-    "show_registrations", "sofia_reg_xmlstatus", "strmicroepoch", "global_getvar_core_uuid",
-    "originate_eavesdrop", "originate_three_way", "eavesdrop_command", "event_subscriptions",
-    "SUPERVISOR_APPS", "SHOW_WHAT", "originate_supervisor", "show", "status",
-    "GETVAR_VARIABLES", "UNDEFINED", "uuid_getvar",
-]
 
 # The events the listener subscribes to (issue 3); CUSTOM subclasses go after `CUSTOM`.
 LISTENER_EVENTS = (

@@ -21,7 +21,7 @@ import select
 import socket
 import time
 
-from app.esl.commands import ApiCommand, InvalidArgument, SocketCommand
+from app.esl.command_types import ApiCommand, InvalidArgument, SocketCommand
 from app.esl.connect import open_esl
 from app.esl.errors import EslAuthFailed, EslCommandError, EslError, EslUnavailable
 from app.esl.watchdog import watchdog

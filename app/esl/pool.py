@@ -18,7 +18,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from app.esl.commands import InvalidArgument
+from app.esl.command_types import InvalidArgument
 from app.esl.connection import EslClient
 from app.esl.errors import EslCommandError
 

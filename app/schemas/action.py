@@ -1,13 +1,13 @@
-"""Supervisor actions as the API takes and shows them (app/services/actions.py)."""
+"""Supervisor actions as the API takes and shows them (app/services/action.py)."""
 from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.esl.commands import HANGUP_CAUSES
+from app.esl.supervisor_commands import HANGUP_CAUSES
 from app.names import is_domain, is_extension
 from app.schemas import patterns
-from app.schemas.common import StrictBoolean, query_text, whitelisted
+from app.schemas.fields import StrictBoolean, query_text, whitelisted
 from app.schemas.out import Moment
-from app.services.supervision import MODES
+from app.supervision import MODES
 
 MODE_HELP = "; ".join(f"`{m.name}`: {m.description}" for m in MODES.values())
 

@@ -3,7 +3,7 @@ from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.schemas.common import MAX_PER_PAGE, query_text
+from app.schemas.fields import MAX_PER_PAGE, query_text
 from app.schemas.out import Moment, page_of
 
 

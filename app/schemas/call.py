@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from app.names import is_domain, is_extension
 from app.schemas import patterns
-from app.schemas.common import query_text, whitelisted
+from app.schemas.fields import query_text, whitelisted
 
 US = "µs since the epoch on FreeSWITCH's clock, as a string; \"0\" = not yet"
 

@@ -3,9 +3,9 @@ from marshmallow import Schema, ValidationError, fields
 
 from app import names
 from app.schemas import patterns
-from app.schemas.common import NAME_FROM_URL, Section, StrictBoolean
+from app.schemas.fields import NAME_FROM_URL, Section, StrictBoolean
 from app.schemas.out import Masked, Moment, mirror_field, page_of
-from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
+from app.schemas.section_rules import PREPROCESS_MSG, preprocessor_bait
 
 
 class DomainName(fields.String):

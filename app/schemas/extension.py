@@ -3,9 +3,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app import names
 from app.schemas import patterns
-from app.schemas.common import NAME_FROM_URL, PageQuery, Section, StrictBoolean
+from app.schemas.fields import NAME_FROM_URL, PageQuery, Section, StrictBoolean
 from app.schemas.out import Entries, Masked, Moment, page_of
-from app.schemas.rules import PREPROCESS_MSG, preprocessor_bait
+from app.schemas.section_rules import PREPROCESS_MSG, preprocessor_bait
 from app.schemas.template import TemplateName
 
 MAX_IMPORT_ROWS = 50_000

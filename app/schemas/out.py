@@ -10,8 +10,8 @@ from datetime import timezone
 from flask import has_request_context, request
 from marshmallow import Schema, fields
 
-from app.schemas.common import redact
-from app.schemas.rules import MASK
+from app.schemas.secrets import redact
+from app.schemas.section_rules import MASK
 
 _SECRETS = "fscti.show_secrets"  # a WSGI environ key: per request, never shared
 
@@ -58,7 +58,7 @@ class Masked(Entries):
 
 
 class MirrorOut(Schema):
-    """A re-mirror handed to a task (app.services.effects.MirrorQueued)."""
+    """A re-mirror handed to a task (app.services.mirror_flush.MirrorQueued)."""
 
     status = fields.Constant("queued")
     task = fields.String(metadata={"description": "the Celery task name"})

@@ -28,5 +28,5 @@ UUID = names.UUID_RE.pattern
 
 # A query filter: no control character at all.
 QUERY_TEXT = r"^[^\u0000-\u001f\u007f]*$"
-# A directory value: no control character but TAB (app.schemas.rules), no preprocessor bait.
+# A directory value: no control character but TAB (app.schemas.section_rules), no preprocessor bait.
 VALUE_TEXT = "^" + NO_PREPROCESS + r"[^\u0000-\u0008\u000a-\u001f\u007f]*$"

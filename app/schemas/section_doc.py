@@ -1,16 +1,16 @@
 """What /openapi.json says about a `param`, `variable` or `attribute` object (OpenAPI 3.1).
 
-app/schemas/rules.py decides; this module only describes its rules in JSON Schema, as closely
-as JSON Schema can: names (`propertyNames`), the typed rules of known names
+app/schemas/section_rules.py decides; this module only describes its rules in JSON Schema, as
+closely as JSON Schema can: names (`propertyNames`), the typed rules of known names
 (`patternProperties`, in any letter case, as FreeSWITCH compares names), the names an owner
 may not set (`not: {}`), and the generic value rule for every other name. Where a rule cannot
 be written exactly (an IPv6 ACL in compressed form, any regular expression), the schema
 describes a safe subset and the description says what else is accepted.
-tests/unit/test_openapi_patterns.py holds this table to rules.RULES.
+tests/unit/test_openapi_patterns.py holds this table to section_rules.RULES.
 """
 from app.schemas import patterns
-from app.schemas.rules import (FORBIDDEN, INT32_MAX, INT64, MASK, MAX_ENTRIES, MAX_VALUE_LEN,
-                               RESERVED_ATTRIBUTES)
+from app.schemas.section_rules import (FORBIDDEN, INT32_MAX, INT64, MASK, MAX_ENTRIES,
+                                       MAX_VALUE_LEN, RESERVED_ATTRIBUTES)
 
 _TRUE_FALSE = r"^(?:[tT][rR][uU][eE]|[fF][aA][lL][sS][eE])$"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -28,7 +28,7 @@ VALUE = {"anyOf": [
 ]}
 BOOLEAN = {"anyOf": [{"type": "boolean"}, {"type": "string", "pattern": _TRUE_FALSE}]}
 
-# (section, name) → the schema of its value (app.schemas.rules.RULES, one entry each).
+# (section, name) → the schema of its value (app.schemas.section_rules.RULES, one entry each).
 RULE_SCHEMAS = {
     ("param", "password"): {
         "type": "string", "minLength": 1, "maxLength": 128, "pattern": patterns.VALUE_TEXT,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry
-from app.services.common import like_pattern, paginate
+from app.services.sql import like_pattern, paginate
 
 RESULT_MAX = 2000
 TEXT_MAX = 500

@@ -8,12 +8,13 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.models.domain import DEFAULT_DIAL_STRING
-from app.schemas.common import path_name, unmask
 from app.schemas.domain import DomainName
+from app.schemas.fields import path_name
 from app.schemas.known_names import lookup
-from app.services import effects
-from app.services.a1 import hash_params
-from app.services.common import commit, get_domain, iter_extensions, like_pattern, paginate
+from app.schemas.secrets import unmask
+from app.services import mirror_flush
+from app.services.password_hash import hash_params
+from app.services.sql import commit, get_domain, iter_extensions, like_pattern, paginate
 
 # Extensions hashed per UPDATE when a domain turns a1-hash-only (_convert_to_a1).
 CONVERT_BATCH = 5000
@@ -133,7 +134,7 @@ def _update(domain: Domain, values: dict, confirm_realm_change: bool):
     commit(f"domain '{domain.name}'")
     mirror.mirror_domain(domain)
     # Domain params are merged into every cached user, so cached ones are flushed too.
-    return effects.domain_changed(domain)
+    return mirror_flush.domain_changed(domain)
 
 
 def _convert_to_a1(domain: Domain) -> None:
@@ -175,12 +176,12 @@ def delete_domain(name: str, cascade: bool = False) -> None:
                                      options=(selectinload(Extension.template),)):
             for ext in batch:
                 eff = effective(ext)
-                if effects.cached(eff):
-                    flush.extend(effects.lookup_names(ext, eff))
+                if mirror_flush.cached(eff):
+                    flush.extend(mirror_flush.lookup_names(ext, eff))
                 db.session.expunge(ext)
         db.session.execute(delete(Extension).where(Extension.domain_id == domain.id))
     dname = domain.name
     db.session.delete(domain)
     commit(f"domain '{dname}'")
     mirror.unmirror_domain(dname)
-    effects.enqueue_flush(dname, flush)
+    mirror_flush.enqueue_flush(dname, flush)

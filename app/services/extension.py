@@ -6,11 +6,12 @@ from app.directory.effective import SECTIONS, effective, merge_section, number_a
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension
-from app.schemas.common import path_name, unmask
 from app.schemas.extension import ExtensionName
-from app.services import effects
-from app.services.a1 import hash_params
-from app.services.common import commit, get_domain, get_template, like_pattern, paginate
+from app.schemas.fields import path_name
+from app.schemas.secrets import unmask
+from app.services import mirror_flush
+from app.services.password_hash import hash_params
+from app.services.sql import commit, get_domain, get_template, like_pattern, paginate
 
 
 def list_extensions(domain_name: str, page: int, per_page: int, q: str | None = None,
@@ -109,13 +110,14 @@ def check_unique(domain: Domain, name: str, alias: str | None, exclude_id: int |
 def _after_write(domain: Domain, ext: Extension, before: dict | None) -> None:
     """Mirror the committed extension, then flush FreeSWITCH's cache if it was or is cached."""
     after = effective(ext)
-    effects.mirror_one(ext, domain.name)
-    if effects.cached(before) or effects.cached(after):
-        names = effects.lookup_names(ext, after) + effects.lookup_names(ext, before)
-        effects.enqueue_flush(domain.name, names)
+    mirror_flush.mirror_one(ext, domain.name)
+    if mirror_flush.cached(before) or mirror_flush.cached(after):
+        names = mirror_flush.lookup_names(ext, after) + mirror_flush.lookup_names(ext, before)
+        mirror_flush.enqueue_flush(domain.name, names)
 
 
-def _apply(ext: Extension, values: dict) -> None:
+def apply_values(ext: Extension, values: dict) -> None:
+    """Set an extension's stored fields from the values `prepare` returned."""
     ext.template = values["template"]
     for key in ("enabled", "param", "variable", "attribute", "number_alias"):
         setattr(ext, key, values[key])
@@ -128,7 +130,7 @@ def create_extension(domain_name: str, data: dict) -> tuple[Domain, Extension]:
     values = prepare(domain, name, None, data, merge=False)
     check_unique(domain, name, values["number_alias"], None)
     ext = Extension(domain_id=domain.id, name=name)
-    _apply(ext, values)
+    apply_values(ext, values)
     db.session.add(ext)
     commit(f"extension '{name}'")
     _after_write(domain, ext, None)
@@ -167,7 +169,7 @@ def _update(domain: Domain, ext: Extension, data: dict, merge: bool) -> Extensio
     if old == values:
         return ext  # idempotent: nothing to write, mirror or flush
     check_unique(domain, ext.name, values["number_alias"], ext.id)
-    _apply(ext, values)
+    apply_values(ext, values)
     commit(f"extension '{ext.name}'")
     _after_write(domain, ext, before)
     return ext
@@ -180,7 +182,7 @@ def delete_extension(domain_name: str, name: str) -> None:
     alias = ext.number_alias
     db.session.delete(ext)
     commit(f"extension '{name}'")
-    effects.unmirror_one(domain.name, name, alias)
-    if effects.cached(before):
-        effects.enqueue_flush(domain.name, effects.lookup_names(name, before))
+    mirror_flush.unmirror_one(domain.name, name, alias)
+    if mirror_flush.cached(before):
+        mirror_flush.enqueue_flush(domain.name, mirror_flush.lookup_names(name, before))
 

@@ -12,9 +12,9 @@ from app.errors import AppError, ValidationFailed
 from app.extensions import db
 from app.models import Extension, Template
 from app.schemas.extension import MAX_IMPORT_ROWS, ExtensionCreate
-from app.services import effects
-from app.services.common import commit, get_domain
-from app.services.extension import _apply, prepare
+from app.services import mirror_flush
+from app.services.extension import apply_values, prepare
+from app.services.sql import commit, get_domain
 
 # CSV: one row per extension; columns name, template, enabled, then `param.<name>`,
 # `variable.<name>`, `attribute.<name>`. An empty cell means "not set"; these two cells
@@ -231,9 +231,9 @@ def _write(domain, prepared: list, current: dict) -> dict:
             created += 1
         else:
             before = effective(ext)
-            if effects.cached(before):
-                flush.extend(effects.lookup_names(ext, before))
-        _apply(ext, values)
+            if mirror_flush.cached(before):
+                flush.extend(mirror_flush.lookup_names(ext, before))
+        apply_values(ext, values)
         objects.append(ext)
     session = db.session()
     session.expire_on_commit = False  # the mirror reads these objects right after the commit
@@ -244,7 +244,7 @@ def _write(domain, prepared: list, current: dict) -> dict:
     mirror.mirror_extensions(objects, domain.name)
     for ext in objects:
         eff = effective(ext)
-        if effects.cached(eff):
-            flush.extend(effects.lookup_names(ext, eff))
-    effects.enqueue_flush(domain.name, flush)
+        if mirror_flush.cached(eff):
+            flush.extend(mirror_flush.lookup_names(ext, eff))
+    mirror_flush.enqueue_flush(domain.name, flush)
     return {"created": created, "replaced": len(objects) - created, "total": len(objects)}

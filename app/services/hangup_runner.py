@@ -18,13 +18,13 @@ import logging
 
 from flask import current_app
 
-from app.esl import commands
+from app.esl import commands, supervisor_commands
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
 from app.extensions import db
 from app.models import Action, AuditEntry
 from app.names import is_uuid
-from app.services.action_runner import _claim, _finish, _move, on_wire
+from app.services import action_state
 
 log = logging.getLogger("fscti.actions")
 
@@ -40,7 +40,7 @@ def _no_such_channel(reply: str) -> bool:
 def run_hangup(action_id: str) -> Action | None:
     """Complete what the request could not know (node, bond), then `uuid_kill` each leg and
     its signal_bond leg; the action ends succeeded unless FreeSWITCH refused a kill."""
-    action = _claim(action_id, ("queued", "retrying", "running"), "running")
+    action = action_state.claim(action_id, ("queued", "retrying", "running"), "running")
     if action is None:
         return None
     cause = action.params.get("cause")
@@ -59,7 +59,7 @@ def run_hangup(action_id: str) -> Action | None:
             _remember(action, calls, node=node.name)
         node = nodes.node(call["node"])
         if node is None:
-            return _finish(action.id, ("running",), "failed", "\n".join(lines) or None,
+            return action_state.finish(action.id, ("running",), "failed", "\n".join(lines) or None,
                            f"FreeSWITCH node {call['node']!r} is not configured")
         if not call.get("bond") and not call.get("bond_checked"):
             call["bond"], line = _ask_bond(node, call["uuid"])
@@ -67,7 +67,7 @@ def run_hangup(action_id: str) -> Action | None:
             lines.append(line)
             _remember(action, calls)
         for uuid in [call["uuid"]] + ([call["bond"]] if call.get("bond") else []):
-            cmd = commands.uuid_kill(uuid, cause)
+            cmd = supervisor_commands.uuid_kill(uuid, cause)
             try:
                 reply = esl_pool().api(node, cmd).strip()
             except EslCommandError as exc:
@@ -75,13 +75,13 @@ def run_hangup(action_id: str) -> Action | None:
                 if not _no_such_channel(reply):
                     failures.append(f"{cmd}: {reply}")
             if not wired:
-                on_wire(action)
+                action_state.on_wire(action)
                 wired = True
             lines.append(f"{cmd}: {reply}")
     text = "\n".join(lines)
     if not failures:
-        return _finish(action.id, ("running",), "succeeded", text, None)
-    return _finish(action.id, ("running",), "failed", text, "; ".join(failures))
+        return action_state.finish(action.id, ("running",), "succeeded", text, None)
+    return action_state.finish(action.id, ("running",), "failed", text, "; ".join(failures))
 
 
 def _locate(uuid: str):
@@ -110,7 +110,7 @@ def _locate(uuid: str):
 
 def _ask_bond(node, uuid: str) -> tuple[str | None, str]:
     """(the leg's signal_bond uuid or None, the line for the reply) from `uuid_getvar`."""
-    cmd = commands.uuid_getvar(uuid, BOND_VARIABLE)
+    cmd = supervisor_commands.uuid_getvar(uuid, BOND_VARIABLE)
     try:
         reply = esl_pool().api(node, cmd).strip()
     except EslCommandError as exc:
@@ -129,6 +129,6 @@ def _remember(action: Action, calls: list[dict], node: str | None = None) -> Non
         entry = db.session.get(AuditEntry, action.params.get("audit_id"))
         if entry is not None and entry.node is None:
             entry.node = node
-    if _move(action.id, ("running",), values) is None:
+    if action_state.move(action.id, ("running",), values) is None:
         raise RuntimeError(f"action {action.id} left `running` while its hang-up ran")
     db.session.commit()

@@ -1,60 +1,25 @@
-"""Supervision modes, named by who hears the supervisor, and the commands each one sends.
-
-FreeSWITCH's variable names say the opposite of what they do (facts §0.7, §6.1): the
-eavesdrop engine mixes the supervisor into the target T's streams, and
-- `eavesdrop_whisper_bleg=true` starts in MUX_WRITE: **T itself** (our extension) hears;
-- `eavesdrop_whisper_aleg=true` starts in MUX_READ: **T's peer** (the far end) hears.
-The live keys are the same pairs: `2` = T hears, `1` = T's peer hears, `3` = both, `0` = nobody.
-Barge runs `three_way`, which starts with both and ignores every `eavesdrop_*` variable
-(and DTMF), but still obeys the `eavesdrop-command` event the API sends to switch modes.
-The supervisor always hears both sides.
-"""
+"""The commands each supervision mode (app/supervision.py) sends: the originate, the switch."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from app.esl import commands
-
-
-@dataclass(frozen=True)
-class Mode:
-    """One supervision mode: who hears the supervisor, how it starts, its live-switch key."""
-
-    name: str
-    hears: str              # nobody | extension | far_end | both
-    app: str                # eavesdrop | three_way
-    keys: str               # eavesdrop-command that switches a running supervision to it
-    variables: dict = field(default_factory=dict)
-    description: str = ""
-
-
-MODES = {
-    "listen": Mode("listen", "nobody", "eavesdrop", "0", {},
-                   "the supervisor hears both sides; nobody hears the supervisor"),
-    "whisper_extension": Mode("whisper_extension", "extension", "eavesdrop", "2",
-                              {"eavesdrop_whisper_bleg": "true"},
-                              "only the extension hears the supervisor (coaching)"),
-    "whisper_far_end": Mode("whisper_far_end", "far_end", "eavesdrop", "1",
-                            {"eavesdrop_whisper_aleg": "true"},
-                            "only the extension's far end hears the supervisor"),
-    "barge": Mode("barge", "both", "three_way", "3", {},
-                  "both the extension and its far end hear the supervisor (three-way)"),
-}
-MODE_NAMES = tuple(MODES)
+from app.esl import supervisor_commands
+from app.esl.command_types import ApiCommand, SocketCommand
+from app.supervision import MODES
 
 
 def supervise_command(mode: str, supervisor: str, domain: str, target_uuid: str,
-                      leg_uuid: str, timeout: int, dtmf: bool = True) -> commands.ApiCommand:
+                      leg_uuid: str, timeout: int, dtmf: bool = True) -> ApiCommand:
     """The `originate` (send with bgapi) that rings the supervisor into `mode` on the target."""
     m = MODES[mode]
     variables = {"originate_timeout": int(timeout)}
     if m.app == "three_way":
-        return commands.originate_three_way(supervisor, domain, target_uuid, leg_uuid, variables)
+        return supervisor_commands.originate_three_way(supervisor, domain, target_uuid, leg_uuid,
+                                                       variables)
     # DTMF switching is FreeSWITCH's default; we say it explicitly either way.
     variables = {"eavesdrop_enable_dtmf": "true" if dtmf else "false", **m.variables, **variables}
-    return commands.originate_eavesdrop(supervisor, domain, target_uuid, leg_uuid, variables)
+    return supervisor_commands.originate_eavesdrop(supervisor, domain, target_uuid, leg_uuid,
+                                                   variables)
 
 
-def mode_command(mode: str, leg_uuid: str) -> commands.SocketCommand:
+def mode_command(mode: str, leg_uuid: str) -> SocketCommand:
     """The `sendevent` that switches the running supervision on leg `leg_uuid` to `mode`."""
-    return commands.eavesdrop_command(leg_uuid, MODES[mode].keys)
+    return supervisor_commands.eavesdrop_command(leg_uuid, MODES[mode].keys)

@@ -5,10 +5,11 @@ from app.directory.effective import SECTIONS, merge_section
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension, Template
-from app.schemas.common import path_name, unmask
+from app.schemas.fields import path_name
+from app.schemas.secrets import unmask
 from app.schemas.template import TemplateName
-from app.services import effects
-from app.services.common import commit, find_template, get_template, like_pattern, paginate
+from app.services import mirror_flush
+from app.services.sql import commit, find_template, get_template, like_pattern, paginate
 
 
 def list_templates(page: int, per_page: int, q: str | None = None):
@@ -70,7 +71,7 @@ def patch_template(name: str, data: dict):
     return tpl, _update(tpl, _sections(data, tpl, merge=True))
 
 
-def _update(tpl: Template, values: dict) -> effects.MirrorQueued | None:
+def _update(tpl: Template, values: dict) -> mirror_flush.MirrorQueued | None:
     """Write the new sections, then re-mirror the dependents and flush the cached ones (in a
     task when there are many: the MirrorQueued says which)."""
     old = {s: dict(getattr(tpl, s) or {}) for s in SECTIONS}
@@ -79,7 +80,7 @@ def _update(tpl: Template, values: dict) -> effects.MirrorQueued | None:
     for section, value in values.items():
         setattr(tpl, section, value)
     commit(f"template '{tpl.name}'")
-    return effects.template_changed(tpl.id, old["attribute"], values["attribute"])
+    return mirror_flush.template_changed(tpl.id, old["attribute"], values["attribute"])
 
 
 def delete_template(name: str) -> None:

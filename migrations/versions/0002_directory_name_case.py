@@ -25,8 +25,8 @@ from alembic import op
 
 from app.directory.effective import merge_section
 from app.schemas.known_names import canonical, fold_stored, lookup
-from app.schemas.rules import FORBIDDEN
-from app.services.a1 import a1_hash, hash_params
+from app.schemas.section_rules import FORBIDDEN
+from app.services.password_hash import a1_hash, hash_params
 
 revision = '0002'
 down_revision = '0001'

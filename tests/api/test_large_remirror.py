@@ -1,6 +1,6 @@
 """A template or domain with many dependents is re-mirrored by a task, not in the request.
 
-Up to effects.INLINE_MIRROR_MAX dependents (2000) the request re-mirrors them itself (200);
+Up to mirror_flush.INLINE_MIRROR_MAX dependents (2000) the request re-mirrors them itself (200);
 beyond, it answers 202 with `mirror` naming the queued task, whose message is read from the
 real broker and run here with exactly its arguments: re-mirror first, then the cache flush.
 The limit is lowered to 2 so that three extensions are "many".
@@ -12,8 +12,8 @@ import json
 import pytest
 import redis as redis_lib
 
-from app import create_app
-from app.services import effects
+from app import create_app, tasknames
+from app.services import mirror_flush
 from app.state import keys
 from tests.support.directory_api import flushes, mirrored  # noqa: F401  (flushes: a fixture)
 from tests.support.factories import mk_domain, mk_ext, mk_template
@@ -27,7 +27,7 @@ NAMES = ["1001", "1002", "1003"]
 def broker(settings):
     """The real broker's `celery` queue: messages of one task, by name (left for others)."""
     r = redis_lib.Redis.from_url(settings.celery_broker_url)
-    mine = (effects.MIRROR_TEMPLATE_TASK, effects.REMIRROR_DOMAIN_TASK)
+    mine = (tasknames.DIRECTORY_MIRROR_TEMPLATE, tasknames.DIRECTORY_REMIRROR_DOMAIN)
 
     def messages(task):
         out = []
@@ -51,7 +51,7 @@ def broker(settings):
 @pytest.fixture
 def world(client, admin, monkeypatch):
     """Three extensions of one cached template; more than the (lowered) inline limit."""
-    monkeypatch.setattr(effects, "INLINE_MIRROR_MAX", 2)
+    monkeypatch.setattr(mirror_flush, "INLINE_MIRROR_MAX", 2)
     mk_domain(client, admin)
     mk_template(client, admin, "agents", variable={"team": "a"}, attribute={"cacheable": "10000"})
     for name in NAMES:
@@ -70,7 +70,7 @@ def test_a_template_with_many_dependents_is_re_mirrored_by_its_task(client, admi
     assert r.status_code == 202, r.get_json()
     body = r.get_json()
     assert body["name"] == "agents" and body["variable"] == {"team": "b"}
-    (msg,) = broker(effects.MIRROR_TEMPLATE_TASK)
+    (msg,) = broker(tasknames.DIRECTORY_MIRROR_TEMPLATE)
     assert body["mirror"] == {"status": "queued", "task": "fscti.directory.mirror_template",
                               "task_id": msg["id"], "extensions": 3}
     assert msg["kwargs"] == {"flush": {"old": {"cacheable": "10000"},
@@ -89,7 +89,7 @@ def test_a_domain_with_many_extensions_is_re_mirrored_by_its_task(client, admin,
     r = client.patch(f"/api/v1/domains/{world}", json={"variable": {"zone": "eu"}},
                      headers=admin)
     assert r.status_code == 202, r.get_json()
-    (msg,) = broker(effects.REMIRROR_DOMAIN_TASK)
+    (msg,) = broker(tasknames.DIRECTORY_REMIRROR_DOMAIN)
     assert r.get_json()["mirror"] == {"status": "queued", "task": "fscti.directory.remirror_domain",
                                       "task_id": msg["id"], "extensions": 3}
     assert msg["args"] == [world] and r.get_json()["variable"]["zone"] == "eu"
@@ -107,7 +107,7 @@ def test_a_domain_with_many_extensions_is_re_mirrored_by_its_task(client, admin,
 
 def test_up_to_the_limit_it_is_done_in_the_request(client, admin, rdb, world, broker, flushes,
                                                    monkeypatch, app_ctx):
-    monkeypatch.setattr(effects, "INLINE_MIRROR_MAX", 3)
+    monkeypatch.setattr(mirror_flush, "INLINE_MIRROR_MAX", 3)
     flushes()
     r = client.put("/api/v1/templates/agents", headers=admin, json={
         "variable": {"team": "c"}, "attribute": {"cacheable": "10000"}})
@@ -115,12 +115,13 @@ def test_up_to_the_limit_it_is_done_in_the_request(client, admin, rdb, world, br
     assert teams(rdb, world) == ["c", "c", "c"] and flushes() == [(world, NAMES)]
     r = client.patch(f"/api/v1/domains/{world}", json={"variable": {"zone": "us"}}, headers=admin)
     assert r.status_code == 200 and "mirror" not in r.get_json()
-    assert broker(effects.MIRROR_TEMPLATE_TASK) == broker(effects.REMIRROR_DOMAIN_TASK) == []
+    assert broker(tasknames.DIRECTORY_MIRROR_TEMPLATE) == []
+    assert broker(tasknames.DIRECTORY_REMIRROR_DOMAIN) == []
 
 
 def test_an_unchanged_template_queues_nothing(client, admin, world, broker):
     r = client.patch("/api/v1/templates/agents", json={"variable": {"team": "a"}}, headers=admin)
-    assert r.status_code == 200 and broker(effects.MIRROR_TEMPLATE_TASK) == []
+    assert r.status_code == 200 and broker(tasknames.DIRECTORY_MIRROR_TEMPLATE) == []
 
 
 def test_with_the_broker_down_it_is_done_in_the_request(app, settings, client, admin, rdb,
@@ -145,6 +146,6 @@ def test_the_task_is_registered_and_routed(app):
     import celeryconfig
 
     celery = app.extensions["celery"]
-    for name in (effects.MIRROR_TEMPLATE_TASK, effects.REMIRROR_DOMAIN_TASK):
+    for name in (tasknames.DIRECTORY_MIRROR_TEMPLATE, tasknames.DIRECTORY_REMIRROR_DOMAIN):
         assert name in celery.tasks
         assert celeryconfig.task_routes[name] == {"queue": "celery"}

@@ -40,7 +40,7 @@ CONFIG = {
         # the operation's own refusal is accepted from well-formed data: an import's rows (a
         # name twice, a name that exists in create mode, the CSV grammar) get a row-indexed
         # 422 (tests/api/test_import_export.py); /cli's `arg` grammar depends on `cmd`, its
-        # refusal is a 400 `-ERR fscti:` (tests/api/test_cli.py).
+        # refusal is a 400 `-ERR fscti:` (tests/api/test_httpcli.py).
         {"include-path": "/api/v1/domains/{domain}/extensions/import",
          "checks": {"positive_data_acceptance": {
              "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}}},

@@ -4,7 +4,7 @@ from marshmallow import ValidationError
 
 from app.schemas.domain import DomainCreate
 from app.schemas.extension import ExtensionCreate, ExtensionPatch
-from app.schemas.rules import MASK, value_errors
+from app.schemas.section_rules import MASK, value_errors
 from app.schemas.template import TemplateCreate
 
 

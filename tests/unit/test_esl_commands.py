@@ -2,8 +2,8 @@
 import pytest
 
 from app.esl import commands as c
-from app.esl import supervisor_commands
-from app.esl.commands import ApiCommand, InvalidArgument, SocketCommand
+from app.esl import supervisor_commands as sc
+from app.esl.command_types import ApiCommand, InvalidArgument, SocketCommand
 from tests.support.hostile import HOSTILE, UUID, UUID2
 
 
@@ -32,24 +32,24 @@ def test_xml_flush_cache():
 
 
 def test_uuid_kill():
-    assert c.uuid_kill(UUID) == f"uuid_kill {UUID}"
-    assert c.uuid_kill(UUID, "MANAGER_REQUEST") == f"uuid_kill {UUID} MANAGER_REQUEST"
-    assert c.uuid_kill(UUID, "normal_clearing") == f"uuid_kill {UUID} NORMAL_CLEARING"
+    assert sc.uuid_kill(UUID) == f"uuid_kill {UUID}"
+    assert sc.uuid_kill(UUID, "MANAGER_REQUEST") == f"uuid_kill {UUID} MANAGER_REQUEST"
+    assert sc.uuid_kill(UUID, "normal_clearing") == f"uuid_kill {UUID} NORMAL_CLEARING"
 
 
 def test_cause_table_is_freeswitchs():
-    assert len(c.HANGUP_CAUSES) == len(set(c.HANGUP_CAUSES)) == 63
-    assert c.HANGUP_CAUSES[0] == "NONE" and c.HANGUP_CAUSES[-1] == "PROGRESS_TIMEOUT"
+    assert len(sc.HANGUP_CAUSES) == len(set(sc.HANGUP_CAUSES)) == 63
+    assert sc.HANGUP_CAUSES[0] == "NONE" and sc.HANGUP_CAUSES[-1] == "PROGRESS_TIMEOUT"
     for name in ("USER_BUSY", "NO_ANSWER", "ORIGINATOR_CANCEL", "USER_NOT_REGISTERED", "LOSE_RACE"):
-        assert name in c.HANGUP_CAUSES
+        assert name in sc.HANGUP_CAUSES
 
 
 def test_originate_forms():
-    assert (c.originate_eavesdrop("1003", "127.0.0.1", UUID, UUID2)
+    assert (sc.originate_eavesdrop("1003", "127.0.0.1", UUID, UUID2)
             == f"originate {{origination_uuid={UUID2}}}user/1003@127.0.0.1 &eavesdrop({UUID})")
-    assert (c.originate_three_way("1003", "127.0.0.1", UUID, UUID2)
+    assert (sc.originate_three_way("1003", "127.0.0.1", UUID, UUID2)
             == f"originate {{origination_uuid={UUID2}}}user/1003@127.0.0.1 &three_way({UUID})")
-    cmd = c.originate_eavesdrop("121", "pbx.example.com", UUID, UUID2, {
+    cmd = sc.originate_eavesdrop("121", "pbx.example.com", UUID, UUID2, {
         "eavesdrop_enable_dtmf": True, "eavesdrop_whisper_bleg": "true", "originate_timeout": 30,
         "fscti_action_id": "42", "fscti_target": UUID,
     })
@@ -59,7 +59,7 @@ def test_originate_forms():
 
 
 def test_eavesdrop_command_packet_matches_facts_wire_example():
-    pkt = c.eavesdrop_command(UUID, "2")
+    pkt = sc.eavesdrop_command(UUID, "2")
     assert pkt == ("sendevent CUSTOM\nEvent-Subclass: supervisor::cmd\n"
                    f"Unique-ID: {UUID}\neavesdrop-command: 2")
     assert isinstance(pkt, SocketCommand)
@@ -93,29 +93,29 @@ def test_event_subscriptions_split_under_the_1024_byte_buffer():
 @pytest.mark.parametrize("bad", HOSTILE + [None, 1001, "-1001", ".x"])
 def test_extension_arguments_reject(bad):
     _assert_never_reaches_socket(bad, lambda v: c.xml_flush_cache("id", v, "example.com"))
-    _assert_never_reaches_socket(bad, lambda v: c.originate_eavesdrop(v, "example.com", UUID, UUID2))
+    _assert_never_reaches_socket(bad, lambda v: sc.originate_eavesdrop(v, "example.com", UUID, UUID2))
 
 
 @pytest.mark.parametrize("bad", HOSTILE + [None, "a..b", "-a.com", "a.com."])
 def test_domain_arguments_reject(bad):
     _assert_never_reaches_socket(bad, lambda v: c.xml_flush_cache("id", "1001", v))
-    _assert_never_reaches_socket(bad, lambda v: c.originate_three_way("1001", v, UUID, UUID2))
+    _assert_never_reaches_socket(bad, lambda v: sc.originate_three_way("1001", v, UUID, UUID2))
 
 
 @pytest.mark.parametrize("bad", HOSTILE + [None, UUID.upper(), UUID + "0", UUID[:-1], " " + UUID,
                                            UUID + "\n", f"{UUID} {UUID}", UUID.replace("-", "")])
 def test_uuid_arguments_reject(bad):
-    for build in (c.uuid_kill, c.uuid_exists,
-                  lambda v: c.originate_eavesdrop("1003", "example.com", v, UUID2),
-                  lambda v: c.originate_eavesdrop("1003", "example.com", UUID, v),
-                  lambda v: c.eavesdrop_command(v, "1")):
+    for build in (sc.uuid_kill, c.uuid_exists,
+                  lambda v: sc.originate_eavesdrop("1003", "example.com", v, UUID2),
+                  lambda v: sc.originate_eavesdrop("1003", "example.com", UUID, v),
+                  lambda v: sc.eavesdrop_command(v, "1")):
         _assert_never_reaches_socket(bad, build)
 
 
 @pytest.mark.parametrize("bad", HOSTILE + ["NORMAL_CLEARING ", "NORMAL CLEARING", "16", "BOGUS",
                                            "NORMAL_CLEAR\u0131NG", "normal_clearing\n", 16])
 def test_hangup_cause_rejects(bad):
-    _assert_never_reaches_socket(bad, lambda v: c.uuid_kill(UUID, v))
+    _assert_never_reaches_socket(bad, lambda v: sc.uuid_kill(UUID, v))
 
 
 @pytest.mark.parametrize("bad", ["ID", "alias", "", "id ", "mailbox", None])
@@ -145,13 +145,13 @@ def test_profile_rejects(bad):
 ])
 def test_originate_variables_reject(variables):
     with pytest.raises(InvalidArgument) as err:
-        c.originate_eavesdrop("1003", "example.com", UUID, UUID2, variables)
-    assert err.value.argument in set(c.ORIGINATE_VARIABLES) | {"variables"}
+        sc.originate_eavesdrop("1003", "example.com", UUID, UUID2, variables)
+    assert err.value.argument in set(sc.ORIGINATE_VARIABLES) | {"variables"}
 
 
 @pytest.mark.parametrize("bad", HOSTILE + ["4", "12", "#", None, 2])
 def test_eavesdrop_keys_reject(bad):
-    _assert_never_reaches_socket(bad, lambda v: c.eavesdrop_command(UUID, v))
+    _assert_never_reaches_socket(bad, lambda v: sc.eavesdrop_command(UUID, v))
 
 
 @pytest.mark.parametrize("events,custom", [
@@ -182,15 +182,15 @@ def test_command_types_refuse_line_breaks_as_a_last_line_of_defence():
 
 
 def test_every_valid_command_is_one_line_without_forbidden_characters():
-    cmds = [c.show_channels(), c.uuid_kill(UUID, "USER_BUSY"), c.xml_flush_cache("id", "a.b+c", "x.y"),
-            c.originate_three_way("1003", "127.0.0.1", UUID, UUID2, {"eavesdrop_enable_dtmf": False})]
+    cmds = [c.show_channels(), sc.uuid_kill(UUID, "USER_BUSY"), c.xml_flush_cache("id", "a.b+c", "x.y"),
+            sc.originate_three_way("1003", "127.0.0.1", UUID, UUID2, {"eavesdrop_enable_dtmf": False})]
     for cmd in cmds:
         assert not set(cmd) & set("\r\n\x00'\"\\|;$[]^%")
 
 
 def test_uuid_getvar_reads_only_whitelisted_variables():
     """uuid_getvar (call control: the bond of a leg the live state does not know)."""
-    getvar = supervisor_commands.uuid_getvar
+    getvar = sc.uuid_getvar
     assert getvar(UUID, "signal_bond") == f"uuid_getvar {UUID} signal_bond"
     assert isinstance(getvar(UUID, "signal_bond"), ApiCommand)
     for name in ["", "SIGNAL_BOND", "signal_bond ", "signal_bond\n\napi system id",

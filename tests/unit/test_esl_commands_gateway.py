@@ -1,10 +1,12 @@
 """The builders added for the /cli gateway and supervisor actions: exact strings, hostile input."""
 import pytest
 
-from app.config import ConfigError, Settings, _actions_defaults
+from app.config import ConfigError, Settings, actions_section
 from app.esl import commands as c
-from app.esl.commands import ApiCommand, InvalidArgument
-from app.services.supervision import MODES, mode_command, supervise_command
+from app.esl import supervisor_commands as sc
+from app.esl.command_types import ApiCommand, InvalidArgument
+from app.services.supervision import mode_command, supervise_command
+from app.supervision import MODES
 from tests.support.hostile import HOSTILE
 
 T = "17583c94-c7fd-4ccc-9410-abfaf69e2e88"
@@ -12,20 +14,20 @@ LEG = "61bcd62c-707b-4b99-9e4b-d63c916b317a"
 
 
 def test_mod_cti_originate_forms():
-    assert c.originate_supervisor("121", T) == f"originate user/121 &eavesdrop({T})"
-    assert c.originate_supervisor("121", T, "three_way") == f"originate user/121 &three_way({T})"
-    assert (c.originate_supervisor("121", T, inline=True, inline_set={"eavesdrop_enable_dtmf": "true"})
+    assert sc.originate_supervisor("121", T) == f"originate user/121 &eavesdrop({T})"
+    assert sc.originate_supervisor("121", T, "three_way") == f"originate user/121 &three_way({T})"
+    assert (sc.originate_supervisor("121", T, inline=True, inline_set={"eavesdrop_enable_dtmf": "true"})
             == f"originate user/121 set:eavesdrop_enable_dtmf=true,eavesdrop:{T} inline")
-    assert (c.originate_supervisor("121", T, inline=True,
+    assert (sc.originate_supervisor("121", T, inline=True,
                                    inline_set={"eavesdrop_whisper_aleg": "true"})
             == f"originate user/121 set:eavesdrop_whisper_aleg=true,eavesdrop:{T} inline")
-    assert (c.originate_supervisor("121", T, "three_way", inline=True)
+    assert (sc.originate_supervisor("121", T, "three_way", inline=True)
             == f"originate user/121 three_way:{T} inline")
-    assert (c.originate_supervisor("1003", T, domain="127.0.0.1", origination_uuid=LEG,
+    assert (sc.originate_supervisor("1003", T, domain="127.0.0.1", origination_uuid=LEG,
                                    variables={"eavesdrop_whisper_aleg": True})
             == f"originate {{origination_uuid={LEG},eavesdrop_whisper_aleg=true}}"
                f"user/1003@127.0.0.1 &eavesdrop({T})")
-    assert isinstance(c.originate_supervisor("121", T), ApiCommand)
+    assert isinstance(sc.originate_supervisor("121", T), ApiCommand)
 
 
 def test_show_and_status():
@@ -42,15 +44,15 @@ def test_show_and_status():
 
 @pytest.mark.parametrize("bad", HOSTILE)
 def test_originate_supervisor_refuses_hostile_parts(bad):
-    for build in (lambda v: c.originate_supervisor(v, T),
-                  lambda v: c.originate_supervisor("121", v),
-                  lambda v: c.originate_supervisor("121", T, v),
-                  lambda v: c.originate_supervisor("121", T, domain=v),
-                  lambda v: c.originate_supervisor("121", T, origination_uuid=v),
-                  lambda v: c.originate_supervisor("121", T, variables={"eavesdrop_whisper_aleg": v}),
-                  lambda v: c.originate_supervisor("121", T, variables={v: "true"}),
-                  lambda v: c.originate_supervisor("121", T, inline=True, inline_set={v: "true"}),
-                  lambda v: c.originate_supervisor("121", T, inline=True,
+    for build in (lambda v: sc.originate_supervisor(v, T),
+                  lambda v: sc.originate_supervisor("121", v),
+                  lambda v: sc.originate_supervisor("121", T, v),
+                  lambda v: sc.originate_supervisor("121", T, domain=v),
+                  lambda v: sc.originate_supervisor("121", T, origination_uuid=v),
+                  lambda v: sc.originate_supervisor("121", T, variables={"eavesdrop_whisper_aleg": v}),
+                  lambda v: sc.originate_supervisor("121", T, variables={v: "true"}),
+                  lambda v: sc.originate_supervisor("121", T, inline=True, inline_set={v: "true"}),
+                  lambda v: sc.originate_supervisor("121", T, inline=True,
                                                    inline_set={"eavesdrop_enable_dtmf": v})):
         with pytest.raises(InvalidArgument):
             build(bad)
@@ -58,7 +60,7 @@ def test_originate_supervisor_refuses_hostile_parts(bad):
 
 def test_set_items_need_the_inline_form():
     with pytest.raises(InvalidArgument):
-        c.originate_supervisor("121", T, inline_set={"eavesdrop_enable_dtmf": "true"})
+        sc.originate_supervisor("121", T, inline_set={"eavesdrop_enable_dtmf": "true"})
 
 
 # --- the modes, by who hears the supervisor (facts §6.1) --------------------------------------
@@ -105,4 +107,4 @@ def test_actions_settings(tmp_path):
 ])
 def test_bad_actions_settings_are_refused(section):
     with pytest.raises(ConfigError, match="actions."):
-        _actions_defaults(section)
+        actions_section(section)

@@ -5,6 +5,7 @@ import pytest
 
 from app.config import FreeSwitchNode
 from app.esl import commands as c
+from app.esl import supervisor_commands as sc
 from app.esl.connection import EslClient
 from app.esl.errors import EslAuthFailed, EslCommandError, EslUnavailable
 from app.esl.pool import EslPool
@@ -40,14 +41,14 @@ def test_api_sends_exactly_the_built_command(peer):
 def test_err_reply_is_a_permanent_command_error_and_keeps_the_connection(peer):
     with EslClient(peer.node("fs1"), timeout=2) as fs:
         with pytest.raises(EslCommandError) as err:
-            fs.api(c.uuid_kill("00000000-0000-0000-0000-000000000000"))
+            fs.api(sc.uuid_kill("00000000-0000-0000-0000-000000000000"))
         assert err.value.reply == "-ERR No such channel!\n"
         assert not isinstance(err.value, EslUnavailable)
         assert fs.usable and fs.api(c.strmicroepoch()).isdigit()
 
 
 def test_bgapi_with_and_without_job_uuid(peer):
-    cmd = c.originate_eavesdrop("1003", "127.0.0.1", UUID, "61bcd62c-707b-4b99-9e4b-d63c916b317a")
+    cmd = sc.originate_eavesdrop("1003", "127.0.0.1", UUID, "61bcd62c-707b-4b99-9e4b-d63c916b317a")
     with EslClient(peer.node("fs1"), timeout=2) as fs:
         assert fs.bgapi(cmd, JOB) == JOB
         other = fs.bgapi(c.strmicroepoch())
@@ -62,7 +63,7 @@ def test_bgapi_with_and_without_job_uuid(peer):
 
 def test_sendevent_packet_on_the_wire(peer):
     with EslClient(peer.node("fs1"), timeout=2) as fs:
-        assert fs.sendevent(c.eavesdrop_command(UUID, "3")).startswith("+OK ")
+        assert fs.sendevent(sc.eavesdrop_command(UUID, "3")).startswith("+OK ")
     assert peer.sendevents[0].raw == (b"sendevent CUSTOM\nEvent-Subclass: supervisor::cmd\n"
                                       b"Unique-ID: " + UUID.encode() + b"\neavesdrop-command: 3\n\n")
     assert peer.sendevents[0].headers["eavesdrop-command"] == "3"
@@ -157,7 +158,7 @@ def test_pool_keeps_connection_after_command_error_and_drops_it_after_failure(pe
     pool = EslPool(timeout=2)    # connecting twice: room enough for a busy machine
     node = peer.node("fs1")
     with pytest.raises(EslCommandError):
-        pool.api(node, c.uuid_kill(UUID))
+        pool.api(node, sc.uuid_kill(UUID))
     assert pool.api(node, c.strmicroepoch())
     assert len(esl_conns(peer)) == 1
     peer.ignore = {"api"}

@@ -4,10 +4,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.directory.effective import merge_section, overlay
-from app.schemas.common import redact, unmask
 from app.schemas.known_names import KNOWN, canonical, fold_input, fold_stored, has, lookup
-from app.schemas.rules import RULES, SECRET_NAMES, entry_errors
-from app.services.a1 import a1_hash, hash_params
+from app.schemas.secrets import redact, unmask
+from app.schemas.section_rules import RULES, SECRET_NAMES, entry_errors
+from app.services.password_hash import a1_hash, hash_params
 
 
 @pytest.mark.parametrize("section, given, stored", [

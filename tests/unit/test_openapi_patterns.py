@@ -1,5 +1,5 @@
 """The patterns /openapi.json gives for names mean exactly what the app accepts, and the
-section JSON Schema covers every rule of app.schemas.rules (strings the document calls valid
+section JSON Schema covers every rule of app.schemas.section_rules (strings the document calls valid
 are accepted by the app)."""
 import re
 
@@ -12,8 +12,8 @@ from app import names
 from app.schemas import patterns
 from app.schemas.domain import DomainName
 from app.schemas.extension import ExtensionName
-from app.schemas.rules import RULES, entry_errors
 from app.schemas.section_doc import RULE_SCHEMAS, section_schema
+from app.schemas.section_rules import RULES, entry_errors
 from app.schemas.template import TemplateName
 
 NAMEISH = st.text(alphabet=st.sampled_from("abxXeEpPrRocsS019+-_. \n\t\x00é"), max_size=70)

@@ -20,11 +20,12 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
+from app import tasknames
 from app.esl.errors import EslUnavailable
 from app.extensions import db
 from app.models import Action
-from app.services import action_runner as runner
-from app.services import hangup_runner
+from app.services import action_state, hangup_runner
+from app.services import supervise_runner as runner
 
 log = logging.getLogger("fscti.actions")
 
@@ -50,12 +51,13 @@ def _unreachable(task, action_id: str, exc: EslUnavailable):
     attempt = task.request.retries + 1
     limit = int(cfg["max_retries"])
     if task.request.retries >= limit:
-        runner.gave_up(action_id, f"FreeSWITCH node unreachable after {attempt} attempt(s): {exc}")
+        action_state.gave_up(action_id,
+                             f"FreeSWITCH node unreachable after {attempt} attempt(s): {exc}")
         log.error("action %s failed: node unreachable after %d attempts (%s)", action_id,
                   attempt, exc)
         return None
     countdown = backoff(task.request.retries, cfg["retry_backoff"], cfg["retry_backoff_max"])
-    runner.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
+    action_state.retrying(action_id, f"attempt {attempt}/{limit + 1}: {exc}; retrying")
     log.warning("action %s: node unreachable (%s), retry %d/%d in %.2fs", action_id, exc,
                 attempt, limit, countdown)
     raise task.retry(exc=exc, countdown=countdown, max_retries=limit)
@@ -73,13 +75,13 @@ def _attempt(task, step, action_id: str):
         reason = ("took longer than the task's time limit" if isinstance(exc, SoftTimeLimitExceeded)
                   else f"internal error: {type(exc).__name__}: {exc}")
         try:
-            runner.gave_up(action_id, reason)
+            action_state.gave_up(action_id, reason)
         except Exception:  # SQL itself is down: the original error is the one to report
             log.exception("action %s: could not record the failure", action_id)
         raise
 
 
-@shared_task(bind=True, name="fscti.actions.supervise", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_SUPERVISE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def supervise(self, action_id: str) -> None:
     """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
@@ -88,14 +90,14 @@ def supervise(self, action_id: str) -> None:
         settle.apply_async(args=[action_id], countdown=POLL_FIRST)
 
 
-@shared_task(bind=True, name="fscti.actions.mode", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_MODE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def mode(self, action_id: str) -> None:
     """Send the eavesdrop-command event switching a running supervision's mode."""
     _attempt(self, runner.run_mode, action_id)
 
 
-@shared_task(bind=True, name="fscti.actions.hangup", acks_late=True, ignore_result=True,
+@shared_task(bind=True, name=tasknames.ACTIONS_HANGUP, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def hangup(self, action_id: str) -> None:
     """uuid_kill the call's leg, then its signal_bond leg (the double uuid_kill); a bond or a
@@ -103,7 +105,7 @@ def hangup(self, action_id: str) -> None:
     _attempt(self, hangup_runner.run_hangup, action_id)
 
 
-@shared_task(name="fscti.actions.settle", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.ACTIONS_SETTLE, acks_late=True, ignore_result=True,
              time_limit=30, soft_time_limit=20)
 def settle(action_id: str, poll: float = POLL_FIRST) -> None:
     """End a `sent` supervise action from its BACKGROUND_JOB result, or look again later."""

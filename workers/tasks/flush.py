@@ -1,33 +1,10 @@
 """FreeSWITCH directory cache flush: `xml_flush_cache` on every node after a directory change.
 
-A user served with `cacheable` is kept by FreeSWITCH (for N ms, or forever for any other
-value) and `reloadxml` does not drop it (facts §0.9, §2.5), so every change to such a user
-must be flushed on every node, or the old password/ACL/variables stay in force.
-
-Which cache keys: FreeSWITCH caches the merged user under the plain concatenation
-`<key><name-as-requested><domain-as-requested>` and a flush removes exactly one such key.
-- `id` + the extension name: registrations and `user/<ext>` calls.
-- `id` + the number-alias: a phone authenticating with its alias, `user/<alias>`, message-count;
-  the `id` lookup matches a user by its alias too, so FreeSWITCH caches it under the alias.
-- `number-alias` + the alias: lookups with key `number-alias` (mod_voicemail's `id:number-alias`
-  fallback caches under the key that matched).
-The API sends the extension's names and aliases (old and new) in one list without saying which
-is which, so each name is flushed under both keys: two O(1) hash deletions per name, and a
-flush of a key that was never cached just answers `+OK cleared 0 entries`.
-Not covered: a lookup that used a different letter case or another spelling of the domain
-(the key is case-sensitive); such an entry lives until its `cacheable` time runs out.
-
-One sub-task per node, so a node that is down retries on its own (Celery's exponential
-backoff with jitter, up to MAX_RETRIES ≈ 30 min) and never delays the others. While it stays
-down, one WARNING per node per `unreachable_log_interval` (app/quiet.py, shared with the
-listener and the resync), the retries in between at DEBUG; giving up is an ERROR naming
-what was not flushed, never a traceback.
-
-A node task names its node and its address (`host:port`). A node renamed in the config since
-(e.g. from FREESWITCH_ESL's host name to a file's `fs1`) is found by that address (or, for a
-task queued before addresses were sent, by the old name as a host); when neither matches, the
-flush goes to every configured node instead (a flush of a key never cached is harmless), and
-the log says so: a queued flush is never dropped for a name.
+A user served with `cacheable` stays in FreeSWITCH's cache (and `reloadxml` does not drop it),
+so every change must be flushed on every node. Each name is flushed under both cache keys
+(`id` and `number-alias`); one sub-task per node retries alone with backoff; a node renamed
+in the config is found by its address, else every node is flushed. docs/listener.md, "The
+FreeSWITCH cache flush", says which keys, the retries and the logs.
 """
 from __future__ import annotations
 
@@ -36,8 +13,9 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-from app import quiet
+from app import quiet, tasknames
 from app.esl import commands
+from app.esl.command_types import ApiCommand
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
 from app.names import is_domain, is_extension
@@ -46,10 +24,9 @@ log = logging.getLogger("fscti.flush")
 
 FLUSH_KEYS = ("id", "number-alias")
 MAX_RETRIES = 12
-NODE_TASK = "fscti.directory.flush_cache_node"
 
 
-def flush_commands(domain: str, users) -> list[commands.ApiCommand]:
+def flush_commands(domain: str, users) -> list[ApiCommand]:
     """The `xml_flush_cache` commands for these names: each name under both keys, deduplicated."""
     out, seen = [], set()
     for user in users:
@@ -73,7 +50,7 @@ def _valid(domain, users) -> list[str]:
     return list(dict.fromkeys(u for u in users if is_extension(u)))
 
 
-@shared_task(name="fscti.directory.flush_cache", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.DIRECTORY_FLUSH_CACHE, acks_late=True, ignore_result=True,
              time_limit=60, soft_time_limit=50)
 def flush_cache(domain: str, users: list[str]) -> dict:
     """Fan out: one `fscti.directory.flush_cache_node` task per configured FreeSWITCH node."""
@@ -112,9 +89,10 @@ def _target(settings, node_name: str, address: str | None, domain: str, users):
     return node
 
 
-@shared_task(bind=True, name=NODE_TASK, acks_late=True, ignore_result=True,
-             autoretry_for=(EslUnavailable,), retry_backoff=True, retry_backoff_max=300,
-             retry_jitter=True, max_retries=MAX_RETRIES, time_limit=120, soft_time_limit=100)
+@shared_task(bind=True, name=tasknames.DIRECTORY_FLUSH_CACHE_NODE, acks_late=True,
+             ignore_result=True, autoretry_for=(EslUnavailable,), retry_backoff=True,
+             retry_backoff_max=300, retry_jitter=True, max_retries=MAX_RETRIES, time_limit=120,
+             soft_time_limit=100)
 def flush_cache_node(self, node_name: str, domain: str, users: list[str],
                      address: str | None = None) -> dict:
     """Send every flush command to one node; retried with backoff while it is unreachable."""

@@ -18,12 +18,12 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
+from app import tasknames
 from app.extensions import redis_ext
 from app.state import generation, keys
 
 log = logging.getLogger("fscti.redis")
 
-HEAL_TASK = "fscti.redis.heal"
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 
 
@@ -34,17 +34,16 @@ def queue_heal(celery, claim: generation.Claim) -> None:
     interval_ms = max(1, int(float(settings.state["resync_interval"]) * 1000))
     for node in settings.freeswitch:
         redis_ext.client.set(keys.state_tick(f"resync-{node.name}"), "1", px=interval_ms)
-    celery.send_task(HEAL_TASK, args=[claim.generation, claim.reason], queue="celery",
+    celery.send_task(tasknames.REDIS_HEAL, args=[claim.generation, claim.reason], queue="celery",
                      retry=False, ignore_result=True)
 
 
 def resync_all(settings, reason: str) -> list[str]:
     """Queue one resync of every configured node."""
-    from workers.tasks.state import resync
-
+    celery = current_app.extensions["celery"]
     names = []
     for node in settings.freeswitch:
-        resync.apply_async((node.name, reason, None), queue="events")
+        celery.send_task(tasknames.STATE_RESYNC, args=[node.name, reason, None], queue="events")
         names.append(node.name)
     return names
 
@@ -69,7 +68,7 @@ def rebuild_mirror(client, gen: str) -> dict:
     return done
 
 
-@shared_task(name=HEAL_TASK, acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.REDIS_HEAL, acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=30, max_retries=10,
              time_limit=3600, soft_time_limit=3500)
 def heal(gen: str, reason: str) -> dict:

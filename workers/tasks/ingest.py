@@ -7,7 +7,7 @@ import redis
 from celery import shared_task
 from flask import current_app
 
-from app import metrics
+from app import metrics, tasknames
 from app.extensions import redis_ext
 from app.state.ingest import apply_events
 from workers import ingest_codec  # noqa: F401  (registers the batches' wire format)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
 
 
-@shared_task(name="fscti.ingest.events", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.INGEST_EVENTS, acks_late=True, ignore_result=True,
              autoretry_for=RETRYABLE, retry_backoff=True, retry_backoff_max=30,
              max_retries=50, time_limit=60, soft_time_limit=50)
 def events(node_name: str, events: list | str) -> None:

@@ -5,6 +5,7 @@ import redis
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
+from app import tasknames
 from app.directory.clients import writer
 from app.directory.rebuild import rebuild_all, rebuild_domain
 from app.directory.reconcile import reconcile as reconcile_mirror
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 
 
-@shared_task(name="fscti.directory.rebuild", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.DIRECTORY_REBUILD, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=300, max_retries=10,
              time_limit=3600, soft_time_limit=3500)
 def rebuild(domain: str | None = None) -> dict:
@@ -27,7 +28,7 @@ def rebuild(domain: str | None = None) -> dict:
     return rebuild_all().as_dict()
 
 
-@shared_task(name="fscti.directory.reconcile", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.DIRECTORY_RECONCILE, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=300, max_retries=3,
              time_limit=3600, soft_time_limit=3500)
 def reconcile(domain: str | None = None, repair: bool = True) -> dict:
@@ -35,7 +36,7 @@ def reconcile(domain: str | None = None, repair: bool = True) -> dict:
     return reconcile_mirror(domain, repair=repair).as_dict()
 
 
-@shared_task(name="fscti.directory.repair_extensions", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.DIRECTORY_REPAIR_EXTENSIONS, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=120, max_retries=20,
              time_limit=120, soft_time_limit=100)
 def repair_extensions(domain: str, names: list[str]) -> dict:
@@ -49,7 +50,7 @@ def repair_extensions(domain: str, names: list[str]) -> dict:
     return {"domain": domain, "status": "ok", "repaired": done, "busy": busy, "names": list(names)}
 
 
-@shared_task(name="fscti.directory.mirror_template", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.DIRECTORY_MIRROR_TEMPLATE, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=300, max_retries=10,
              time_limit=3600, soft_time_limit=3500)
 def mirror_template(template_id: int, flush: dict | None = None) -> dict:
@@ -57,7 +58,7 @@ def mirror_template(template_id: int, flush: dict | None = None) -> dict:
     template's attributes before and after the change), then queue the cache flush of every
     dependent FreeSWITCH may have cached (after the mirror, so it cannot re-cache old values)."""
     from app.directory.mirror import mirror_template as remirror
-    from app.services.effects import flush_template_dependents
+    from app.services.mirror_flush import flush_template_dependents
 
     mirrored = remirror(template_id)
     flushed = 0
@@ -67,7 +68,7 @@ def mirror_template(template_id: int, flush: dict | None = None) -> dict:
     return {"template_id": template_id, "mirrored": mirrored, "flushed": flushed}
 
 
-@shared_task(name="fscti.directory.remirror_domain", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(name=tasknames.DIRECTORY_REMIRROR_DOMAIN, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=300, max_retries=10,
              time_limit=3600, soft_time_limit=3500)
 def remirror_domain(domain: str) -> dict:
@@ -76,7 +77,7 @@ def remirror_domain(domain: str) -> dict:
 
     from app.extensions import db
     from app.models import Domain
-    from app.services.effects import remirror_domain as remirror
+    from app.services.mirror_flush import remirror_domain as remirror
 
     row = db.session.execute(select(Domain).where(Domain.name == domain)).scalar_one_or_none()
     if row is None:

@@ -7,7 +7,7 @@ import redis
 from celery import shared_task
 from flask import current_app
 
-from app import metrics, quiet
+from app import metrics, quiet, tasknames
 from app.esl.errors import EslUnavailable
 from app.extensions import redis_ext
 from app.state.resync import resync_node
@@ -21,7 +21,7 @@ RESYNC_RETRIES = 10
 RESYNC_BACKOFF_MAX = 60
 
 
-@shared_task(bind=True, name="fscti.state.resync", acks_late=True, autoretry_for=RETRYABLE,
+@shared_task(bind=True, name=tasknames.STATE_RESYNC, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=RESYNC_BACKOFF_MAX, max_retries=RESYNC_RETRIES,
              time_limit=120, soft_time_limit=100)
 def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None = None) -> dict:
@@ -64,7 +64,7 @@ def _count_resync(node_name: str, reason, result: str) -> None:
     metrics.resyncs.labels(node_name, metrics.resync_reason(reason), result).inc()
 
 
-@shared_task(name="fscti.state.tick", acks_late=True, ignore_result=True,
+@shared_task(name=tasknames.STATE_TICK, acks_late=True, ignore_result=True,
              autoretry_for=(redis.ConnectionError, redis.TimeoutError), retry_backoff=True,
              max_retries=2, time_limit=120, soft_time_limit=100)
 def tick() -> dict:

@@ -6,8 +6,8 @@ from marshmallow import Schema
 
 from app.api.responses import QUEUED_HELP, check_json_body, page, want_secrets, written
 from app.auth import require_role
-from app.schemas.common import PageQuery, SecretsQuery, StrictBoolean
 from app.schemas.domain import DomainCreate, DomainOut, DomainPage, DomainPatch, DomainWrite
+from app.schemas.fields import PageQuery, SecretsQuery, StrictBoolean
 from app.services import domain as svc
 
 blp = Blueprint("domains", __name__, url_prefix="/api/v1", description=(

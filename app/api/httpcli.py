@@ -2,7 +2,7 @@
 
 Outside /api/v1, with its own key check (`cli.keys` / FSCTI_CLI_KEYS). Replies are
 FreeSWITCH's text; the gateway's own refusals are text too, starting with `-ERR fscti:`.
-What is parsed and how each request is rebuilt: app/services/gateway.py.
+What is parsed and how each request is rebuilt: app/services/httpcli.py.
 
 The fields come from the query string, then (POST) from an application/x-www-form-urlencoded
 body; the query wins, as in werkzeug's `request.values`. A key in the query is checked before
@@ -17,8 +17,9 @@ from flask import Blueprint, Response, current_app, request
 
 from app.logs import escape
 from app.services import audit
-from app.services.gateway import (GatewayError, check_text, execute, key_id, key_matches, plan,
-                                  route, server_time)
+from app.services.httpcli import GatewayError, check_text, execute, key_id, key_matches, plan, route
+from app.services.nodes import Refused
+from app.services.time import server_time
 
 log = logging.getLogger("fscti.cli")
 
@@ -130,7 +131,7 @@ def cli():
             target = route(p, node)
             node_name = target.name
             text, job = execute(p, target)
-    except GatewayError as exc:
+    except Refused as exc:
         outcome = "failed" if exc.status >= 500 else "rejected"
         audit.record(actor, f"cli:{cmd}", None, node, detail,
                      f"{outcome}: {exc.status} {exc.message}")

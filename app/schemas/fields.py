@@ -1,16 +1,18 @@
-"""Schema pieces shared by domains, templates and extensions: sections, paging, secrets."""
+"""Field types and query schemas shared by domains, templates and extensions (and their
+queries): sections, strict booleans, free-text queries, names, paging."""
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.schemas import patterns
-from app.schemas.known_names import fold_input, lookup
-from app.schemas.rules import MASK, MAX_ENTRIES, SECRET_NAMES, as_bool, entry_errors
+from app.schemas.known_names import fold_input
+from app.schemas.section_rules import MAX_ENTRIES, as_bool, entry_errors
 
 MAX_PER_PAGE = 1000
 
 
 class Section(fields.Dict):
-    """A `param`, `variable` or `attribute` object, every entry checked by app.schemas.rules;
-    loads with known names in their canonical case (app.schemas.known_names)."""
+    """A `param`, `variable` or `attribute` object, every entry checked by
+    app.schemas.section_rules; loads with known names in their canonical case
+    (app.schemas.known_names)."""
 
     def __init__(self, owner: str, section: str, nullable: bool = True, **kwargs):
         kwargs.setdefault("metadata", {}).setdefault(
@@ -88,28 +90,6 @@ class SecretsQuery(Schema):
 
     include_secrets = StrictBoolean(load_default=False, metadata={
         "description": "admin only: return passwords/a1-hashes instead of the mask"})
-
-
-def redact(section: dict | None) -> dict:
-    """A copy of a section with every secret replaced by the mask (a secret in any letter
-    case: a row stored before names were folded may still say `PASSWORD`)."""
-    return {k: (MASK if v is not None and k.lower() in SECRET_NAMES else v)
-            for k, v in (section or {}).items()}
-
-
-def unmask(section: dict, stored: dict | None, field: str) -> tuple[dict, dict]:
-    """Replace masked secrets with the stored ones (found ignoring letter case). Returns
-    (section, errors by name)."""
-    out, errors = dict(section), {}
-    for name, value in section.items():
-        if value == MASK and name.lower() in SECRET_NAMES:
-            kept = lookup(stored, name.lower())
-            if kept is not None:
-                out[name] = kept
-            else:
-                errors[name] = [f"'{MASK}' is the mask GET shows; no {name} is stored to keep, "
-                                f"send the real value"]
-    return out, ({field: errors} if errors else {})
 
 
 def path_name(field: fields.Field, value: str, what: str = "name") -> str:

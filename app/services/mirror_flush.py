@@ -17,21 +17,19 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from app import tasknames
 from app.directory import mirror
 from app.directory.effective import effective, merge_section
 from app.extensions import db
 from app.models import Domain, Extension
-from app.services.common import iter_extensions
+from app.services.sql import iter_extensions
 
 log = logging.getLogger(__name__)
 
-FLUSH_TASK = "fscti.directory.flush_cache"
 FLUSH_CHUNK = 500
 # Dependents re-mirrored inside the request (2,000 took ~0.06 s on SQLite here; the cost
 # grows linearly, and a request must stay far below gunicorn's 30 s); more go to a task.
 INLINE_MIRROR_MAX = 2000
-MIRROR_TEMPLATE_TASK = "fscti.directory.mirror_template"
-REMIRROR_DOMAIN_TASK = "fscti.directory.remirror_domain"
 
 
 @dataclass(frozen=True)
@@ -71,12 +69,12 @@ def enqueue_flush(domain_name: str, names) -> None:
     for i in range(0, len(names), FLUSH_CHUNK):
         chunk = names[i:i + FLUSH_CHUNK]
         try:
-            celery.send_task(FLUSH_TASK, args=[domain_name, chunk], retry=True,
+            celery.send_task(tasknames.DIRECTORY_FLUSH_CACHE, args=[domain_name, chunk], retry=True,
                              retry_policy={"max_retries": 2, "interval_start": 0.1,
                                            "interval_step": 0.2, "interval_max": 0.5})
         except Exception as exc:  # the broker is down: the change is committed and mirrored
             log.error("could not queue %s for %s %s (%s: %s): flush these by hand",
-                      FLUSH_TASK, domain_name, chunk, type(exc).__name__, exc)
+                      tasknames.DIRECTORY_FLUSH_CACHE, domain_name, chunk, type(exc).__name__, exc)
 
 
 def mirror_one(ext, domain_name: str) -> None:
@@ -134,7 +132,7 @@ def template_changed(template_id: int, old_attr: dict, new_attr: dict) -> Mirror
     count = db.session.execute(select(func.count()).where(
         Extension.template_id == template_id)).scalar_one()
     if count > INLINE_MIRROR_MAX:
-        queued = _enqueue(MIRROR_TEMPLATE_TASK, [template_id],
+        queued = _enqueue(tasknames.DIRECTORY_MIRROR_TEMPLATE, [template_id],
                           {"flush": {"old": old_attr, "new": new_attr}}, count)
         if queued is not None:
             return queued
@@ -150,7 +148,7 @@ def domain_changed(domain) -> MirrorQueued | None:
     count = db.session.execute(select(func.count()).where(
         Extension.domain_id == domain.id)).scalar_one()
     if count > INLINE_MIRROR_MAX:
-        queued = _enqueue(REMIRROR_DOMAIN_TASK, [domain.name], {}, count)
+        queued = _enqueue(tasknames.DIRECTORY_REMIRROR_DOMAIN, [domain.name], {}, count)
         if queued is not None:
             return queued
     remirror_domain(domain, changed_flush=True)

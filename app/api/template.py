@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from app.api.responses import QUEUED_HELP, check_json_body, page, want_secrets, written
 from app.auth import require_role
-from app.schemas.common import PageQuery, SecretsQuery
+from app.schemas.fields import PageQuery, SecretsQuery
 from app.schemas.template import (TemplateCreate, TemplateOut, TemplatePage, TemplatePatch,
                                   TemplateWrite)
 from app.services import template as svc

@@ -12,7 +12,7 @@ from app.api.responses import check_json_body
 from app.auth import require_role
 from app.schemas.action import (ActionAccepted, ActionOut, HangupExtensionIn, HangupIn, ModeIn,
                                 SuperviseExtensionIn, SuperviseIn, action_href)
-from app.services import actions as svc
+from app.services import action as svc
 from app.services import audit
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description=(

@@ -10,7 +10,7 @@ import pytest
 from app.config import Settings
 from app.extensions import db
 from app.models import AuditEntry
-from app.services.gateway import key_id
+from app.services.httpcli import key_id
 from tests.eslpeer import EslPeer
 from tests.support.actions import A5, B5, call5_up, lines, use_nodes, wire
 

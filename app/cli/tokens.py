@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask tokens ...`, `flask mirror ...`."""
+"""`flask tokens ...`: the API's bearer tokens."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -52,11 +52,3 @@ def tokens_bootstrap():
     token = reissue_token("make-run", "admin")
     click.echo(f"Admin token (Authorization: Bearer ...): {token}")
 
-
-def register_cli(app):
-    app.cli.add_command(tokens)
-    from app.directory.commands import mirror
-    from app.metrics.commands import metrics
-
-    app.cli.add_command(mirror)
-    app.cli.add_command(metrics)

@@ -3,7 +3,8 @@
 Order (STYLE §3): every argument passes the whitelists and the command is built once (so bad
 input is a 4xx now, never a failure later) → the Action row and its audit row are committed →
 the Celery task is queued (queue `actions`). workers/tasks/actions.py runs it through
-app/services/action_runner.py, which rebuilds the command from the stored parameters.
+app/services/supervise_runner.py (a hang-up: hangup_runner.py), which rebuilds the command
+from the stored parameters.
 
 Which node: the one holding the call in the live state (D's `find_call`/`calls_of`); a
 `node` given by the caller wins; a call the state does not know needs `node` unless only
@@ -16,20 +17,23 @@ import uuid as uuidlib
 
 from flask import current_app
 
+from app import tasknames
 from app.errors import BadRequest, Conflict, NotFound, Unavailable, ValidationFailed
-from app.esl import commands
+from app.esl import commands, supervisor_commands
+from app.esl.command_types import InvalidArgument
 from app.extensions import db
 from app.models import Action
 from app.names import is_domain, is_extension, is_uuid
 from app.services import audit
-from app.services.action_runner import settle
-from app.services.supervision import MODES, mode_command, supervise_command
+from app.services.supervise_runner import settle
+from app.services.supervision import mode_command, supervise_command
+from app.supervision import MODES
 from app.state.calls import calls_of, find_call
 
 log = logging.getLogger("fscti.actions")
 
-TASKS = {"supervise": "fscti.actions.supervise", "mode": "fscti.actions.mode",
-         "hangup": "fscti.actions.hangup"}
+TASKS = {"supervise": tasknames.ACTIONS_SUPERVISE, "mode": tasknames.ACTIONS_MODE,
+         "hangup": tasknames.ACTIONS_HANGUP}
 PENDING = ("queued", "retrying", "sending", "sent")
 
 
@@ -74,7 +78,7 @@ def _node_for(call: dict | None, node: str | None) -> str:
                    {"node": ["required when the call is unknown and several nodes are configured"]})
 
 
-def _invalid(exc: commands.InvalidArgument, field: str | None = None):
+def _invalid(exc: InvalidArgument, field: str | None = None):
     return ValidationFailed("invalid input: see details", {field or exc.argument: [exc.reason]})
 
 
@@ -132,7 +136,7 @@ def supervise(actor: str, uuid: str, supervisor: str, mode: str = "listen",
     timeout = _settings().actions["originate_timeout"]
     try:
         cmd = supervise_command(mode, supervisor, domain, uuid, leg, timeout, dtmf)
-    except commands.InvalidArgument as exc:
+    except InvalidArgument as exc:
         raise _invalid(exc, {"target_uuid": "uuid"}.get(exc.argument)) from exc
     params = {"mode": mode, "hears": MODES[mode].hears, "current_mode": mode,
               "supervisor": supervisor, "domain": domain, "dtmf": bool(dtmf), "timeout": timeout,
@@ -188,11 +192,11 @@ def _kills(calls: list[dict], cause: str | None) -> list[str]:
         if call.get("node") is None:
             sent.append(f"api {commands.uuid_exists(uuid)}")
         if not call.get("bond"):
-            sent.append(f"api {commands.uuid_getvar(uuid, 'signal_bond')}")
+            sent.append(f"api {supervisor_commands.uuid_getvar(uuid, 'signal_bond')}")
         for leg in [uuid] + ([call["bond"]] if call.get("bond") else []):
             try:
-                sent.append(f"api {commands.uuid_kill(leg, cause)}")
-            except commands.InvalidArgument as exc:
+                sent.append(f"api {supervisor_commands.uuid_kill(leg, cause)}")
+            except InvalidArgument as exc:
                 raise _invalid(exc, "cause" if exc.argument == "cause" else None) from exc
     return sent
 

@@ -3,7 +3,7 @@ import hashlib
 
 from app.errors import ValidationFailed
 from app.schemas.known_names import lookup
-from app.schemas.rules import MASK
+from app.schemas.section_rules import MASK
 
 
 def a1_hash(name: str, realm: str, password: str) -> str:

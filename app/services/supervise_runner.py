@@ -1,11 +1,5 @@
-"""Supervisor actions, worker side: claim the action, send its commands, record the outcome.
-
-Each step moves the row with a conditional UPDATE (`... WHERE state IN (...)`), so a task
-delivered twice (acks_late) or a GET racing the settle task never acts or finishes twice.
-
-    queued ─▶ sending ─▶ sent ─▶ succeeded | failed      supervise (bgapi originate)
-    queued ─▶ running ─▶ succeeded | failed              hangup (uuid_kill ×2), mode (sendevent)
-       └──▶ retrying ─▶ (again)                           while the node is unreachable
+"""Supervise and mode-switch actions, worker side: claim the action, send its command, record
+the outcome (each step of the row in app/services/action_state.py).
 
 A supervise action is `sent` once FreeSWITCH accepted the bgapi; it ends when the job's
 BACKGROUND_JOB result (listener → ingest → `keys.job_result`) is read by `settle()`, called
@@ -20,22 +14,18 @@ import logging
 import time
 
 from flask import current_app
-from sqlalchemy import update
 
 from app.esl.errors import EslCommandError
 from app.esl.pool import esl_pool
-from app import metrics
 from app.extensions import db, redis_ext
 from app.models import Action
-from app.models.base import utcnow
 from app.names import is_uuid
-from app.services import audit
-from app.services.supervision import MODES, mode_command, supervise_command
+from app.services import action_state
+from app.services.supervision import mode_command, supervise_command
 from app.state import keys
+from app.supervision import MODES
 
 log = logging.getLogger("fscti.actions")
-
-FINAL = ("succeeded", "failed")
 
 
 class NodeMissing(Exception):
@@ -46,47 +36,6 @@ def _settings():
     return current_app.config["FSCTI"]
 
 
-def _move(action_id: str, states: tuple, values: dict) -> Action | None:
-    """UPDATE the row to `values` if its state is one of `states`; the fresh row, or None."""
-    result = db.session.execute(
-        update(Action).where(Action.id == action_id, Action.state.in_(states))
-        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
-        return None
-    action = db.session.get(Action, action_id)
-    db.session.refresh(action)
-    return action
-
-
-def _finish(action_id: str, states: tuple, state: str, reply: str | None, error: str | None,
-            **values) -> Action | None:
-    """End the action (and fill in its audit row) if it is still in one of `states`."""
-    action = _move(action_id, states, dict(values, state=state, reply=reply, error=error))
-    if action is None:
-        return None
-    audit.set_result(action.params.get("audit_id"), f"{state}: {error or reply or ''}".strip())
-    db.session.commit()
-    metrics.actions.labels(_kind(action.kind), state).inc()
-    log.info("action %s %s %s on %s: %s", action.id, action.kind, state, action.node,
-             error or reply)
-    return action
-
-
-def _kind(kind: str) -> str:
-    return kind if kind in ("supervise", "mode", "hangup") else "other"
-
-
-def on_wire(action: Action) -> None:
-    """The action's (first) command was just written to FreeSWITCH: API → wire latency."""
-    created = action.created_at
-    if created is not None:
-        if created.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
-            created = created.replace(tzinfo=utcnow().tzinfo)
-        metrics.action_wire_seconds.labels(_kind(action.kind)).observe(
-            max((utcnow() - created).total_seconds(), 0.0))
-
-
 def _node(action: Action):
     node = _settings().node(action.node or "")
     if node is None:
@@ -94,19 +43,8 @@ def _node(action: Action):
     return node
 
 
-def _claim(action_id: str, states: tuple, to: str) -> Action | None:
-    action = _move(action_id, states, {"state": to})
-    if action is None:
-        found = db.session.get(Action, action_id)
-        log.info("action %s: nothing to do (state %s)", action_id,
-                 found.state if found else "missing")
-        return None
-    db.session.commit()
-    return action
-
-
 def _refused(node_missing: NodeMissing, action: Action) -> None:
-    _finish(action.id, (action.state,), "failed", None, str(node_missing))
+    action_state.finish(action.id, (action.state,), "failed", None, str(node_missing))
 
 
 # --- supervise ---------------------------------------------------------------------------
@@ -114,7 +52,7 @@ def _refused(node_missing: NodeMissing, action: Action) -> None:
 def start_supervise(action_id: str) -> Action | None:
     """Send the `bgapi originate` of a queued supervise action; the action if this call moved
     it (to `sent`, or to its end), else None."""
-    action = _claim(action_id, ("queued", "retrying"), "sending")
+    action = action_state.claim(action_id, ("queued", "retrying"), "sending")
     if action is None:
         return _resume(action_id)
     p = action.params
@@ -127,12 +65,14 @@ def start_supervise(action_id: str) -> Action | None:
                             action.leg_uuid, p["timeout"], p.get("dtmf", True))
     try:
         esl_pool().bgapi(node, cmd, action.job_uuid)
-        on_wire(action)
+        action_state.on_wire(action)
     except EslCommandError as exc:
         # The bgapi itself was refused (not the originate): permanent.
-        return _finish(action.id, ("sending",), "failed", exc.reply.strip(), exc.reply.strip())
+        reply = exc.reply.strip()
+        return action_state.finish(action.id, ("sending",), "failed", reply, reply)
     params = dict(p, sent_at=time.time())
-    return _move_commit(action.id, ("sending",), {"state": "sent", "error": None, "params": params})
+    return action_state.move_commit(action.id, ("sending",),
+                                    {"state": "sent", "error": None, "params": params})
 
 
 def _resume(action_id: str) -> Action | None:
@@ -145,14 +85,7 @@ def _resume(action_id: str) -> Action | None:
     log.warning("action %s: redelivered while sending; waiting for a result, not resending",
                 action_id)
     params = dict(row.params, sent_at=time.time(), resumed=True)
-    return _move_commit(action_id, ("sending",), {"state": "sent", "params": params})
-
-
-def _move_commit(action_id: str, states: tuple, values: dict) -> Action | None:
-    action = _move(action_id, states, values)
-    if action is not None:
-        db.session.commit()
-    return action
+    return action_state.move_commit(action_id, ("sending",), {"state": "sent", "params": params})
 
 
 def job_result(job_uuid: str | None, client=None) -> dict | None:
@@ -172,7 +105,7 @@ def job_result(job_uuid: str | None, client=None) -> dict | None:
 def settle(action: Action, client=None) -> bool:
     """End a `sent` supervise action from its BACKGROUND_JOB result; False if none yet."""
     if action.state != "sent":
-        return action.state in FINAL
+        return action.state in action_state.FINAL
     job = job_result(action.job_uuid, client)
     if job is None:
         return False
@@ -182,25 +115,26 @@ def settle(action: Action, client=None) -> bool:
         # `+OK <uuid of the new leg>`: our origination_uuid, unless FreeSWITCH chose another.
         leg = body[3:].strip()
         extra = {"leg_uuid": leg} if is_uuid(leg) else {}
-        done = _finish(action.id, ("sent",), "succeeded", body, None, params=params, **extra)
+        done = action_state.finish(action.id, ("sent",), "succeeded", body, None, params=params,
+                                   **extra)
     else:
         # `-ERR <CAUSE>` (USER_NOT_REGISTERED, NO_ANSWER, USER_BUSY...) or `-USAGE`: final.
         reason = body[5:].strip() if body.startswith("-ERR ") else (body or "empty reply")
-        done = _finish(action.id, ("sent",), "failed", body, reason, params=params)
+        done = action_state.finish(action.id, ("sent",), "failed", body, reason, params=params)
     db.session.refresh(action)
-    return done is not None or action.state in FINAL
+    return done is not None or action.state in action_state.FINAL
 
 
 def expire(action: Action) -> bool:
     """Fail a `sent` supervise action whose result is overdue; True if it is now final."""
     if action.state != "sent":
-        return action.state in FINAL
+        return action.state in action_state.FINAL
     cfg = _settings().actions
     waited = time.time() - float(action.params.get("sent_at") or 0)
     limit = int(action.params.get("timeout") or cfg["originate_timeout"]) + cfg["result_grace"]
     if waited < limit:
         return False
-    _finish(action.id, ("sent",), "failed", None,
+    action_state.finish(action.id, ("sent",), "failed", None,
             f"no BACKGROUND_JOB result from {action.node} within {limit:g}s (is the listener "
             f"running for that node?); the supervisor's call may still have been placed")
     db.session.refresh(action)
@@ -211,7 +145,7 @@ def expire(action: Action) -> bool:
 
 def run_mode(action_id: str) -> Action | None:
     """Send the `eavesdrop-command` event to the supervisor's leg; record the new mode."""
-    action = _claim(action_id, ("queued", "retrying"), "running")
+    action = action_state.claim(action_id, ("queued", "retrying"), "running")
     if action is None:
         return None
     try:
@@ -222,25 +156,13 @@ def run_mode(action_id: str) -> Action | None:
     mode = action.params["mode"]
     try:
         reply = esl_pool().sendevent(node, mode_command(mode, action.leg_uuid)).strip()
-        on_wire(action)
+        action_state.on_wire(action)
     except EslCommandError as exc:
-        return _finish(action.id, ("running",), "failed", exc.reply.strip(), exc.reply.strip())
-    done = _finish(action.id, ("running",), "succeeded", reply, None)
+        reply = exc.reply.strip()
+        return action_state.finish(action.id, ("running",), "failed", reply, reply)
+    done = action_state.finish(action.id, ("running",), "succeeded", reply, None)
     parent = db.session.get(Action, action.params["supervision_id"])
     if parent is not None:
         parent.params = dict(parent.params, current_mode=mode, hears=MODES[mode].hears)
         db.session.commit()
     return done
-
-
-# --- retries -----------------------------------------------------------------------------
-
-def retrying(action_id: str, error: str) -> None:
-    """The node was unreachable; the task will run again (any claim is released)."""
-    _move_commit(action_id, ("sending", "running", "queued", "retrying"),
-                 {"state": "retrying", "error": error})
-
-
-def gave_up(action_id: str, error: str) -> None:
-    """The node stayed unreachable through every retry: the action fails with why."""
-    _finish(action_id, ("sending", "running", "queued", "retrying"), "failed", None, error)

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from app.api.responses import check_json_body, page, want_secrets, written
 from app.auth import require_role
 from app.errors import BadRequest
-from app.schemas.common import SecretsQuery
+from app.schemas.fields import SecretsQuery
 from app.schemas.extension import (CSV_DISPOSITION, CSV_TEXT, EXPORT_ROWS, IMPORT_BODY,
                                    EffectiveOut, ExportQuery, ExtensionCreate, ExtensionOut,
                                    ExtensionPage, ExtensionPatch, ExtensionQuery, ExtensionWrite,

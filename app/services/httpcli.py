@@ -1,9 +1,9 @@
-"""The /cli gateway, compatible with mod_cti's httpcli (SPEC §5), and FreeSWITCH's clock.
+"""The /cli gateway, compatible with mod_cti's httpcli (SPEC §5).
 
 Nothing a caller sends is forwarded as text. The mod_cti request forms are parsed into
 structured parts, each part passes its whitelist, and the command is rebuilt by the
-builders of app/esl/commands.py; anything else is refused. Supported (each `cmd` must also
-be in `cli.commands`):
+builders of app/esl/commands.py and app/esl/supervisor_commands.py; anything else is
+refused. Supported (each `cmd` must also be in `cli.commands`):
 
     cmd=cti_timestamp                      → api strmicroepoch
     cmd=uuid_kill  arg=<uuid> [<CAUSE>]    → api uuid_kill <uuid> [<CAUSE>]
@@ -17,7 +17,7 @@ be in `cli.commands`):
       [cti_]originate [{vars}]user/<ext>[@<domain>] &three_way(<uuid>)
       [cti_]originate [{vars}]user/<ext>[@<domain>] [set:<var>=<value>,...]eavesdrop:<uuid> inline
       [cti_]originate [{vars}]user/<ext>[@<domain>] three_way:<uuid> inline
-    with <var> one of commands.ORIGINATE_VARIABLES (or origination_uuid in `{}`).
+    with <var> one of supervisor_commands.ORIGINATE_VARIABLES (or origination_uuid in `{}`).
 """
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.config import CLI_COMMANDS
-from app.esl import commands
+from app.esl import commands, supervisor_commands
+from app.esl.command_types import ApiCommand, InvalidArgument
 from app.esl.errors import EslCommandError, EslUnavailable
 from app.esl.pool import esl_pool
+from app.services.nodes import NodeUnavailable, Refused, named
 from app.state.calls import find_call
 
 ARG_MAX = 1024
@@ -44,14 +46,8 @@ _APP_RE = re.compile(r"&(?P<app>[a-z_]+)\((?P<uuid>[^()]*)\)")
 _INLINE_APP_RE = re.compile(r"(?P<app>[a-z_]+):(?P<uuid>.*)")
 
 
-class GatewayError(Exception):
+class GatewayError(Refused):
     """A request the gateway refuses; `status` is the HTTP status, the message says why."""
-
-    status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class BadArgument(GatewayError):
@@ -62,22 +58,12 @@ class NotAllowed(GatewayError):
     status = 403
 
 
-class UnknownNode(GatewayError):
-    """A `node` that names no configured node: like any unknown name, a 404."""
-
-    status = 404
-
-
-class NodeUnavailable(GatewayError):
-    status = 503
-
-
 @dataclass
 class Plan:
     """A parsed gateway request: the rebuilt command and how to send it."""
 
     cmd: str                      # the gateway command (cti_timestamp, bgapi, ...)
-    command: commands.ApiCommand  # what goes after `api ` / `bgapi `
+    command: ApiCommand  # what goes after `api ` / `bgapi `
     background: bool              # bgapi
     target_uuid: str | None = None
 
@@ -148,11 +134,11 @@ def _words(arg: str) -> list[str]:
 def _build(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except commands.InvalidArgument as exc:
+    except InvalidArgument as exc:
         raise BadArgument(str(exc)) from exc
 
 
-def _simple(cmd: str, arg: str) -> tuple[commands.ApiCommand, str | None]:
+def _simple(cmd: str, arg: str) -> tuple[ApiCommand, str | None]:
     words = _words(arg)
     if cmd == "cti_timestamp":
         if words:
@@ -165,13 +151,13 @@ def _simple(cmd: str, arg: str) -> tuple[commands.ApiCommand, str | None]:
     if cmd == "uuid_kill":
         if len(words) not in (1, 2):
             raise BadArgument("uuid_kill takes <uuid> [<CAUSE>]")
-        return _build(commands.uuid_kill, *words), words[0]
+        return _build(supervisor_commands.uuid_kill, *words), words[0]
     if cmd == "show":
         return _show(words), None
     raise NotAllowed(f"command {cmd[:40]!r} is not supported by the gateway")
 
 
-def _show(words: list[str]) -> commands.ApiCommand:
+def _show(words: list[str]) -> ApiCommand:
     if not words:
         raise BadArgument("show takes <table> [count] [as json|xml]")
     what, rest = words[0], words[1:]
@@ -196,7 +182,7 @@ def _pairs(text: str, sep: str, what: str) -> dict:
     return out
 
 
-def _originate(arg: str) -> tuple[commands.ApiCommand, str]:
+def _originate(arg: str) -> tuple[ApiCommand, str]:
     words = _words(arg)
     usage = ("originate forms: user/<ext> &eavesdrop(<uuid>) | &three_way(<uuid>) | "
              "[set:<var>=<value>,...]eavesdrop:<uuid> inline | three_way:<uuid> inline")
@@ -213,15 +199,15 @@ def _originate(arg: str) -> tuple[commands.ApiCommand, str]:
         app = _APP_RE.fullmatch(words[2])
         if app is None:
             raise BadArgument(usage)
-        return _build(commands.originate_supervisor, dial["ext"], app["uuid"], app["app"],
-                      **kwargs), app["uuid"]
+        return _build(supervisor_commands.originate_supervisor, dial["ext"], app["uuid"],
+                      app["app"], **kwargs), app["uuid"]
     *sets, last = words[2].split(",")
     app = _INLINE_APP_RE.fullmatch(last)
     if app is None or any(not s.startswith("set:") for s in sets):
         raise BadArgument(usage)
     inline_set = _pairs(",".join(s[4:] for s in sets), ",", "set:") if sets else None
-    return _build(commands.originate_supervisor, dial["ext"], app["uuid"], app["app"],
-                  inline=True, inline_set=inline_set, **kwargs), app["uuid"]
+    return _build(supervisor_commands.originate_supervisor, dial["ext"], app["uuid"],
+                  app["app"], inline=True, inline_set=inline_set, **kwargs), app["uuid"]
 
 
 # --- routing and running -------------------------------------------------------------------
@@ -232,10 +218,7 @@ def route(plan_: Plan, node: str | None):
     if not settings.freeswitch:
         raise NodeUnavailable("no FreeSWITCH node is configured")
     if node:
-        found = settings.node(node)
-        if found is None:
-            raise UnknownNode(f"unknown node {node[:64]!r}")
-        return found
+        return named(settings, node)
     if plan_.target_uuid:
         call = find_call(plan_.target_uuid)
         if call is not None and settings.node(call.get("node") or "") is not None:
@@ -256,27 +239,3 @@ def execute(plan_: Plan, node) -> tuple[str, str | None]:
     except EslUnavailable as exc:
         raise NodeUnavailable(f"FreeSWITCH node {node.name} is unavailable: {exc}") from exc
 
-
-def server_time(node_name: str | None = None) -> tuple[str, str]:
-    """(node, `strmicroepoch` text): the named node, else the first configured node that answers."""
-    settings = current_app.config["FSCTI"]
-    if node_name:
-        node = settings.node(node_name)
-        if node is None:
-            raise UnknownNode(f"unknown node {node_name[:64]!r}")
-        nodes = [node]
-    else:
-        nodes = list(settings.freeswitch)
-    if not nodes:
-        raise NodeUnavailable("no FreeSWITCH node is configured")
-    errors = []
-    for node in nodes:
-        try:
-            text = esl_pool().api(node, commands.strmicroepoch())
-        except (EslUnavailable, EslCommandError) as exc:
-            errors.append(f"{node.name}: {exc}")
-            continue
-        if text.strip().isdigit():
-            return node.name, text.strip()
-        errors.append(f"{node.name}: unexpected reply {text[:40]!r}")
-    raise NodeUnavailable("no FreeSWITCH clock available (" + "; ".join(errors) + ")")
