@@ -1,16 +1,12 @@
 """The wire format of the listener's ingest batches: JSON (msgspec), then zlib (level 1).
 
 The listener sends `fscti.ingest.events(node, batch)` with `batch` the JSON text of the
-event list (the task decodes it), in a message serialized by `encode` below. Measured on
-the event pipeline benchmark (docs/benchmarks.md), against Celery's `json` with a list:
-
-- Celery's worker main process decodes every message body itself (to look for `args` in
-  it) before its child decodes it again: with a list that is every event dict twice; with
-  one text argument the main process only handles a string and the child builds the
-  dicts once, with msgspec (3-4x faster than `json`).
-- Compressed (7-8x smaller; ~2.7 µs an event to compress, ~1.4 µs to decompress) the
-  message is ~170 bytes per event instead of ~1.3 KB through every copy: the Redis
-  transport's base64, LPUSH/BRPOP, the worker's `unacked` copy, the pipe to the child.
+event list (the task decodes it), in a message serialized by `encode` below. One text
+argument rather than a list, because Celery's worker main process decodes every message
+body itself before its child decodes it again: with a list that builds every event dict
+twice. Compressed, because the message goes through several copies (the transport's base64,
+LPUSH/BRPOP, the worker's `unacked` copy, the pipe to the child). The measurements behind
+both choices are in docs/benchmarks.md.
 
 Registered with kombu as serializer `fscti-zjson` (content type below) on import. The
 worker accepts CONTENT_TYPE (celeryconfig `accept_content`); a batch sent with plain
@@ -30,7 +26,7 @@ MAX_DECODED = 64 * 1024 * 1024
 
 
 def encode(obj) -> bytes:
-    """JSON, then zlib level 1 (2.5x faster than kombu's default level, for ~30% more bytes)."""
+    """JSON, then zlib level 1 (much faster than kombu's default level, for a few more bytes)."""
     return zlib.compress(msgspec.json.encode(obj), 1)
 
 

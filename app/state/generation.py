@@ -1,30 +1,11 @@
 """Redis lost its data: notice it at once, heal it once (docs/redis-loss.md).
 
-Everything fscti keeps in Redis can be rebuilt: the directory mirror from SQL, the live state
-from FreeSWITCH's own tables. What matters is to notice a loss quickly and to rebuild once,
-not once per process, and not at all when the data survived.
-
-The marker `fscti:generation` (keys.generation) is a hash written once per data generation:
-`id` (random), `run_id` (the Redis server that holds it), `state` (ok | healing), `reason`,
-`since`, `heal_until`, `healed_at`. `check()` (run by the listener every
-`listener.redis_check_interval` s and by the beat tick every 5 s) compares it with the server
-in one script run:
-
-- marker missing: the data is gone (FLUSHALL, a restart without persistence, a failover to an
-  empty replica). A new generation is claimed: reason `lost`, a full rebuild of the mirror and
-  a resync of every node.
-- marker present, `run_id` differs: the server restarted with its data (RDB/AOF) or a replica
-  that has it took over. Nothing is rebuilt; reason `restarted`: a reconcile (compares SQL with
-  the mirror, repairs the drift, e.g. writes newer than the last snapshot) and a resync of
-  every node (events may have been lost while Redis was away).
-- marker `healing` past `heal_until`: the heal was claimed but never finished (its task was
-  lost with the broker, its worker died): claimed again, same reason.
-- otherwise: nothing to do.
-
-The claim is atomic, so of all the processes that notice, exactly one gets it and queues the
-heal task (`fscti.redis.heal`); the task extends `heal_until` while it works and marks the
-generation `ok` at the end. A claim whose task cannot be queued is released at once, so the
-next check retries it.
+The marker `fscti:generation` (keys.generation) is written once per data generation.
+`check()` (the listener and the beat tick) compares it with the server in one atomic script
+run, so of all the processes that notice a loss (marker gone), a restart (`run_id` changed)
+or an unfinished heal (`healing` past `heal_until`), exactly one claims it and queues the
+heal task (`fscti.redis.heal`); a claim whose task cannot be queued is released at once.
+What each case rebuilds, and the marker's fields: docs/redis-loss.md.
 """
 from __future__ import annotations
 

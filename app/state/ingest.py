@@ -76,7 +76,7 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
 
 def _encode(batch: dict) -> tuple[bytes | str, str]:
     """(the batch for the script, its format): MessagePack ('m', msgspec), which the script's
-    cmsgpack decodes ~30 % faster than cjson decodes JSON; JSON ('j') only for what msgspec
+    cmsgpack decodes faster than cjson decodes JSON; JSON ('j') only for what msgspec
     refuses (a lone surrogate in a hand-made message: never from the listener)."""
     try:
         return msgspec.msgpack.encode(batch), "m"
@@ -85,7 +85,7 @@ def _encode(batch: dict) -> tuple[bytes | str, str]:
 
 
 def _share_owners(ops: list) -> tuple[list, list]:
-    """Send each extension's key names once a batch: ops refer to them by index."""
+    """Send each owner ({d, x}) once a batch: ops refer to it by index."""
     owners: list = []
     index: dict = {}
     out = []

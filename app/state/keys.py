@@ -15,9 +15,14 @@ def exten(domain: str) -> str:
     return f"{exten_prefix()}{domain}"
 
 
+def userinfo_prefix() -> str:
+    """Prefix of `userinfo(domain)`; the state script appends a domain to it."""
+    return "cti_userinfo@"
+
+
 def userinfo(domain: str) -> str:
     """Hash: field = extension, value = registration and live calls JSON (SPEC §2)."""
-    return f"cti_userinfo@{domain}"
+    return f"{userinfo_prefix()}{domain}"
 
 
 def domains() -> str:
@@ -82,9 +87,11 @@ def mirror_seq(domain: str) -> str:
     return f"fscti:mirror:seq@{domain}"
 
 
-# --- live registration and call state (app/state/, issue 3) ------------------------------
+# --- live registration and call state (app/state/) ----------------------------------------
 # Canonical records (merged monotonically by app/state/lua/*.lua); the SPEC-shaped outputs
-# (`cti_userinfo@<domain>`, the `gui` hashes) are recomputed from them.
+# (`cti_userinfo@<domain>`, the `gui` hashes) are recomputed from them. What the records'
+# short field names mean: app/state/lua/FIELDS.md. Records name their owner (domain,
+# extension, node), never a key: the script derives key names from the prefixes below.
 
 def channel_prefix() -> str:
     """Prefix of `channel(uuid)`; the Lua scripts append a uuid to it (and nothing else)."""
@@ -96,14 +103,25 @@ def channel(uuid: str) -> str:
     return f"{channel_prefix()}{uuid}"
 
 
+def call_state_prefix() -> str:
+    """Prefix of `call_state(domain)`; the state script appends a domain to it."""
+    return "fscti:xcall@"
+
+
 def call_state(domain: str) -> str:
-    """Hash: field = extension, value = JSON {live: {uuid: 1}, lh: last hung-up channel record}."""
-    return f"fscti:xcall@{domain}"
+    """Hash: field = extension, value = JSON {live: {uuid: 1}, lh: last hung-up leg, pv}."""
+    return f"{call_state_prefix()}{domain}"
+
+
+def reg_state_prefix() -> str:
+    """Prefix of `reg_state(domain)`; the state script appends a domain to it."""
+    return "fscti:xreg@"
 
 
 def reg_state(domain: str) -> str:
-    """Hash: field = extension, value = JSON of the extension's bindings and their tombstones."""
-    return f"fscti:xreg@{domain}"
+    """Hash: field = extension, value = JSON of the extension's bindings and their tombstones;
+    beside it, fields `<ext>\\t<binding>\\tev|dev` (event texts) and `<ext>\\tui` (cached part)."""
+    return f"{reg_state_prefix()}{domain}"
 
 
 def node(name: str) -> str:
@@ -121,10 +139,20 @@ def node_channels(name: str) -> str:
     return f"fscti:node-chans:{name}"
 
 
+def node_bindings_prefix() -> str:
+    """Prefix of `node_bindings(name)`; the state script appends a node name to it."""
+    return "fscti:node-regs:"
+
+
 def node_bindings(name: str) -> str:
-    """Sorted set: live bindings of a node; member = domain\\text\\tnode\\tprofile\\tcall-id,
-    score = stored expiry (µs, FreeSWITCH clock)."""
-    return f"fscti:node-regs:{name}"
+    """Sorted set: live bindings of a node; member = `binding_member(...)`, score = stored
+    expiry (µs, FreeSWITCH clock)."""
+    return f"{node_bindings_prefix()}{name}"
+
+
+def binding_member(domain: str, ext: str, node: str, profile: str, call_id: str) -> str:
+    """A `node_bindings` member: domain, extension, node, profile, call-id, tab-separated."""
+    return f"{domain}\t{ext}\t{node}\t{profile}\t{call_id}"
 
 
 def job_result(job_uuid: str) -> str:
@@ -190,7 +218,7 @@ def listener_status(node: str) -> str:
     return f"fscti:listener@{node}"
 
 
-# --- the console's change feed (app/console/, issue 10) ------------------------------------
+# --- the console's change feed (app/console/) ----------------------------------------------
 
 def console_prefix() -> str:
     """Prefix of `console_changes(domain)`; the state script appends a domain to it."""

@@ -66,10 +66,9 @@ def stamp_ts(st: str) -> int:
     return int(st[:TS_WIDTH])
 
 
-def owner_ctx(domain: str, ext: str) -> dict:
-    """Key names of one extension's state (computed once here, carried by ops and records)."""
-    return {"d": domain, "x": ext, "ui": keys.userinfo(domain), "xc": keys.call_state(domain),
-            "rg": keys.reg_state(domain)}
+def owner(domain: str, ext: str) -> dict:
+    """The `o` of an op: the extension it is about (the script derives its key names)."""
+    return {"d": domain, "x": ext}
 
 
 class Preparer:
@@ -91,7 +90,6 @@ class Preparer:
         cfg = settings.node(node_name) if hasattr(settings, "node") else None
         self.cluster_ip = cfg.host if cfg else None
         self.cluster_port = str(cfg.port) if cfg else ""
-        self.nb = keys.node_bindings(node_name)
         self._owners: dict = {}
 
     # --- dispatch -------------------------------------------------------------------------
@@ -144,7 +142,7 @@ class Preparer:
         if found is None:
             if not is_extension(ext) or not is_domain(dom):
                 return None
-            found = self._owners[key] = owner_ctx(dom, ext)
+            found = self._owners[key] = owner(dom, ext)
         return found
 
     def channel_ops(self, event: dict, name: str) -> list[dict]:
@@ -197,8 +195,8 @@ class Preparer:
         body = {k: v for k, v in event.items() if k != "_received"}
         # `o` names the user as registered; the script keys the state by the extension that
         # name means (an alias resolves to its extension) and keeps the name as `as`
-        op = {"k": "r", "o": owner_ctx(dom, ext), "as": ext, "np": np, "bid": f"{np}\t{call_id}",
-              "cid": call_id, "node": self.node, "nb": self.nb, "st": st, "ts": ts,
+        op = {"k": "r", "o": owner(dom, ext), "as": ext, "np": np, "bid": f"{np}\t{call_id}",
+              "cid": call_id, "node": self.node, "st": st, "ts": ts,
               "core": self._core(event), "contact": event.get("contact") or "",
               "multi": self.multi,
               "ev": msgspec.json.encode(body).decode()}

@@ -9,7 +9,8 @@ from app.state import keys
 
 LUA_DIR = Path(__file__).parent / "lua"
 # Parts of the one script, in order: each part uses names defined by the ones before it.
-PARTS = ("lib.lua", "merge.lua", "outputs.lua", "apply.lua")
+PARTS = ("lib.lua", "merge.lua", "gui_call.lua", "gui_registration.lua", "userinfo.lua",
+         "console_feed.lua", "apply.lua")
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +35,7 @@ _configs: dict = {}
 
 
 def config_json(settings) -> str:
-    """ARGV[1]: the `gui` names and fields, key prefixes (channels, the directory mirror) and
+    """ARGV[1]: the `gui` names and fields, key prefixes (the state records, the mirror) and
     TTL, as the script reads them."""
     gui, state = settings.gui, settings.state
     feed = bool(getattr(settings, "console", {}).get("feed", True))
@@ -43,7 +44,9 @@ def config_json(settings) -> str:
     if cached is not None:
         return cached
     cfg = {
-        "cp": keys.channel_prefix(),
+        "cp": keys.channel_prefix(), "bp": keys.node_bindings_prefix(),
+        "up": keys.userinfo_prefix(), "xp": keys.call_state_prefix(),
+        "gp": keys.reg_state_prefix(),
         "ep": keys.exten_prefix(), "ap": keys.alias_prefix(),
         "ttl": max(1, int(state["tombstone_ttl"])),
         "rh": keys.gui_registration_hash(gui), "rc": keys.gui_registration_channel(gui),

@@ -12,8 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from app.names import is_domain, is_extension, is_uuid
-from app.state import keys
-from app.state.prepare import owner_ctx, reg_json, stamp
+from app.state.prepare import owner, reg_json, stamp
 
 _STATUS_RE = re.compile(
     r"^(?P<status>.*)\((?P<rpid>[^()]*)\) exp\((?P<exp>[^)]*)\) expsecs\((?P<expsecs>-?\d+)\)$")
@@ -107,8 +106,8 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             "user-agent": row.get("agent", ""), "fscti-source": "resync",
         }
         ops.append({
-            "k": "r", "typ": "snap", "o": owner_ctx(host, user), "as": user, "np": np, "bid": bid,
-            "cid": call_id, "node": node.name, "nb": keys.node_bindings(node.name), "st": st,
+            "k": "r", "typ": "snap", "o": owner(host, user), "as": user, "np": np, "bid": bid,
+            "cid": call_id, "node": node.name, "st": st,
             "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
             # expsecs = stored expiry - now, in whole seconds, late margin included
             # (EXPSECS(3660) for a 3600 s registration)
@@ -144,7 +143,7 @@ def channel_owner(row: dict) -> dict | None:
     ext, _, dom = (row.get("presence_id") or "").partition("@")
     if not is_extension(ext) or not is_domain(dom):
         return None
-    return owner_ctx(dom, ext)
+    return owner(dom, ext)
 
 
 def channel_ops(rows: list[dict], calls: list[dict], t_us: int, margin_s: float, core: str

@@ -69,9 +69,8 @@ def test_snapshot_adds_missing_registrations(rdb, settings):
     assert json.loads(rdb.hget("registrations", "1003"))["Event-Sequence"] == "427"
     # expiry from EXPSECS(3660), which already counts the late margin
     assert rdb.zscore(keys.node_bindings(NODE),
-                      f"{keys.userinfo('127.0.0.1')}\t{keys.reg_state('127.0.0.1')}\t"
-                      f"{keys.call_state('127.0.0.1')}\t127.0.0.1\t1001\t{NODE}\tinternal\t"
-                      "1-5542@127.0.0.1") == (T_REG // 1_000_000 + 3660) * 1_000_000
+                      keys.binding_member("127.0.0.1", "1001", NODE, "internal",
+                                          "1-5542@127.0.0.1")) == (T_REG // 1_000_000 + 3660) * 1_000_000
     # a late real register event (older than the snapshot) replaces the stand-in value
     apply_events(rdb, settings, NODE, by_seq(settings, 454), now=T_REG)
     assert json.loads(rdb.hget("registrations", "1001"))["Event-Sequence"] == "454"

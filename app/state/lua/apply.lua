@@ -1,4 +1,4 @@
--- fscti state scripts, part 4: apply one batch of ops atomically, then recompute outputs.
+-- fscti state script, part 7 (last): apply one batch of ops atomically, then recompute outputs.
 -- Op kinds: c = channel event, r = registration event/snapshot row, j = bgapi job result,
 -- n = node liveness (HEARTBEAT / Core-UUID), cs = calls snapshot, rs = registrations
 -- snapshot, sw = expiry sweep.
@@ -8,7 +8,7 @@ local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
 local applied, ignored = 0, 0
 
 local OWNERS = BATCH.owners or {}
-for _, o in ipairs(OWNERS) do resolve_owner(o) end
+for i, o in ipairs(OWNERS) do OWNERS[i] = resolve_owner(o) end
 
 for _, op in ipairs(BATCH.ops) do
   TOUCHED = {}
@@ -35,8 +35,9 @@ for _, op in ipairs(BATCH.ops) do
     registration_snapshot(op)
   elseif k == 'sw' then
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', BATCH.nb, '-inf', NOW)) do
-      local p = split_tab(m)
-      dirty_reg({ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]})
+      local ctx, _, _, legacy = parse_member(m)
+      if legacy then redis.call('ZREM', BATCH.nb, m) end    -- the recompute re-adds it
+      dirty_reg(ctx)
     end
   end
   -- with a pub/sub channel or list configured, every change is pushed as it happens
@@ -50,21 +51,7 @@ end
 
 for id, _ in pairs(CTXS) do recompute(id) end
 
--- the console's feed (issue 10): one message per domain per batch, `<seq>\t<ext>\t<ext>...`,
--- naming the extensions whose cti_userinfo value was just recomputed (PUBLISH to no
--- subscriber costs next to nothing; the console reads the values itself)
-if CFG.kp then
-  local changed = {}
-  for _, ctx in pairs(CTXS) do
-    local xs = changed[ctx.d]
-    if xs == nil then xs = {}; changed[ctx.d] = xs end
-    xs[#xs + 1] = ctx.x
-  end
-  for d, xs in pairs(changed) do
-    local seq = redis.call('INCR', CFG.ksp .. d)
-    redis.call('PUBLISH', CFG.kp .. d, seq .. '\t' .. table.concat(xs, '\t'))
-  end
-end
+publish_console_feed()
 
 -- write back the canonical records
 for key, _ in pairs(CHD) do

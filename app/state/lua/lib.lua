@@ -1,10 +1,12 @@
--- fscti state scripts, part 1: arguments, comparisons, JSON encoding, record caches.
--- ARGV[1] = config JSON (gui names, fields, key prefixes, TTL); ARGV[2] = the batch
--- {now, cut, node, ndk, nk, nb, nodes, off?, ops = [...]} (see app/state/ingest.py), in
--- MessagePack when ARGV[3] is 'm' (cmsgpack decodes it ~30 % faster than cjson decodes the
--- same batch as JSON), else JSON. Ops carry no null (a Python None would arrive as an absent
--- key in MessagePack but as the truthy cjson.null in JSON): an unset value is left out.
--- Every key name arrives from app/state/keys.py: carried by ops/records or as a prefix.
+-- fscti state script, part 1: arguments, comparisons, JSON encoding, record caches.
+-- ARGV[1] = config JSON (gui names, fields, key prefixes, TTL: app/state/scripts.py);
+-- ARGV[2] = the batch {now, cut, node, ndk, nk, nb, nodes, off?, owners, ops = [...]}
+-- (app/state/ingest.py), in MessagePack when ARGV[3] is 'm' (cheaper to decode than JSON),
+-- else JSON. Ops carry no null (a Python None would arrive as an absent key in MessagePack
+-- but as the truthy cjson.null in JSON): an unset value is left out.
+-- Every key name comes from app/state/keys.py, as a prefix in ARGV[1] or a name in the batch;
+-- stored records hold no key names (owner_ctx and binding_member below derive them).
+-- The short field names of the records and ops: app/state/lua/FIELDS.md.
 
 local NULL = cjson.null
 local CFG = cjson.decode(ARGV[1])
@@ -31,7 +33,7 @@ local function gt(a, b)
 end
 
 -- cjson escapes '/' as '\/' (valid JSON, but mod_cti GUIs see plain slashes). Plain finds
--- (memchr speed) rather than gsub, whose pattern matcher costs ~5 ns a byte of every value.
+-- (memchr speed) rather than gsub, whose pattern matcher is far slower on every value.
 local function unslash(s)
   local i = string.find(s, '\\/', 1, true)
   if not i then return s end
@@ -91,7 +93,7 @@ for _, k in ipairs(CFG.fields) do
   if string.sub(k, -5) == '-Time' then TIME_FIELD[k] = true end
 end
 
--- (plain finds: a pattern would cost ~5 ns a byte, and some of these are 1-2 KB long)
+-- (plain finds: a pattern costs per byte, and some of these are 1-2 KB long)
 local function split_tab(s)
   local out, start = {}, 1
   while true do
@@ -112,6 +114,8 @@ local function chan(key)
   if r == nil then
     local v = redis.call('GET', key)
     if v then r = cjson.decode(v) else r = false end
+    -- records written before owners were {d, x} also carried the owner's key names
+    if r and r.o and r.o.ui then r.o = {d = r.o.d, x = r.o.x} end
     CH[key] = r
   end
   return r or nil
@@ -167,7 +171,7 @@ local function publish(channel, list, max, msg)
   end
 end
 
--- Which extension a SIP user name means (issue 13): a phone may register, call and be called
+-- Which extension a SIP user name means: a phone may register, call and be called
 -- by its extension's number-alias, and FreeSWITCH's events then name only that alias. The
 -- state is keyed by the extension (the `cti_exten@<domain>` field), found from the directory
 -- mirror as /directory finds a `key=id` user: the exact name, else the alias index (lowercase
@@ -197,11 +201,56 @@ local function resolve(d, name)
   return r[1], r[2]
 end
 
--- The batch's owners (app/state/ingest.py sends each once) get the extension their name
--- means; those the mirror does not know are remembered (a snapshot adopts only known ones).
+-- An extension's state context: its domain and name, and the key names of its records and
+-- outputs (keys.userinfo, keys.call_state, keys.reg_state), one table per extension a run.
+local OWNER, DOMAIN_KEYS = {}, {}
+local function owner_ctx(d, x)
+  local id = d .. '\n' .. x
+  local ctx = OWNER[id]
+  if ctx == nil then
+    local dk = DOMAIN_KEYS[d]
+    if dk == nil then
+      dk = {ui = CFG.up .. d, xc = CFG.xp .. d, rg = CFG.gp .. d}
+      DOMAIN_KEYS[d] = dk
+    end
+    ctx = {d = d, x = x, ui = dk.ui, xc = dk.xc, rg = dk.rg}
+    OWNER[id] = ctx
+  end
+  return ctx
+end
+
+-- The batch's owners ({d, x}: app/state/ingest.py sends each once) become the context of the
+-- extension their name means; those the mirror does not know are remembered (a snapshot
+-- adopts only known ones).
 local UNKNOWN_OWNER = {}
 local function resolve_owner(o)
   local x, known = resolve(o.d, o.x)
-  o.x = x
-  if not known then UNKNOWN_OWNER[o] = true end
+  local ctx = owner_ctx(o.d, x)
+  if not known then UNKNOWN_OWNER[ctx] = true end
+  return ctx
+end
+
+-- Members of a node's bindings set (keys.node_bindings): `domain \t ext \t bid`, bid being
+-- `node \t profile \t call-id`. Members written before this shape led with the owner's three
+-- key names (8 fields): they are read too, and `legacy` says so (the caller replaces them).
+local function binding_member(ctx, bid)
+  return ctx.d .. '\t' .. ctx.x .. '\t' .. bid
+end
+
+local function parse_member(m)
+  local p = split_tab(m)
+  local legacy = #p == 8
+  if legacy then p = {p[4], p[5], p[6], p[7], p[8]} end
+  return owner_ctx(p[1], p[2]), p[3] .. '\t' .. p[4], p[5], legacy
+end
+
+-- A binding's node bindings key, from its `np` (`node \t profile`).
+local NB_OF = {}
+local function bindings_key(np)
+  local k = NB_OF[np]
+  if k == nil then
+    k = CFG.bp .. string.sub(np, 1, string.find(np, '\t', 1, true) - 1)
+    NB_OF[np] = k
+  end
+  return k
 end

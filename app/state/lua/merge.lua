@@ -1,4 +1,4 @@
--- fscti state scripts, part 2: merging ops into the canonical records.
+-- fscti state script, part 2: merging ops into the canonical records.
 -- Each merge is a join: times and stamps only grow, a hang-up is terminal, per-field values
 -- are last-writer-wins by stamp. So the records (and the outputs recomputed from them) end
 -- the same whatever the order or repetition of the ops.
@@ -26,7 +26,7 @@ local function project(rec)
 end
 
 local function touch_call(rec)
-  local ctx = rec.o
+  local ctx = owner_ctx(rec.o.d, rec.o.x)
   local h = xcall(ctx)
   local X = h.rec
   if rec.hs then
@@ -80,11 +80,12 @@ local function see_core(op)
 end
 
 local function detach(rec)
-  local h = xcall(rec.o)
+  local ctx = owner_ctx(rec.o.d, rec.o.x)
+  local h = xcall(ctx)
   h.rec.live[rec.u] = nil
   if h.rec.lh and h.rec.lh.u == rec.u then h.rec.lh = nil end
   h.dirty = true
-  dirty_call(rec.o)
+  dirty_call(ctx)
 end
 
 local function merge_chan(op)
@@ -98,8 +99,8 @@ local function merge_chan(op)
     return false                                        -- events know better than a snapshot
   end
   if op.o and (rec.o == nil or gt(rec.os, op.st)) then
-    if rec.o and (rec.o.ui ~= op.o.ui or rec.o.x ~= op.o.x) then detach(rec) end
-    rec.o = op.o
+    if rec.o and (rec.o.d ~= op.o.d or rec.o.x ~= op.o.x) then detach(rec) end
+    rec.o = {d = op.o.d, x = op.o.x}          -- the owner, not its key names (owner_ctx)
     rec.os = op.st
   end
   for k, v in pairs(op.f) do
@@ -152,7 +153,7 @@ local function merge_reg(op)
   if other then us = op.np .. '\t' .. op.as end
   local B = R.b[op.bid]
   if B == nil then
-    B = {np = op.np, nb = op.nb, cid = op.cid}
+    B = {np = op.np, cid = op.cid}
     R.b[op.bid] = B
   end
   if other then B.us = us end
@@ -223,23 +224,24 @@ end
 local function registration_snapshot(op)
   local members = redis.call('ZRANGE', BATCH.nb, 0, -1)
   for _, m in ipairs(members) do
-    local p = split_tab(m)        -- ui, rg, xc, domain, ext, node, profile, call-id
-    local np = p[6] .. '\t' .. p[7]
-    local bid = np .. '\t' .. p[8]
+    local ctx, np, cid, legacy = parse_member(m)
+    local bid = np .. '\t' .. cid
     if op.np[np] then
+      if legacy then                 -- rewritten in the current shape by the recompute
+        redis.call('ZREM', BATCH.nb, m)
+        dirty_reg(ctx)
+      end
       local user, moved, known = op.present[bid], false, true
       if type(user) == 'string' then
         local x
-        x, known = resolve(p[4], user)
-        moved = known and x ~= p[5]
+        x, known = resolve(ctx.d, user)
+        moved = known and x ~= ctx.x
       end
       if not user or moved or not known then
-        local ctx = {ui = p[1], rg = p[2], xc = p[3], d = p[4], x = p[5]}
         if not known then
           SNAP_KEPT[bid] = ctx
         else
-          merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = p[8], nb = BATCH.nb,
-                     st = op.st})
+          merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = cid, st = op.st})
           STATS.gone = STATS.gone + 1
         end
       end
