@@ -48,7 +48,7 @@ def _run(args, tmp: Path, redis) -> int:
     from app.config import Settings
     from app.directory.form import encode, parse
     from app.directory.lookup import directory
-    from app.directory.rebuild import rebuild_all
+    from app.mirror.rebuild import rebuild_all
     from app.extensions import db
     from app.models import Domain, Extension
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from app.directory.effective import SECTIONS, effective, merge_section
+from app.mirror.effective import SECTIONS, effective, merge_section
 from app.extensions import db
 from app.models import Domain, Extension, Template
 
