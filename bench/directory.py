@@ -6,7 +6,7 @@
   this gunicorn costs at least, the floor the directory's targets are judged against;
 - floor-ping: the Flask floor plus reading/parsing the body and one Redis PING: the ceiling
   any design with one Redis round trip per lookup can reach on this machine;
-- via-flask: /directory's answer through Flask's route, as before the WSGI middleware: the
+- via-flask: /directory's answer through Flask's route, without the WSGI middleware: the
   baseline of the middleware, in the same run.
 
 The four comparison endpoints are bench.directory_app's, installed on the production app.

@@ -249,7 +249,7 @@ def test_cache_off(client, dom, private, app_ctx, settings):
 
 def test_a_fenced_write_has_reached_every_tracking_reader_when_the_writer_returns(private):
     """The race the fence closes: without it Redis may write the writer's reply before the
-    reader's invalidation (measured: 0.1-0.3 % of writes on this 2-core VM, up to ms late)."""
+    reader's invalidation (bench/directory_race.py shows how often)."""
     hot = HotConnection(private.url, 0.25, 10, 60.0)
     w = make_client(private.url, 2.0)
     late = 0
