@@ -186,12 +186,13 @@ class HotConnection:
         invalidation for this connection while it executes the write, before the writer's reply
         exists, and writes both out in the same pass at the end of that event-loop iteration,
         the writer's reply FIRST (Redis 7 writes the most recently queued client first). So
-        every mirror write is followed by a fence (scripts.fence: one more round trip, which
+        every mirror write is followed by a fence (app.mirror.scripts.fence: one round trip, which
         Redis can only process after that pass): when the writer's call returns, our
         invalidation has been handed to the kernel; on a Unix socket it is then in our receive
         queue, on loopback TCP too unless the kernel is so loaded that it defers delivery to
-        ksoftirqd (the cache's max age bounds that, and a network's delays). A lookup that arrives after the API call that made the
-        write has returned therefore finds the invalidation here before it looks at the cache.
+        ksoftirqd (the cache's max age bounds that, and a network's delays). A lookup that
+        arrives after the API call that made the write has returned therefore finds the
+        invalidation here before it looks at the cache.
         Replies and pushes share one ordered stream: a push read before a reply concerns an
         older value, one after it a newer value, so an entry stored right after its reply is
         never older than Redis at that reply. Over a real network the push is on the wire
