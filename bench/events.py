@@ -418,7 +418,7 @@ def run(args) -> dict:
 
 
 def compare_feed(args) -> dict:
-    """The console's change feed off and on, alternately, in one command (issue 10: the feed
+    """The console's change feed off and on, alternately, in one command (the feed
     must not cost the event path more than 3 %)."""
     sides: dict = {"off": [], "on": []}
     for _ in range(args.compare_console_feed):

@@ -1,5 +1,5 @@
 """Redis data loss benchmark: how long until `cti_exten@<domain>` is complete again, and the live
-state back, after Redis lost everything (issue 9 §3: ≤ 10 s for 100,000 extensions).
+state back, after Redis lost everything (target: ≤ 10 s for 100,000 extensions).
 
 Production shape: a private redis-server (tests.support.redis_server) holding the data and the
 Celery broker, SQL loaded by bulk insert (bench.directory.load), a real Celery worker (queues

@@ -1,4 +1,4 @@
-"""The live supervisor console at /console (issue 10; operators' guide: docs/console.md).
+"""The live supervisor console at /console (operators' guide: docs/console.md).
 
 views.py: pages, sign-in, the event stream, the actions (through app/services/actions.py);
 sessions.py: token → session cookie, CSRF; model.py: the rows, read from the Redis keys of

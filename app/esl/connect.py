@@ -1,22 +1,7 @@
-"""Open an authenticated python-ESL connection in bounded time.
-
-`ESL.ESLconnection(host, port, password)` connects with a blocking connect() and then waits
-for the greeting and the auth reply with no timeout at all (facts §3.8/§7; its reader loops
-on 1-second polls forever while the server is silent). So:
-
-1. **Probe**: a plain socket with a timeout connects and reads the `auth/request` greeting,
-   then closes. Refused, unreachable, silent or not-an-event-socket fail here, fast and with
-   a precise reason, without ever entering ESL.
-2. **Constructor in a thread** joined with the remaining time. If the server went silent
-   between probe and handshake, the thread is rescued, not leaked: the new sockets of this
-   process connected to that host:port (found under /proc/self/fd; probes and constructions
-   to one address are serialised, so nothing else is connecting there meanwhile; they are
-   told apart by socket inode, not fd number) are shut down,
-   ESL sees EOF and returns.
-3. **Diagnosis** only when ESL returns unconnected: a second probe sends `auth` itself to tell
-   a refused password (`-ERR invalid`) from a dropped connection.
-
-The caller gets the ESL handle plus a duplicate of its socket for the watchdog and polling.
+"""Open an authenticated python-ESL connection in bounded time: probe, construct in a thread
+that is rescued if the server goes silent, then tell a refused password from a dropped
+connection (docs/listener.md, "Bounded connect, auth and reads"). The caller gets the ESL
+handle plus a duplicate of its socket for the watchdog and polling.
 """
 from __future__ import annotations
 

@@ -1,24 +1,12 @@
 """The event connection to one FreeSWITCH node: subscribe in JSON, then read events fast.
 
-python-ESL opens and authenticates the connection (bounded, app/esl/connect.py). Reading
-then follows one of two decoders:
-
-- `frames` (default): after auth FreeSWITCH sends nothing until asked, so the socket is
-  handed over clean; we send the `event json ...` packets ourselves and read the stream in
-  256 KiB chunks, split `Content-Length` frames and decode each body with msgspec (about
-  2.4 times faster than the standard `json` on these bodies, 10 µs against 23 µs for the
-  captured channel events, 8.8 KB average; the listener's own `decode` hook, Slimmer.decode,
-  builds only the headers the state keeps, ~5.5 µs).
-- `esl`: `recvEventTimed()` + `serialize("json")` + decoding, about 4,800 events/s per core
-  (header iteration with getHeader() is slower still, about 3,400/s); python-ESL's own C
-  decoding alone tops out near 10,000/s (cJSON parse, event build, event duplicate). It also
-  aborts the process on a negative Content-Length (an assert on malloc). Kept for comparison.
-
-Both yield `(event_dict, received_at)` with `received_at = time.time()` when the bytes
-arrived. A frame whose body is not a JSON object with an Event-Name is counted in
-`malformed` and skipped; a frame that cannot be delimited (bad Content-Length, oversized
-header) ends the connection (`EslProtocolError`, retryable), since nothing after it can be
-trusted. Every complete frame received before a disconnect is still returned.
+python-ESL opens and authenticates the connection (app/esl/connect.py); reading follows one
+of two decoders (docs/listener.md): `frames` (default) reads the socket itself, splits
+`Content-Length` frames and decodes each body with msgspec; `esl` reads through python-ESL
+(`recvEventTimed`), kept for comparison. Both yield `(event_dict, received_at)`. A frame
+whose body is not a JSON object with an Event-Name is counted in `malformed` and skipped; a
+frame that cannot be delimited ends the connection (`EslProtocolError`, retryable), since
+nothing after it can be trusted; every complete frame received before that is returned.
 """
 from __future__ import annotations
 

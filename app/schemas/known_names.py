@@ -1,22 +1,10 @@
 """The directory names FreeSWITCH reads, and the letter-case rule for every name we store.
 
-What FreeSWITCH does (src/ paths of the FreeSWITCH tree):
-- **params** are read by name loops comparing with `strcasecmp`: mod_sofia's user params
-  (`src/mod/endpoints/mod_sofia/sofia_reg.c`, sofia_reg_parse_auth and the reverse-auth
-  challenge), mod_voicemail's (`src/mod/applications/mod_voicemail/mod_voicemail.c`), the
-  `user/` endpoint's dial-string (`src/mod/applications/mod_dptools/mod_dptools.c`);
-- **variables** become event headers and channel variables, looked up with `strcasecmp` on a
-  case-insensitive hash (`src/switch_event.c` switch_event_get_header_ptr);
-- the **merge** of domain (and group) params and variables into a user skips a name the user
-  already has, compared with `strcasecmp` (`src/switch_xml.c` do_merge);
-- **attribute names** are read with `strcmp` (`src/switch_xml.c` switch_xml_attr): only the
-  exact lowercase `cacheable`, `number-alias`, `id`, `type` mean anything to FreeSWITCH.
-
-So `PASSWORD` is the password, and `{"Foo": 1, "foo": 2}` is one name given twice. The rule:
-a name listed here, in any letter case, is stored in its canonical lowercase spelling; any
-other name keeps its spelling (`sip_h_X-Foo` becomes a SIP header named as written); two names
-of one section equal ignoring case are refused; merges compare names ignoring case. Folding
-happens on write, so the directory hot path reads canonical rows and never folds.
+FreeSWITCH reads params and variables ignoring letter case (and merges them so), but
+attribute names exactly (docs/api.md, "Names and letter case", with the source references).
+So a name listed here, in any letter case, is stored in its canonical lowercase spelling; any
+other name keeps its spelling; two names of one section equal ignoring case are refused.
+Folding happens on write, so the directory hot path reads canonical rows and never folds.
 """
 from app.schemas.rules import RULES, SECRET_NAMES
 

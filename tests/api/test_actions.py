@@ -2,7 +2,7 @@
 
 POST → 202 + Action row + audit row + task queued; the task functions then run here (the
 real-worker runs are in tests/integration/test_actions_worker.py) and the peer records the
-exact packets. Results come back as real BACKGROUND_JOB events through D's ingest.
+exact packets. Results come back as real BACKGROUND_JOB events through the state's ingest.
 """
 import pytest
 

@@ -109,7 +109,8 @@ def test_every_get_route_survives_hostile_query_strings(app, client, admin, worl
 
 
 def test_paged_lists_with_clashing_keys_answer_200_with_clean_links(client, admin, world):
-    """The reviewer's three requests, and links that carry only the validated filters."""
+    """Query keys that clash with a path parameter or url_for's own arguments: 200, and links
+    that carry only the validated filters."""
     for url in ("/api/v1/domains/example.com/extensions?domain=x",
                 "/api/v1/audit?endpoint=x", "/api/v1/domains?_method=x",
                 "/api/v1/templates?_external=1&_anchor=a&_scheme=javascript&name=z"):

@@ -1,6 +1,6 @@
 """FreeSWITCH reads param and variable names ignoring letter case: so does every write path.
 
-Each test is one example of issue 8 §1 that passed through the old, case-sensitive code.
+Each test is one spelling a case-sensitive check would let through.
 """
 import csv
 import hashlib

@@ -15,8 +15,8 @@ from app.state import keys
 from app.state.calls import find_call
 from tests.eslpeer import EslPeer, phase_events
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for, worker_cmd
-from tests.support.action_pipeline import (FAST, IDLE, QUICK_RETRIES, configure, post, row,
-                                           wait_state)
+from tests.support.action_pipeline import (FAST, IDLE, QUICK_RETRIES, configure, post,
+                                           refused_supervision, row, wait_state)
 from tests.support.actions import A5, B5, CALL5_UP_US, call5_up, lines, wire
 from tests.support.net import HeldPort
 from tests.eslpeer.broker import purge_queues
@@ -87,17 +87,8 @@ def test_supervise_switch_and_hang_up_through_the_whole_pipeline(app, app_ctx, c
 
 def test_user_not_registered_fails_through_the_pipeline(app, app_ctx, client, tokens, rdb,
                                                         settings, tmp_path, queues, monkeypatch):
-    with EslPeer(api=IDLE) as fs1:
-        fs1.api.on("originate", lambda args: "-ERR USER_NOT_REGISTERED\n")
-        env = configure(monkeypatch, settings, settings, [("fs1", fs1)], tmp_path)
-        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-        with running(worker_cmd(queues="actions,events", concurrency=2), env, wlog), \
-                running(listener_cmd(), env, llog):
-            fs1.wait_subscribed(timeout=20)
-            sup = post(client, tokens, f"/api/v1/calls/{A5}/supervise",
-                       {"supervisor": "1003", "domain": "127.0.0.1"})
-            failed = wait_state(sup, ("succeeded", "failed"), wlog)
-    assert failed.state == "failed" and failed.error == "USER_NOT_REGISTERED"
+    with refused_supervision(monkeypatch, settings, tmp_path, client, tokens) as (fs1, failed, _):
+        assert failed.state == "failed" and failed.error == "USER_NOT_REGISTERED"
     assert len(acts(fs1)) == 1            # a FreeSWITCH answer is never retried
 
 

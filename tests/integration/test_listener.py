@@ -6,19 +6,10 @@ import pytest
 from app.esl.commands import event_subscriptions
 from app.state import keys
 from tests.eslpeer import FIXTURE_CORE_UUID, EslPeer, phase_events, phases, wire_events
-from tests.eslpeer.broker import BrokerQueue
 from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for
 from tests.support.listener import FAST, ident, subscribed
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(settings):
-    q = BrokerQueue(settings.celery_broker_url)
-    q.purge()
-    yield q
-    q.purge()
 
 
 @pytest.mark.parametrize("decoder", ["frames", "esl"])

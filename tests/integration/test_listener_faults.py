@@ -18,14 +18,6 @@ from tests.support.redis_server import RedisServer, needs_redis_server
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def broker(settings):
-    q = BrokerQueue(settings.celery_broker_url)
-    q.purge()
-    yield q
-    q.purge()
-
-
 def phase(name):
     return subscribed([w.event for w in phase_events(name)])
 

@@ -190,28 +190,18 @@ def multiprocess_values(path) -> dict:
 
 def test_an_action_is_counted_by_kind_and_final_state_with_its_wire_latency(
         app, app_ctx, client, tokens, rdb, settings, tmp_path, monkeypatch):
-    from tests.support.action_pipeline import IDLE, configure, post, wait_state
-    from tests.support.actions import A5
+    from tests.support.action_pipeline import refused_supervision
 
     broker = redis_lib.Redis.from_url(settings.celery_broker_url)
     broker.delete("actions", "events", "celery")
     metrics_dir = tmp_path / "metrics"
-    with EslPeer(api=IDLE) as fs1:
-        fs1.api.on("originate", lambda args: "-ERR USER_NOT_REGISTERED\n")
-        env = configure(monkeypatch, settings, settings, [("fs1", fs1)], tmp_path)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-        with running(worker_cmd(queues="actions,events", concurrency=2), env, wlog), \
-                running(listener_cmd(), env, llog):
-            fs1.wait_subscribed(timeout=20)
-            sup = post(client, tokens, f"/api/v1/calls/{A5}/supervise",
-                       {"supervisor": "1003", "domain": "127.0.0.1"})
-            failed = wait_state(sup, ("succeeded", "failed"), wlog)
-            assert failed.state == "failed"
-            values = wait_for(
-                lambda: (lambda v: v if v.get(("fscti_actions_total", (
-                    ("kind", "supervise"), ("state", "failed")))) == 1 else None)(
-                    multiprocess_values(metrics_dir)), 10, what="the action counted", log=wlog)
+    with refused_supervision(monkeypatch, settings, tmp_path, client, tokens,
+                             {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as (_, failed, wlog):
+        assert failed.state == "failed"
+        values = wait_for(
+            lambda: (lambda v: v if v.get(("fscti_actions_total", (
+                ("kind", "supervise"), ("state", "failed")))) == 1 else None)(
+                multiprocess_values(metrics_dir)), 10, what="the action counted", log=wlog)
     assert values[("fscti_action_wire_seconds_count", (("kind", "supervise"),))] == 1
     assert 0 < values[("fscti_action_wire_seconds_sum", (("kind", "supervise"),))] < 30
     broker.delete("actions", "events", "celery")

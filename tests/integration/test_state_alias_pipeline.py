@@ -1,4 +1,4 @@
-"""Phones that use their extensions' number-aliases, end to end (issue 13).
+"""Phones that use their extensions' number-aliases, end to end.
 
 Extensions 1011 (number-alias 5011) and 1012 (5012) are created through the API. The directory
 answers both names with the same user. The wire-level peer then plays FreeSWITCH for phones

@@ -63,8 +63,9 @@ def test_core_change_drops_calls_even_when_freeswitch_is_unreachable(rdb, settin
     assert rdb.hget(keys.node(NODE), "core") == "12345678-1234-1234-1234-123456789abc"
 
 
-def test_resync_task_retries_while_freeswitch_is_down_then_gives_up_quietly(
-        app, rdb, settings, monkeypatch, caplog):
+@pytest.fixture
+def resync_unreachable(app, settings, monkeypatch):
+    """The resync task, with the one configured node a closed port (nothing listens)."""
     from app import quiet
     from workers.tasks.state import resync
 
@@ -72,6 +73,12 @@ def test_resync_task_retries_while_freeswitch_is_down_then_gives_up_quietly(
         s = with_node(settings, gone)
     monkeypatch.setitem(app.config, "FSCTI", s)
     quiet.forget()
+    return resync
+
+
+def test_resync_task_retries_while_freeswitch_is_down_then_gives_up_quietly(
+        rdb, resync_unreachable, caplog):
+    resync = resync_unreachable
     result = resync.apply(args=(NODE, "connect", None))
     # apply() runs eagerly, and so do its retries: each one refused, then the last gives up
     assert result.state == "SUCCESS"
@@ -81,14 +88,10 @@ def test_resync_task_retries_while_freeswitch_is_down_then_gives_up_quietly(
 
 
 def test_periodic_resync_of_an_unreachable_node_warns_once_without_a_traceback(
-        app, rdb, settings, monkeypatch, caplog):
+        rdb, resync_unreachable, caplog):
     from app import quiet
-    from workers.tasks.state import resync
 
-    with EslPeer() as gone:
-        s = with_node(settings, gone)
-    monkeypatch.setitem(app.config, "FSCTI", s)
-    quiet.forget()
+    resync = resync_unreachable
     results = [resync.apply(args=(NODE, "periodic", None)) for _ in range(3)]
     assert [(r.state, r.result["status"]) for r in results] == [("SUCCESS", "unreachable")] * 3
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]

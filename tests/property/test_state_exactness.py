@@ -34,7 +34,7 @@ VARIANTS = {
     "spec-defaults": {},
     "remove-hangup": {"call": {"remove_hangup": True}},
     "multi-registrations": {"state": {"multiple_registrations": True}},
-    # phones of extensions 1011-1013 using their number-aliases 5011-5013 (issue 13): the
+    # phones of extensions 1011-1013 using their number-aliases 5011-5013: the
     # events name only the aliases, the mirror resolves them
     "aliases": {"rename": {"1001": "5011", "1002": "5012", "1003": "5013"}},
 }

@@ -1,11 +1,13 @@
 """A supervisor action through real processes: the nodes shared by the web app in this process
 and the worker's cti.json, the action row as the worker left it, the API call that queues one."""
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 from app.extensions import db
 from app.models import Action
-from tests.eslpeer.procs import process_env, wait_for
-from tests.support.actions import CALL5_UP_US
+from tests.eslpeer import EslPeer
+from tests.eslpeer.procs import listener_cmd, process_env, running, wait_for, worker_cmd
+from tests.support.actions import A5, CALL5_UP_US
 
 FAST = {"FSCTI_LISTENER_BACKOFF_INITIAL": "0.05", "FSCTI_LISTENER_BACKOFF_MAX": "0.3",
         "FSCTI_LISTENER_STATUS_INTERVAL": "0.5", "FSCTI_LISTENER_BATCH_DELAY_MS": "2",
@@ -47,3 +49,20 @@ def post(client, tokens, path, body):
     r = client.post(path, headers=tokens["supervisor"], json=body)
     assert r.status_code == 202, r.get_json()
     return r.get_json()["id"]
+
+
+@contextmanager
+def refused_supervision(monkeypatch, settings, tmp_path, client, tokens, extra_env=None):
+    """A supervision FreeSWITCH refuses (USER_NOT_REGISTERED) through a real worker and
+    listener; yields (peer, the failed action's row, the worker's log) while both still run."""
+    with EslPeer(api=IDLE) as fs1:
+        fs1.api.on("originate", lambda args: "-ERR USER_NOT_REGISTERED\n")
+        env = configure(monkeypatch, settings, settings, [("fs1", fs1)], tmp_path)
+        env.update(extra_env or {})
+        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
+        with running(worker_cmd(queues="actions,events", concurrency=2), env, wlog), \
+                running(listener_cmd(), env, llog):
+            fs1.wait_subscribed(timeout=20)
+            sup = post(client, tokens, f"/api/v1/calls/{A5}/supervise",
+                       {"supervisor": "1003", "domain": "127.0.0.1"})
+            yield fs1, wait_state(sup, ("succeeded", "failed"), wlog), wlog

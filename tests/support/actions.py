@@ -1,7 +1,7 @@
 """Helpers for the supervisor-action and /cli tests: real call state, peers as nodes, job results.
 
 - `call5_up(rdb, settings, node)`: the captured call 5 (1001 → 1002, bridged) in the live
-  state, fed through D's ingest exactly as the listener would, labelled with `node`.
+  state, fed through the state's ingest exactly as the listener would, labelled with `node`.
 - `use_nodes(monkeypatch, settings, fs1=peer, ...)`: the app's FreeSWITCH nodes are these peers.
 - `JobFeed(peer, rdb, settings, node)`: a real event connection to the peer subscribed to
   BACKGROUND_JOB, feeding each result through the ingest into `keys.job_result`.
@@ -53,7 +53,7 @@ def purge_actions_queue(settings) -> None:
 
 
 class JobFeed:
-    """BACKGROUND_JOB events of one peer → D's ingest → Redis, in a thread (a mini listener)."""
+    """BACKGROUND_JOB events of one peer → the state's ingest → Redis, in a thread (a mini listener)."""
 
     def __init__(self, peer, rdb, settings, node: str = "fs1"):
         self.peer, self.rdb, self.settings, self.node = peer, rdb, settings, node

@@ -1,4 +1,4 @@
-"""A phone that registers, calls and is called by its extension's number-alias (issue 13).
+"""A phone that registers, calls and is called by its extension's number-alias.
 
 Extensions 1011, 1012, 1013 with number-aliases 5011, 5012, 5013 are in the directory mirror
 (written by the mirror's own script); the real capture is replayed with 1001/1002/1003

@@ -1,33 +1,10 @@
 """FreeSWITCH directory cache flush: `xml_flush_cache` on every node after a directory change.
 
-A user served with `cacheable` is kept by FreeSWITCH (for N ms, or forever for any other
-value) and `reloadxml` does not drop it (facts §0.9, §2.5), so every change to such a user
-must be flushed on every node, or the old password/ACL/variables stay in force.
-
-Which cache keys: FreeSWITCH caches the merged user under the plain concatenation
-`<key><name-as-requested><domain-as-requested>` and a flush removes exactly one such key.
-- `id` + the extension name: registrations and `user/<ext>` calls.
-- `id` + the number-alias: a phone authenticating with its alias, `user/<alias>`, message-count;
-  the `id` lookup matches a user by its alias too, so FreeSWITCH caches it under the alias.
-- `number-alias` + the alias: lookups with key `number-alias` (mod_voicemail's `id:number-alias`
-  fallback caches under the key that matched).
-The API sends the extension's names and aliases (old and new) in one list without saying which
-is which, so each name is flushed under both keys: two O(1) hash deletions per name, and a
-flush of a key that was never cached just answers `+OK cleared 0 entries`.
-Not covered: a lookup that used a different letter case or another spelling of the domain
-(the key is case-sensitive); such an entry lives until its `cacheable` time runs out.
-
-One sub-task per node, so a node that is down retries on its own (Celery's exponential
-backoff with jitter, up to MAX_RETRIES ≈ 30 min) and never delays the others. While it stays
-down, one WARNING per node per `unreachable_log_interval` (app/quiet.py, shared with the
-listener and the resync), the retries in between at DEBUG; giving up is an ERROR naming
-what was not flushed, never a traceback.
-
-A node task names its node and its address (`host:port`). A node renamed in the config since
-(e.g. from FREESWITCH_ESL's host name to a file's `fs1`) is found by that address (or, for a
-task queued before addresses were sent, by the old name as a host); when neither matches, the
-flush goes to every configured node instead (a flush of a key never cached is harmless), and
-the log says so: a queued flush is never dropped for a name.
+A user served with `cacheable` stays in FreeSWITCH's cache (and `reloadxml` does not drop it),
+so every change must be flushed on every node. Each name is flushed under both cache keys
+(`id` and `number-alias`); one sub-task per node retries alone with backoff; a node renamed
+in the config is found by its address, else every node is flushed. docs/listener.md, "The
+FreeSWITCH cache flush", says which keys, the retries and the logs.
 """
 from __future__ import annotations
 
