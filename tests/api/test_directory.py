@@ -7,9 +7,9 @@ import redis as redis_lib
 
 from app.directory import lookup as lookup_mod
 from app.directory.form import encode
+from app.extensions import db
 from app.mirror.rebuild import rebuild_all
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Domain, Extension
 from app.models.domain import DEFAULT_DIAL_STRING
 from tests.support.directory_lookup import (BASE, add_ext, ask, d, dead_reader,  # noqa: F401

@@ -9,16 +9,16 @@ import json
 import pytest
 import redis as redis_lib
 
-from app.mirror import write
 from app.directory.clients import for_app
 from app.directory.hotconn import HotConnection
-from app.mirror.client import make_client, writer
 from app.directory.lookup import directory
+from app.extensions import db
+from app.mirror import write
+from app.mirror.client import make_client, writer
 from app.mirror.rebuild import rebuild_domain
 from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
 from app.mirror.scripts import fence
-from app.extensions import db
 from app.models import Extension
 from app.state import keys
 from tests.support.directory_cache import D, ask, dom, evalsha_calls, private  # noqa: F401 (fixtures)

@@ -13,12 +13,12 @@ import pytest
 import redis as redis_lib
 from lxml import etree
 
-from app.mirror import write
 from app.directory import clients as directory_clients
+from app.directory.form import encode
 from app.directory.hotconn import HotConnection
+from app.mirror import write
 from app.mirror import client as mirror_client
 from app.mirror.client import make_client, writer
-from app.directory.form import encode
 from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension
 from tests.support.net import listening_socket

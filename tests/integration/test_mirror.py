@@ -5,9 +5,9 @@ import logging
 import pytest
 import redis as redis_lib
 
+from app.extensions import db
 from app.mirror import write
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Extension, Template
 from app.state import keys
 from tests.support.factories import commit, domain

@@ -5,12 +5,12 @@ import threading
 
 import pytest
 
-from app.mirror import write
 from app.directory.form import encode
+from app.extensions import db
+from app.mirror import write
 from app.mirror.rebuild import rebuild_all, rebuild_domain
 from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Domain, Extension, Template
 from app.state import keys
 from tests.support.factories import domain, template

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
+from app.extensions import db
 from app.mirror import write
 from app.mirror import reconcile as reconcile_mod
 from app.mirror.rebuild import rebuild_domain
 from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension, template

@@ -3,15 +3,15 @@ API's writes still succeed, and reconcile restores the mirror afterwards."""
 import pytest
 from lxml import etree
 
-from app.mirror import write
 from app.directory import clients as directory_clients
+from app.directory.form import encode
 from app.directory.hotconn import HotConnection
+from app.extensions import db
+from app.mirror import write
 from app.mirror import client as mirror_client
 from app.mirror.client import make_client
-from app.directory.form import encode
 from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension

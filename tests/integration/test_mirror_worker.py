@@ -7,11 +7,11 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 import workers.tasks.mirror  # noqa: F401  (registers the fscti.directory.* tasks)
+from app.directory.form import encode
+from app.extensions import db
 from app.mirror import write
 from app.mirror.client import for_app, make_client
-from app.directory.form import encode
 from app.mirror.repairs import repairs
-from app.extensions import db
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension

@@ -11,10 +11,10 @@ import redis as redis_lib
 from lxml import etree
 
 from app.directory import clients as directory_clients
+from app.directory.form import encode
 from app.directory.hotconn import HotConnection
 from app.mirror import client as mirror_client
 from app.mirror.client import make_client
-from app.directory.form import encode
 from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension, template
 from tests.support.redis_server import RedisServer

@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from app.directory.form import encode
-from app.mirror.repairs import repairs
 from app.extensions import db
+from app.mirror.repairs import repairs
 from app.models import Extension
 from app.models.domain import DEFAULT_DIAL_STRING
 from tests.support.net import HeldPort

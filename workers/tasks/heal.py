@@ -51,8 +51,7 @@ def resync_all(settings, reason: str) -> list[str]:
 
 def rebuild_mirror(client, gen: str) -> dict:
     """Every domain of SQL rebuilt (the lease extended after each), strays removed."""
-    from app.mirror.rebuild import rebuild_domain
-    from app.mirror.rebuild import remove_stray_domains
+    from app.mirror.rebuild import rebuild_domain, remove_stray_domains
     from app.mirror.source import connect, load_domains
 
     with connect() as conn:
