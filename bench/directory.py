@@ -3,12 +3,13 @@
 - floor: a Flask route giving a constant answer (Flask's own per-request work is inside it);
 - raw-floor: a WSGI callable in front of Flask (app.directory.wsgi, no Flask request context)
   that reads the body, parses the form and formats one user: what any Python answerer under
-  this gunicorn costs at least, and the floor issue 11's targets are judged against;
+  this gunicorn costs at least, the floor the directory's targets are judged against;
 - floor-ping: the Flask floor plus reading/parsing the body and one Redis PING: the ceiling
   any design with one Redis round trip per lookup can reach on this machine;
-- via-flask: /directory's answer through Flask's route, as before the WSGI middleware: the
+- via-flask: /directory's answer through Flask's route, without the WSGI middleware: the
   baseline of the middleware, in the same run.
 
+The four comparison endpoints are bench.directory_app's, installed on the production app.
 Production shape: gunicorn as the Procfile's `web` line runs it (its config module, access log
 and format; sync workers, --workers of them), a private
 redis-server (tests.support.redis_server, never the shared one), SQL loaded by bulk insert and
@@ -96,7 +97,7 @@ class Env:
         self.database_url = database_url or f"sqlite:///{tmp / 'bench.db'}"
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                         CELERY_BROKER_URL=self.redis_url, FLASK_APP="app:create_app",
-                        LOG_LEVEL="WARNING", FSCTI_BENCH="1", FSCTI_DIRECTORY_CACHE=cache)
+                        LOG_LEVEL="WARNING", FSCTI_DIRECTORY_CACHE=cache)
         self.env.pop("FSCTI_CONFIG", None)
         self.client = self.redis.client()
 
@@ -176,6 +177,8 @@ class Server:
         args[0] = str(BIN / "gunicorn")
         args[args.index("--bind") + 1] = f"fd://{sock.fileno()}"
         args[args.index("--workers") + 1] = str(workers)
+        assert args[-1] == "app:create_app()", args
+        args[-1] = "bench.directory_app:create_app()"  # production's app plus the floors
         self.proc = subprocess.Popen(
             args, env=env.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
             pass_fds=[sock.fileno()])

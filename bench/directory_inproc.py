@@ -2,9 +2,9 @@
 
 Against a private redis-server (TCP, plus a second one on a Unix socket) and a SQLite database
 of --extensions users mirrored by the real `flask mirror rebuild`, one app built as gunicorn
-builds it (FSCTI_BENCH=1). Each figure is µs per call, wall and this process's CPU, best of
---repeat batches of --calls (best of: the machine is shared, the least disturbed batch is the
-code's cost). Measured:
+builds it, plus bench.directory_app's floors. Each figure is µs per call, wall and this
+process's CPU, best of --repeat batches of --calls (best of: the machine is shared, the least
+disturbed batch is the code's cost). Measured:
 - form parsing: app.directory.form.parse against urllib's parse_qsl of the whole body;
 - XML rendering of one user: app.directory.xml.document against ElementTree, and the JSON
   decoding of the extension's value that comes before it;
@@ -101,7 +101,7 @@ def run(args) -> dict:
             load(env, 0, args.extensions)
             env.flask("mirror", "rebuild")
             os.environ.update(env.env)
-            from app import create_app
+            from bench.directory_app import create_app
             from app.directory import xml
             from app.directory.form import parse
             from app.directory.lookup import directory

@@ -4,7 +4,7 @@ returns?
 A reader (the hot connection with its answer cache) tracks one key; a writer (the mirror's kind
 of client) changes it and returns; the reader then drains without blocking, as /directory does
 before serving a hit, and checks whether its entry was invalidated. Counted with and without
-the mirror's fence (one more round trip after the write, app.directory.scripts.fence). A "late"
+the mirror's fence (one more round trip after the write, app.mirror.scripts.fence). A "late"
 write is one that a cache without the fence could serve stale to a lookup arriving right after
 the write returned; the time until the invalidation did arrive is measured too.
 """
@@ -13,9 +13,9 @@ import time
 
 def race(url: str, writes: int) -> dict:
     """Late invalidations out of `writes`, without and with the fence, and the worst delay (µs)."""
-    from app.directory.clients import make_client
+    from app.mirror.client import make_client
     from app.directory.hotconn import HotConnection
-    from app.directory.scripts import fence
+    from app.mirror.scripts import fence
 
     out = {"writes": writes}
     for fenced in (False, True):

@@ -1,7 +1,7 @@
 """What the directory's metrics cost per /directory request, measured in one process.
 
-The HTTP benchmark (bench/directory.py) cannot resolve ~1 µs in a ~250 µs request on a shared
-machine (identical runs move by ±25 %). This one calls the app's WSGI callable in-process, as
+The HTTP benchmark (bench/directory.py) cannot resolve a cost this small next to a whole request
+on a shared machine (identical runs move by far more). This one calls the app's WSGI callable in-process, as
 gunicorn's worker does, for a cached `sip_auth` lookup (the usual case), and times in the same
 run, alternating, many rounds, best round kept (the least disturbed):
 - `request`: a whole POST /directory through the WSGI app (metrics included);
@@ -48,7 +48,7 @@ def _run(args, tmp: Path, redis) -> int:
     from app.config import Settings
     from app.directory.form import encode, parse
     from app.directory.lookup import directory
-    from app.directory.rebuild import rebuild_all
+    from app.mirror.rebuild import rebuild_all
     from app.extensions import db
     from app.models import Domain, Extension
 

@@ -12,7 +12,7 @@ mirror = AppGroup("mirror", help="The Redis mirror of the extension directory.")
 @click.option("--batch", default=1000, show_default=True, help="Extensions per Redis batch.")
 def rebuild_cmd(domain, batch):
     """Rebuild the mirror from SQL (build aside, then swap atomically)."""
-    from app.directory.rebuild import rebuild_all, rebuild_domain
+    from app.mirror.rebuild import rebuild_all, rebuild_domain
 
     if domain:
         res = rebuild_domain(domain, batch)
@@ -59,7 +59,7 @@ def _print_report(report, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check_cmd(domain, repair, as_json):
     """Print the drift between SQL and Redis (exit status 1 when there is drift)."""
-    from app.directory.reconcile import reconcile
+    from app.mirror.reconcile import reconcile
 
     report = reconcile(domain, repair=repair)
     _print_report(report, as_json)

@@ -1,29 +1,9 @@
 """A per-connection cache of /directory answers, kept exact by Redis client-side caching.
 
-The hot-path connection (app.directory.hotconn.HotConnection) speaks RESP3 with `CLIENT TRACKING
-ON` (default mode): Redis remembers which keys that connection read and, when one of them is
-modified, pushes `invalidate [key]` on the same connection; FLUSHDB/FLUSHALL push a null
-(everything). Each connection owns one AnswerCache: tracking state belongs to the connection, so
-the cache is born empty with it and dies with it (reset, error, EOF).
-
-An entry maps (domain as asked, user as asked, lookup mode) to the rendered XML bytes and to the
-Redis keys it was computed from (`fscti:domains`, `cti_exten@<d>`, `fscti:alias@<d>`,
-`fscti:disabled@<d>`: the LOOKUP script's KEYS, the only keys it reads). An invalidation of any
-of them drops every entry depending on it. Redis 7.0 tracks, for a script that runs a read
-command, the script's declared KEYS (measured); later versions track the keys each read command
-touched; either way every key an answer depends on is tracked (tests/integration/
-test_directory_cache.py). See hotconn.HotConnection.fresh_cache for why draining the pushes
-right before a hit makes the answer as fresh as Redis.
-
-Why default tracking and not BCAST: BCAST pushes every change under a prefix to every worker,
-read or not (a rebuild rewrites millions of `fscti:rebuild:*` fields; the state pipeline writes
-`fscti:` keys all the time), and an idle worker's backlog would grow without bound. Default mode
-pushes one invalidation per key the connection read, then forgets the key until it is read again.
-
-Bounded: at most `max_entries` (the oldest entry goes first) and at most `max_age` seconds old.
-The age bound does not make the cache correct (the invalidations do); it caps the damage of what
-invalidation cannot see: SWAPDB sends no invalidation (measured on Redis 7.0), nor does a
-half-open TCP connection deliver any.
+The hot-path connection (app.directory.hotconn) tracks the keys it reads (`CLIENT TRACKING ON`)
+and owns one AnswerCache, born empty with the connection and dropped with it. Each entry keeps
+the Redis keys its answer was computed from; an invalidation of any of them drops it. The
+bounds (entries, age) and why default tracking is used are in docs/freeswitch.md §7.
 """
 import time
 
@@ -31,20 +11,23 @@ _monotonic = time.monotonic
 
 
 class AnswerCache:
-    """(domain, user, mode) -> answer bytes, indexed by the Redis keys each answer depends on."""
+    """(domain, user, mode) -> answer, indexed by the Redis keys each answer depends on.
+
+    The answer is whatever the caller stores (the lookup keeps its XML and its outcome
+    together), so an entry and everything known about it are evicted at once."""
 
     __slots__ = ("max_entries", "max_age", "_entries", "_by_dep")
 
     def __init__(self, max_entries: int, max_age: float):
         self.max_entries = max_entries
         self.max_age = max_age
-        self._entries: dict[tuple, tuple[float, bytes, tuple]] = {}  # key -> (born, body, deps)
+        self._entries: dict[tuple, tuple[float, object, tuple]] = {}  # key -> (born, answer, deps)
         self._by_dep: dict[str, set] = {}  # Redis key name -> cache keys computed from it
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: tuple):
         """The answer for key, or None (absent, or older than max_age)."""
         entry = self._entries.get(key)
         if entry is None:
@@ -54,13 +37,13 @@ class AnswerCache:
             return None
         return entry[1]
 
-    def put(self, key: tuple, body: bytes, deps: tuple) -> None:
+    def put(self, key: tuple, answer, deps: tuple) -> None:
         """Remember an answer Redis just gave, computed from the keys in deps."""
         if key in self._entries:
             self._drop(key)
         elif len(self._entries) >= self.max_entries:
             self._drop(next(iter(self._entries)))  # the oldest (dicts keep insertion order)
-        self._entries[key] = (_monotonic(), body, deps)
+        self._entries[key] = (_monotonic(), answer, deps)
         by_dep = self._by_dep
         for dep in deps:
             keys = by_dep.get(dep)

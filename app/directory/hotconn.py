@@ -1,8 +1,5 @@
-"""The hot path's Redis connection (one per thread) and the RESP encoding it sends.
-
-Kept apart from app.directory.clients because it carries the answer cache's invalidation
-protocol (RESP3 pushes, CLIENT TRACKING); see HotConnection.fresh_cache.
-"""
+"""The hot path's Redis connection (one per thread), which carries the answer cache's
+invalidation protocol (RESP3 pushes, CLIENT TRACKING); see HotConnection.fresh_cache."""
 import logging
 import os
 import select
@@ -17,6 +14,8 @@ from hiredis import PushNotification
 from redis.connection import parse_url
 
 from app.directory.cache import AnswerCache
+from app.directory.resp import pack, unpack
+from app.mirror.client import make_client
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ class HotConnection:
         self._user = opts.get("username")
         self._password = opts.get("password")
         self._db = int(opts.get("db") or 0)
-        self._fallback = _tls_client(url, timeout) if self._tls else None
+        self._fallback = make_client(url, timeout) if self._tls else None
         self.cache_entries = 0 if self._tls else max(0, int(cache_entries))
         self.cache_max_age = cache_max_age
         self._local = threading.local()
@@ -150,7 +149,7 @@ class HotConnection:
     def execute_packed(self, packed: bytes):
         """Send a command already encoded as RESP (see `pack`) and return its reply."""
         if self._fallback is not None:
-            return self._fallback.execute_command(*_unpack(packed))
+            return self._fallback.execute_command(*unpack(packed))
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             try:
@@ -187,12 +186,13 @@ class HotConnection:
         invalidation for this connection while it executes the write, before the writer's reply
         exists, and writes both out in the same pass at the end of that event-loop iteration,
         the writer's reply FIRST (Redis 7 writes the most recently queued client first). So
-        every mirror write is followed by a fence (scripts.fence: one more round trip, which
+        every mirror write is followed by a fence (app.mirror.scripts.fence: one round trip, which
         Redis can only process after that pass): when the writer's call returns, our
         invalidation has been handed to the kernel; on a Unix socket it is then in our receive
         queue, on loopback TCP too unless the kernel is so loaded that it defers delivery to
-        ksoftirqd (the cache's max age bounds that, and a network's delays). A lookup that arrives after the API call that made the
-        write has returned therefore finds the invalidation here before it looks at the cache.
+        ksoftirqd (the cache's max age bounds that, and a network's delays). A lookup that
+        arrives after the API call that made the write has returned therefore finds the
+        invalidation here before it looks at the cache.
         Replies and pushes share one ordered stream: a push read before a reply concerns an
         older value, one after it a newer value, so an entry stored right after its reply is
         never older than Redis at that reply. Over a real network the push is on the wire
@@ -284,30 +284,3 @@ def _reset_hot_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_hot_after_fork)
-
-
-def _unpack(packed: bytes) -> list[bytes]:
-    """The arguments of a RESP command without CR/LF inside (the lookup's, for the TLS fallback)."""
-    parts = packed.split(b"\r\n")
-    return [parts[i] for i in range(2, len(parts) - 1, 2)]
-
-
-def _tls_client(url: str, timeout: float):
-    from app.directory.clients import make_client
-
-    return make_client(url, timeout)
-
-
-def pack(*args: str | bytes | int) -> bytes:
-    """RESP encoding of a command (the hot path pre-packs the parts that do not change)."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-def bulk(value: str) -> bytes:
-    """One RESP bulk string."""
-    b = value.encode()
-    return b"$%d\r\n%s\r\n" % (len(b), b)

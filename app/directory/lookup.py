@@ -19,22 +19,19 @@ import hashlib
 import json
 import logging
 import time
-from typing import NamedTuple
+from pathlib import Path
 
 import redis
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
 
 from app.directory import xml
-from app.directory.clients import bulk, for_app, pack
+from app.directory.clients import for_app
 from app.directory.form import INVALID_USER, Query
+from app.directory.resp import bulk, pack
+from app.directory.sql import SqlAnswer, sql_lookup
 from app.metrics import directory as metered
-from app.directory.repairs import repairs
-from app.directory.scripts import LOOKUP
-from app.directory.effective import SECTIONS
-from app.directory.source import domain_json, effective_of
-from app.extensions import db
-from app.models import Domain, Extension, Template
+from app.mirror.effective import SECTIONS
+from app.mirror.repairs import repairs
 from app.state import keys
 
 log = logging.getLogger(__name__)
@@ -43,8 +40,9 @@ BREAK_SECONDS = 1.0
 NEGATIVE_TTL = 5.0
 NEGATIVE_MAX = 10000
 LOG_EVERY = 10.0
-OUTCOMES_MAX = 65536
 
+# The lookup script: what the mirror (app.mirror) wrote, read in one round trip.
+LOOKUP = (Path(__file__).parent / "lua" / "lookup.lua").read_text(encoding="utf-8")
 UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED = 0, 1, 2, 3, 4
 MODE_ID, MODE_ALIAS = bulk("id"), bulk("alias")
 # Outcomes of a lookup, as app.metrics counts them (fscti_directory_lookups_total).
@@ -52,14 +50,6 @@ _O = metered.OUTCOME
 O_USER, O_DOMAIN, O_UNKNOWN, O_DISABLED = _O["user"], _O["domain"], _O["unknown"], _O["disabled"]
 O_NOT_FOUND, O_SQL, O_ERROR = _O["not-found"], _O["sql-fallback"], _O["error"]
 _perf = time.perf_counter
-
-
-class SqlAnswer(NamedTuple):
-    domain: str | None  # canonical name, None = unknown domain
-    domain_json: str | None
-    name: str | None  # found extension (enabled or not)
-    eff: dict | None
-    enabled: bool
 
 
 class Directory:
@@ -77,7 +67,6 @@ class Directory:
         self._prefixes: dict[str, bytes] = {}
         self._deps: dict[str, tuple] = {}  # domain -> the Redis keys its answers are computed from
         self._canonical: dict[str, str] = {}  # requested domain -> SQL's spelling (case differs)
-        self._outcomes: dict[tuple, int] = {}  # cache key -> outcome of the answer cached for it
 
     # --- Redis ---------------------------------------------------------------------------
     def _redis(self, domain: str, user: str, mode: str):
@@ -146,10 +135,10 @@ class Directory:
         key = (q.domain, q.user, mode)
         cache = self.reader.fresh_cache()
         if cache is not None:
-            body = cache.get(key)
-            if body is not None:
+            cached = cache.get(key)
+            if cached is not None:
                 self.stats["cache"] += 1
-                return body, self._outcomes.get(key, O_USER), True
+                return cached[0], cached[1], True
         domain = self._canonical.get(q.domain, q.domain)
         reply = self._redis(domain, q.user, mode)
         if reply is not None:
@@ -178,10 +167,7 @@ class Directory:
         if cache is not None:
             deps = self._deps.get(domain)
             if deps is not None:
-                cache.put(key, body, deps)
-                if len(self._outcomes) >= OUTCOMES_MAX:
-                    self._outcomes.clear()  # a hint only: a missing entry reads as "user"
-                self._outcomes[key] = outcome
+                cache.put(key, (body, outcome), deps)
 
     def _from_sql(self, q: Query, mode: str, asked: str, reply) -> tuple[bytes, int]:
         """(answer, outcome) from SQL; `asked` is the domain name Redis was asked with."""
@@ -277,37 +263,6 @@ def _decode(value: str) -> dict | None:
     if not isinstance(eff, dict) or not all(isinstance(eff.get(s, {}), dict) for s in SECTIONS):
         return None
     return eff
-
-
-def sql_lookup(domain: str, user: str, by_alias: bool) -> SqlAnswer:
-    """The answer from SQL: exact domain (else case-insensitive), then name, then number-alias."""
-    s = db.session
-    cols = (Domain.id, Domain.name, Domain.realm, Domain.param, Domain.variable)
-    d = s.execute(select(*cols).where(Domain.name == domain)).first()
-    if d is None:
-        d = s.execute(select(*cols).where(func.lower(Domain.name) == domain.lower())).first()
-    if d is None:
-        return SqlAnswer(None, None, None, None, False)
-    djson = domain_json(d[2], d[3], d[4])
-    if not user:
-        return SqlAnswer(d[1], djson, None, None, False)
-    ecols = (Extension.name, Extension.enabled, Extension.template_id,
-             Extension.param, Extension.variable, Extension.attribute)
-    row = None
-    if not by_alias:
-        row = s.execute(select(*ecols).where(Extension.domain_id == d[0], Extension.name == user)).first()
-    if row is None:
-        row = s.execute(select(*ecols).where(Extension.domain_id == d[0], Extension.number_alias == user)
-                        .order_by(Extension.name).limit(1)).first()
-    if row is None:
-        return SqlAnswer(d[1], djson, None, None, False)
-    tpl = None
-    if row[2] is not None:
-        t = s.execute(select(Template.param, Template.variable, Template.attribute)
-                      .where(Template.id == row[2])).first()
-        tpl = tuple(t) if t else None
-    eff = effective_of(tpl, row[3], row[4], row[5])
-    return SqlAnswer(d[1], djson, row[0], eff, bool(row[1]))
 
 
 def directory(app=None) -> Directory:

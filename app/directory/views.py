@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 
 from flask import Blueprint, Response, current_app, request
 
@@ -31,10 +30,10 @@ bp = Blueprint("directory", __name__)
 
 MAX_BODY = 65536
 ADDR_MAX = 64  # the longest textual IPv6 address with a zone, with room to spare
-MIMETYPE = "text/xml"
 XML_TYPE = "text/xml; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 GUARD_KEY = "fscti-directory-guard"
+
 
 class Guard:
     """The allowlist and credentials of `directory` settings, prepared once per app."""
@@ -90,7 +89,7 @@ def guard_of(app) -> Guard:
     return g
 
 
-def _raw(environ, stream=None) -> bytes | None:
+def raw_form(environ, stream=None) -> bytes | None:
     """The form as bytes: the POST body, or the query string of a GET; None if too large.
     A body without Content-Length (chunked) is read from `stream()` (Flask's limited stream)."""
     if environ["REQUEST_METHOD"] != "POST":
@@ -111,7 +110,7 @@ def respond(app, environ, stream=None) -> tuple:
     if refused is not None:
         meter.count(REFUSED)
         return refused
-    raw = _raw(environ, stream)
+    raw = raw_form(environ, stream)
     if raw is None:
         meter.count(REFUSED)
         return 413, b"request too large\n", TEXT_TYPE, ()
@@ -138,30 +137,3 @@ def directory():
     resp = Response(body, status, headers=list(headers))
     resp.headers["Content-Type"] = ctype
     return resp
-
-
-if os.environ.get("FSCTI_BENCH") == "1":
-    # A constant answer of the same size as a typical user answer.
-    FLOOR = xml.document(xml.domain_open("127.0.0.1", {"param": {"dial-string": "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"}}),
-                         "1001", {"param": {"password": "1234", "allow-empty-password": False},
-                                  "variable": {"user_context": "default"}, "attribute": {"cacheable": "60000"}})
-
-    @bp.route("/directory/floor", methods=["POST", "GET"])
-    def directory_floor():
-        """Benchmark only (FSCTI_BENCH=1): the framework floor, a constant answer."""
-        return Response(FLOOR, 200, mimetype=MIMETYPE)
-
-    @bp.route("/directory/via-flask", methods=["POST", "GET"])
-    def directory_via_flask():
-        """Benchmark only: /directory's answer through Flask's route, as before the middleware
-        (app.directory.wsgi), to compare both in the same run."""
-        return directory()
-
-    @bp.route("/directory/floor-ping", methods=["POST", "GET"])
-    def directory_floor_ping():
-        """Benchmark only: the floor plus reading the body and one Redis PING on the hot
-        connection, i.e. the ceiling of any endpoint that makes one Redis round trip."""
-        raw = _raw(request.environ)
-        parse(raw or b"")
-        get_directory(current_app._get_current_object()).reader.execute_command("PING")
-        return Response(FLOOR, 200, mimetype=MIMETYPE)

@@ -15,15 +15,11 @@ JSON 500, the session rolled back, "unhandled error" logged) inside a request co
 it then. No app context is pushed for a lookup Redis answers; SQL's lookups push one
 (app.directory.lookup).
 """
-import os
-
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.directory import views, xml
-from app.directory.form import parse
+from app.directory import views
 
 PATH = "/directory"
-RAW_FLOOR_PATH = "/directory/raw-floor"
 _STATUS = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 401, 403, 413, 503)}
 
 
@@ -33,9 +29,8 @@ class DirectoryDispatch:
     def __init__(self, app, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
+        # path -> WSGI callable answered here, before Flask, for a GET or a sized POST
         self.routes = {PATH: self.directory}
-        if os.environ.get("FSCTI_BENCH") == "1":
-            self.routes[RAW_FLOOR_PATH] = raw_floor
 
     def __call__(self, environ, start_response):
         handler = self.routes.get(environ.get("PATH_INFO"))
@@ -59,25 +54,3 @@ class DirectoryDispatch:
 def install(app) -> None:
     """Put DirectoryDispatch in front of the app's WSGI callable."""
     app.wsgi_app = DirectoryDispatch(app, app.wsgi_app)
-
-
-# --- benchmark only (FSCTI_BENCH=1) ---------------------------------------------------------
-
-_FLOOR_HEAD = None
-_FLOOR_USER = {"param": {"password": "1234", "allow-empty-password": False},
-               "variable": {"user_context": "default"}, "attribute": {"cacheable": "60000"}}
-
-
-def raw_floor(environ, start_response):
-    """The raw-WSGI floor of bench/directory: read the body, parse the form, format one user;
-    no Flask, no Redis, no guard. What any Python answerer under this gunicorn costs at least."""
-    global _FLOOR_HEAD
-    if _FLOOR_HEAD is None:
-        from app.models.domain import DEFAULT_DIAL_STRING
-
-        _FLOOR_HEAD = xml.domain_open("127.0.0.1", {"param": {"dial-string": DEFAULT_DIAL_STRING}})
-    raw = views._raw(environ) or b""
-    q = parse(raw)
-    body = xml.document(_FLOOR_HEAD, q.user or "1001", _FLOOR_USER)
-    start_response("200 OK", [("Content-Type", views.XML_TYPE), ("Content-Length", str(len(body)))])
-    return [body]

@@ -2,8 +2,8 @@
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
-from app.directory import mirror
-from app.directory.effective import effective, merge_section
+from app.mirror import write
+from app.mirror.effective import effective, merge_section
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension, Template
@@ -73,7 +73,7 @@ def create_domain(data: dict) -> Domain:
     domain = Domain(name=name, **values)
     db.session.add(domain)
     commit(f"domain '{name}'")
-    mirror.mirror_domain(domain)
+    write.mirror_domain(domain)
     return domain
 
 
@@ -132,7 +132,7 @@ def _update(domain: Domain, values: dict, confirm_realm_change: bool):
     if converting:
         _convert_to_a1(domain)
     commit(f"domain '{domain.name}'")
-    mirror.mirror_domain(domain)
+    write.mirror_domain(domain)
     # Domain params are merged into every cached user, so cached ones are flushed too.
     return mirror_flush.domain_changed(domain)
 
@@ -183,5 +183,5 @@ def delete_domain(name: str, cascade: bool = False) -> None:
     dname = domain.name
     db.session.delete(domain)
     commit(f"domain '{dname}'")
-    mirror.unmirror_domain(dname)
+    write.unmirror_domain(dname)
     mirror_flush.enqueue_flush(dname, flush)

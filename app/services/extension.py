@@ -2,7 +2,7 @@
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app.directory.effective import SECTIONS, effective, merge_section, number_alias, overlay
+from app.mirror.effective import SECTIONS, effective, merge_section, number_alias, overlay
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension

@@ -6,8 +6,8 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.directory import mirror
-from app.directory.effective import SECTIONS, effective
+from app.mirror import write
+from app.mirror.effective import SECTIONS, effective
 from app.errors import AppError, ValidationFailed
 from app.extensions import db
 from app.models import Extension, Template
@@ -241,7 +241,7 @@ def _write(domain, prepared: list, current: dict) -> dict:
         commit(f"an extension of this import in '{domain.name}'")
     finally:
         session.expire_on_commit = True
-    mirror.mirror_extensions(objects, domain.name)
+    write.mirror_extensions(objects, domain.name)
     for ext in objects:
         eff = effective(ext)
         if mirror_flush.cached(eff):

@@ -1,7 +1,7 @@
 """What follows a directory commit: the Redis mirror, then the FreeSWITCH cache flush.
 
 Order is fixed (STYLE §3): validate → commit to SQL → mirror to Redis → enqueue. The mirror
-functions (app.directory.mirror) log and queue their own repair when Redis fails, so a
+functions (app.mirror.write) log and queue their own repair when Redis fails, so a
 committed change is never lost; this module only decides what to mirror and what to flush.
 
 A template or domain change re-mirrors every dependent extension. Up to INLINE_MIRROR_MAX
@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app import tasknames
-from app.directory import mirror
-from app.directory.effective import effective, merge_section
+from app.mirror import write
+from app.mirror.effective import effective, merge_section
 from app.extensions import db
 from app.models import Domain, Extension
 from app.services.sql import iter_extensions
@@ -79,7 +79,7 @@ def enqueue_flush(domain_name: str, names) -> None:
 
 def mirror_one(ext, domain_name: str) -> None:
     """Mirror one committed extension (the mirror replaces its old alias atomically)."""
-    mirror.mirror_extensions([ext], domain_name)
+    write.mirror_extensions([ext], domain_name)
 
 
 def remirror_domain(domain, changed_flush: bool) -> int:
@@ -90,7 +90,7 @@ def remirror_domain(domain, changed_flush: bool) -> int:
     total, flush = 0, []
     for batch in iter_extensions(Extension.domain_id == domain.id,
                                  options=(selectinload(Extension.template),)):
-        total += mirror.mirror_extensions(batch, domain.name)
+        total += write.mirror_extensions(batch, domain.name)
         if changed_flush:
             for ext in batch:
                 eff = effective(ext)
@@ -104,7 +104,7 @@ def remirror_domain(domain, changed_flush: bool) -> int:
 
 def remirror_template(template_id: int) -> int:
     """Re-mirror every extension using a template (all domains), streamed from SQL."""
-    return mirror.mirror_template(template_id)
+    return write.mirror_template(template_id)
 
 
 def flush_template_dependents(template_id: int, old_attr: dict, new_attr: dict) -> int:
@@ -173,4 +173,4 @@ def _enqueue(task: str, args: list, kwargs: dict, count: int) -> MirrorQueued | 
 
 def unmirror_one(domain_name: str, name: str, alias: str | None) -> None:
     """Remove one deleted extension (and its alias) from Redis."""
-    mirror.unmirror_extension(domain_name, name, alias)
+    write.unmirror_extension(domain_name, name, alias)

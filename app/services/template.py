@@ -1,7 +1,7 @@
 """Templates (shared by all domains): validate → commit → re-mirror dependents → flush."""
 from sqlalchemy import func, select
 
-from app.directory.effective import SECTIONS, merge_section
+from app.mirror.effective import SECTIONS, merge_section
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Domain, Extension, Template

@@ -50,7 +50,7 @@ def disabled(domain: str) -> str:
     return f"fscti:disabled@{domain}"
 
 
-# --- directory mirror internals (app/directory/) -------------------------------------------
+# --- directory mirror internals (app/mirror/) ------------------------------------------------
 
 def exten_pattern() -> str:
     """SCAN pattern matching every `cti_exten@<domain>` hash."""

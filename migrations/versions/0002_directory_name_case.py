@@ -23,7 +23,7 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-from app.directory.effective import merge_section
+from app.mirror.effective import merge_section
 from app.schemas.known_names import canonical, fold_stored, lookup
 from app.schemas.section_rules import FORBIDDEN
 from app.services.password_hash import a1_hash, hash_params

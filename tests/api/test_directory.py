@@ -7,9 +7,9 @@ import redis as redis_lib
 
 from app.directory import lookup as lookup_mod
 from app.directory.form import encode
-from app.directory.rebuild import rebuild_all
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror.rebuild import rebuild_all
+from app.mirror.repairs import repairs
 from app.models import Domain, Extension
 from app.models.domain import DEFAULT_DIAL_STRING
 from tests.support.directory_lookup import (BASE, add_ext, ask, d, dead_reader,  # noqa: F401
@@ -130,7 +130,7 @@ def test_not_found_result(client, d, pairs):
 
 def test_disabled_extension_is_an_unknown_user_without_sql(client, d, app_ctx):
     from app.directory.lookup import directory
-    from app.directory.mirror import mirror_extensions
+    from app.mirror.write import mirror_extensions
 
     ext = db.session.execute(db.select(Extension).filter_by(name="1002")).scalar_one()
     ext.enabled = False
@@ -295,7 +295,7 @@ def test_domain_case_differences_are_answered_then_served_from_redis(client, d, 
     db.session.add(dom)
     db.session.commit()
     add_ext(dom, "1001", param={"password": "m"})
-    from app.directory.mirror import mirror_domain
+    from app.mirror.write import mirror_domain
 
     mirror_domain(dom)
     root = ask(client, "1001", domain="mixed.example")

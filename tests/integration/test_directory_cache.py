@@ -9,14 +9,16 @@ import json
 import pytest
 import redis as redis_lib
 
-from app.directory import mirror
-from app.directory.clients import HotConnection, for_app, make_client, writer
+from app.directory.clients import for_app
+from app.directory.hotconn import HotConnection
 from app.directory.lookup import directory
-from app.directory.rebuild import rebuild_domain
-from app.directory.reconcile import reconcile
-from app.directory.repairs import repairs
-from app.directory.scripts import fence
 from app.extensions import db
+from app.mirror import write
+from app.mirror.client import make_client, writer
+from app.mirror.rebuild import rebuild_domain
+from app.mirror.reconcile import reconcile
+from app.mirror.repairs import repairs
+from app.mirror.scripts import fence
 from app.models import Extension
 from app.state import keys
 from tests.support.directory_cache import D, ask, dom, evalsha_calls, private  # noqa: F401 (fixtures)
@@ -80,7 +82,7 @@ def _write_then_read(client, n: int) -> tuple[list, int]:
     stale, hits = [], 0
     w = writer()
     for i in range(1, n + 1):
-        assert mirror.write_ops(w, D, [["U", "1001", _value(i), "5001"]]) == 1
+        assert write.write_ops(w, D, [["U", "1001", _value(i), "5001"]]) == 1
         got = ask(client, "1001" if i % 2 else "5001")[1].get("password")
         if got != f"pw-{i}":
             stale.append((i, got))
@@ -247,7 +249,7 @@ def test_cache_off(client, dom, private, app_ctx, settings):
 
 def test_a_fenced_write_has_reached_every_tracking_reader_when_the_writer_returns(private):
     """The race the fence closes: without it Redis may write the writer's reply before the
-    reader's invalidation (measured: 0.1-0.3 % of writes on this 2-core VM, up to ms late)."""
+    reader's invalidation (bench/directory_race.py shows how often)."""
     hot = HotConnection(private.url, 0.25, 10, 60.0)
     w = make_client(private.url, 2.0)
     late = 0

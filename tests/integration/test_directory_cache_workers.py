@@ -13,10 +13,13 @@ import pytest
 import redis as redis_lib
 from lxml import etree
 
-from app.directory import mirror
-from app.directory.clients import HotConnection, for_app, make_client, writer
+from app.directory import clients as directory_clients
 from app.directory.form import encode
-from app.directory.repairs import repairs
+from app.directory.hotconn import HotConnection
+from app.mirror import write
+from app.mirror import client as mirror_client
+from app.mirror.client import make_client, writer
+from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension
 from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer, needs_redis_server
@@ -73,9 +76,9 @@ class Gunicorn:
 def served(app_ctx, settings, tmp_path):
     """A private Redis, domain workers.example (1001, 1002) mirrored there, and gunicorn on it."""
     srv = RedisServer().start()
-    clients = for_app(app_ctx)
-    saved = clients.reader, clients.writer
-    clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
+    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
+    saved = clients.reader, mirror.writer
+    clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
     repairs.forget()
     d = domain(D)
     extension(d, "1001", password="pw-0")
@@ -89,7 +92,7 @@ def served(app_ctx, settings, tmp_path):
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     yield server, srv
     server.close()
-    clients.reader, clients.writer = saved
+    clients.reader, mirror.writer = saved
     srv.close()
 
 
@@ -122,7 +125,7 @@ def test_every_worker_sees_every_write_at_once(served):
     stale = []
     for i in range(1, 3001):  # written by this process through the mirror's script
         value = json.dumps({"param": {"password": f"pw-{i}"}, "variable": {}, "attribute": {}})
-        assert mirror.write_ops(w, D, [["U", "1001", value, ""]]) == 1
+        assert write.write_ops(w, D, [["U", "1001", value, ""]]) == 1
         got = lookup(server)
         if got != f"pw-{i}":
             stale.append((i, got))

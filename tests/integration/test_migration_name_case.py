@@ -12,10 +12,10 @@ import pytest
 from lxml import etree
 
 from app.directory.clients import for_app
-from app.directory.rebuild import rebuild_all
-from app.directory.reconcile import reconcile
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror.rebuild import rebuild_all
+from app.mirror.reconcile import reconcile
+from app.mirror.repairs import repairs
 from app.models import Domain, Extension, Template
 from app.models.domain import DEFAULT_DIAL_STRING
 from app.state import keys

@@ -5,12 +5,12 @@ import threading
 
 import pytest
 
-from app.directory import mirror
 from app.directory.form import encode
-from app.directory.rebuild import rebuild_all, rebuild_domain
-from app.directory.reconcile import reconcile
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror import write
+from app.mirror.rebuild import rebuild_all, rebuild_domain
+from app.mirror.reconcile import reconcile
+from app.mirror.repairs import repairs
 from app.models import Domain, Extension, Template
 from app.state import keys
 from tests.support.factories import domain, template
@@ -77,10 +77,10 @@ def test_writes_during_a_rebuild_are_neither_lost_nor_resurrected(big, rdb):
                 db.session.delete(x)
             db.session.add_all([new_early, new_late])
             db.session.commit()
-            mirror.mirror_extensions([a, b, g, h, new_early, new_late])
-            mirror.unmirror_extension("big.example", "2010", "910")
-            mirror.unmirror_extension("big.example", "2340", "9340")
-            mirror.unmirror_extension("big.example", "3150", "91150")
+            write.mirror_extensions([a, b, g, h, new_early, new_late])
+            write.unmirror_extension("big.example", "2010", "910")
+            write.unmirror_extension("big.example", "2340", "9340")
+            write.unmirror_extension("big.example", "3150", "91150")
             done.append(n)
 
     res = rebuild_domain("big.example", batch=100, on_batch=writer)
@@ -162,7 +162,7 @@ def test_domain_deleted_during_rebuild_is_not_resurrected(big, rdb):
         if n == 1:
             db.session.delete(db.session.get(Domain, big.id))
             db.session.commit()
-            mirror.unmirror_domain("big.example")
+            write.unmirror_domain("big.example")
 
     res = rebuild_domain("big.example", batch=100, on_batch=drop)
     assert res.status == "aborted"

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from app.directory import mirror
-from app.directory import reconcile as reconcile_mod
-from app.directory.rebuild import rebuild_domain
-from app.directory.reconcile import reconcile
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror import write
+from app.mirror import reconcile as reconcile_mod
+from app.mirror.rebuild import rebuild_domain
+from app.mirror.reconcile import reconcile
+from app.mirror.repairs import repairs
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension, template
@@ -97,7 +97,7 @@ def test_repair_never_resurrects_a_concurrent_delete(dom, rdb, monkeypatch):
         if not calls:  # between the repair's SQL read and its Redis write, the API deletes 110
             with db.engine.begin() as c:
                 c.execute(db.delete(Extension).where(Extension.name == "110"))
-            mirror.unmirror_extension(D, "110", "a10")
+            write.unmirror_extension(D, "110", "a10")
         calls.append(names)
         return fresh
 
@@ -121,7 +121,7 @@ def test_repair_never_overwrites_a_newer_value(dom, rdb, monkeypatch):
             e = ext("111")
             e.param = {"password": "newest"}
             db.session.commit()
-            mirror.mirror_extensions([e])
+            write.mirror_extensions([e])
         calls.append(names)
         return fresh
 

@@ -3,12 +3,15 @@ API's writes still succeed, and reconcile restores the mirror afterwards."""
 import pytest
 from lxml import etree
 
-from app.directory import mirror
-from app.directory.clients import HotConnection, for_app, make_client
+from app.directory import clients as directory_clients
 from app.directory.form import encode
-from app.directory.reconcile import reconcile
-from app.directory.repairs import repairs
+from app.directory.hotconn import HotConnection
 from app.extensions import db
+from app.mirror import write
+from app.mirror import client as mirror_client
+from app.mirror.client import make_client
+from app.mirror.reconcile import reconcile
+from app.mirror.repairs import repairs
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension
@@ -21,13 +24,13 @@ pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-s
 @pytest.fixture
 def private(app_ctx):
     srv = RedisServer().start()
-    clients = for_app(app_ctx)
-    saved = clients.reader, clients.writer
-    clients.reader, clients.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
+    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
+    saved = clients.reader, mirror.writer
+    clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
     app_ctx.extensions.pop("fscti-directory", None)
     repairs.forget()
     yield srv
-    clients.reader, clients.writer = saved
+    clients.reader, mirror.writer = saved
     app_ctx.extensions.pop("fscti-directory", None)
     srv.close()
 
@@ -63,7 +66,7 @@ def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     new = Extension(domain=d, name="1004", param={"password": "c"})
     db.session.add(new)
     db.session.commit()
-    assert mirror.mirror_extensions([new]) == 0
+    assert write.mirror_extensions([new]) == 0
     assert ask(client, "1004") == ["1004"]  # SQL answers for it too
 
     fresh = private.start().client()  # back, but empty (as after a restart without persistence)

@@ -7,11 +7,11 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 import workers.tasks.mirror  # noqa: F401  (registers the fscti.directory.* tasks)
-from app.directory import mirror
-from app.directory.clients import for_app, make_client
 from app.directory.form import encode
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror import write
+from app.mirror.client import for_app, make_client
+from app.mirror.repairs import repairs
 from app.models import Extension
 from app.state import keys
 from tests.support.factories import commit, domain, extension
@@ -91,7 +91,7 @@ def test_write_lost_to_a_redis_outage_is_repaired_by_the_worker(worker, dom, rdb
     with HeldPort() as dead:  # refuses every connection; nobody else can take the port
         clients.writer = make_client(dead.url(), 0.25)
         try:
-            assert mirror.mirror_extensions([e]) == 0  # the API call still succeeds
+            assert write.mirror_extensions([e]) == 0  # the API call still succeeds
         finally:
             clients.writer = live
     assert wait_for(lambda: rdb.hexists(keys.exten(D), "399"))

@@ -16,7 +16,7 @@ import redis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from app.config import Settings
-from app.directory.mirror import write_ops
+from app.mirror.write import write_ops
 from app.state.events import slim_event
 from app.state.ingest import apply_events
 from tests.eslpeer.aliases import renamed

@@ -10,9 +10,12 @@ import pytest
 import redis as redis_lib
 from lxml import etree
 
-from app.directory.clients import HotConnection, for_app, make_client
+from app.directory import clients as directory_clients
 from app.directory.form import encode
-from app.directory.repairs import repairs
+from app.directory.hotconn import HotConnection
+from app.mirror import client as mirror_client
+from app.mirror.client import make_client
+from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension, template
 from tests.support.redis_server import RedisServer
 
@@ -23,16 +26,16 @@ D = "cache.example"
 def private(app_ctx):
     """The app's directory clients on a private redis-server, the hot one with its cache on."""
     srv = RedisServer().start()
-    clients = for_app(app_ctx)
-    saved = clients.reader, clients.writer
+    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
+    saved = clients.reader, mirror.writer
     # max age far above any test's length: what these tests see is invalidation, never expiry
     clients.reader = HotConnection(srv.url, 0.25, 4096, 60.0)
-    clients.writer = make_client(srv.url, 2.0)
+    mirror.writer = make_client(srv.url, 2.0)
     app_ctx.extensions.pop("fscti-directory", None)
     repairs.forget()
     yield srv
     clients.reader.reset()
-    clients.reader, clients.writer = saved
+    clients.reader, mirror.writer = saved
     app_ctx.extensions.pop("fscti-directory", None)
     srv.close()
 

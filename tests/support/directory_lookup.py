@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from app.directory.form import encode
-from app.directory.repairs import repairs
 from app.extensions import db
+from app.mirror.repairs import repairs
 from app.models import Extension
 from app.models.domain import DEFAULT_DIAL_STRING
 from tests.support.net import HeldPort
@@ -44,7 +44,7 @@ def add_ext(dom, name, mirror=True, **kw):
     db.session.add(ext)
     db.session.commit()
     if mirror:
-        from app.directory.mirror import mirror_extensions
+        from app.mirror.write import mirror_extensions
 
         mirror_extensions([ext])
     return ext
@@ -89,7 +89,7 @@ def dead_url():
 
 def dead_reader(url):
     """Point the hot path's Redis client at `url`, where nothing answers."""
-    from app.directory.clients import HotConnection
+    from app.directory.hotconn import HotConnection
     from app.directory.lookup import directory
 
     dirx = directory()

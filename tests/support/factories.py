@@ -69,7 +69,7 @@ def commit(rebuild: bool = False) -> None:
     """Commit the session; with rebuild, then rebuild the whole Redis mirror from SQL."""
     db.session.commit()
     if rebuild:
-        from app.directory.rebuild import rebuild_all
+        from app.mirror.rebuild import rebuild_all
 
         rebuild_all()
 

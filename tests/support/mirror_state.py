@@ -2,8 +2,8 @@
 and the assertion that it does (the rebuild, reconcile and migration tests)."""
 import json
 
-from app.directory.effective import effective
 from app.extensions import db
+from app.mirror.effective import effective
 from app.models import Domain, Extension
 from app.state import keys
 

@@ -4,7 +4,8 @@ import os
 import pytest
 import redis as redis_lib
 
-from app.directory.clients import HotConnection, pack
+from app.directory.hotconn import HotConnection
+from app.directory.resp import pack
 from tests.support.net import HeldPort, listening_socket
 from tests.support.redis_server import RedisServer, needs_redis_server
 

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.directory.effective import merge_section, overlay
+from app.mirror.effective import merge_section, overlay
 from app.schemas.known_names import KNOWN, canonical, fold_input, fold_stored, has, lookup
 from app.schemas.secrets import redact, unmask
 from app.schemas.section_rules import RULES, SECRET_NAMES, entry_errors

@@ -7,7 +7,7 @@ extension. The state must show everything under the extensions, the `cti_exten@`
 """
 import json
 
-from app.directory.mirror import write_ops
+from app.mirror.write import write_ops
 from app.state import keys
 from app.state.calls import calls_of, list_calls
 from app.state.events import slim_event

@@ -50,9 +50,8 @@ def resync_all(settings, reason: str) -> list[str]:
 
 def rebuild_mirror(client, gen: str) -> dict:
     """Every domain of SQL rebuilt (the lease extended after each), strays removed."""
-    from app.directory.rebuild import rebuild_domain
-    from app.directory.reconcile import remove_stray_domains
-    from app.directory.source import connect, load_domains
+    from app.mirror.rebuild import rebuild_domain, remove_stray_domains
+    from app.mirror.source import connect, load_domains
 
     with connect() as conn:
         names = [d.name for d in load_domains(conn)]
@@ -73,7 +72,7 @@ def rebuild_mirror(client, gen: str) -> dict:
              time_limit=3600, soft_time_limit=3500)
 def heal(gen: str, reason: str) -> dict:
     """Resync every node and rebuild (reason `lost`) or reconcile (`restarted`) the mirror."""
-    from app.directory.reconcile import reconcile
+    from app.mirror.reconcile import reconcile
 
     settings = current_app.config["FSCTI"]
     client = redis_ext.client

@@ -6,11 +6,11 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from app import tasknames
-from app.directory.clients import writer
-from app.directory.rebuild import rebuild_all, rebuild_domain
-from app.directory.reconcile import reconcile as reconcile_mirror
-from app.directory.reconcile import repair_names
-from app.directory.source import connect, load_domains, load_templates
+from app.mirror.client import writer
+from app.mirror.rebuild import rebuild_all, rebuild_domain
+from app.mirror.reconcile import reconcile as reconcile_mirror
+from app.mirror.reconcile import repair_names
+from app.mirror.source import connect, load_domains, load_templates
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def mirror_template(template_id: int, flush: dict | None = None) -> dict:
     """Re-mirror every extension that uses a template; with `flush` ({"old", "new"}: the
     template's attributes before and after the change), then queue the cache flush of every
     dependent FreeSWITCH may have cached (after the mirror, so it cannot re-cache old values)."""
-    from app.directory.mirror import mirror_template as remirror
+    from app.mirror.write import mirror_template as remirror
     from app.services.mirror_flush import flush_template_dependents
 
     mirrored = remirror(template_id)

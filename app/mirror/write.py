@@ -2,7 +2,7 @@
 
 Writes `cti_exten@<domain>` (SPEC §1: field = extension, value = effective JSON; disabled
 extensions are absent and listed in the disabled set), the alias index and the domain entry used
-by /directory. Every write is one Lua script (app.directory.scripts), so an alias change removes
+by /directory. Every write is one Lua script (app.mirror.scripts), so an alias change removes
 the old alias atomically and a write during a rebuild also lands in the rebuild's aside copy.
 
 SQL is the truth: when Redis fails, these functions log, queue a repair, and return False instead
@@ -16,11 +16,11 @@ from typing import Iterable
 import redis
 from flask import current_app
 
-from app.directory.repairs import repairs
-from app.directory.scripts import scripts_for
-from app.directory.source import (Entry, connect, domain_json_of_model, entry_of_model,
-                                  iter_entries, load_domains, load_templates)
-from app.directory.clients import writer
+from app.mirror.client import writer
+from app.mirror.repairs import repairs
+from app.mirror.scripts import scripts_for
+from app.mirror.source import (Entry, connect, domain_json_of_model, entry_of_model,
+                               iter_entries, load_domains, load_templates)
 from app.state import keys
 
 log = logging.getLogger(__name__)
@@ -146,3 +146,8 @@ def mirror_template(template_id: int, batch: int = 1000) -> int:
 def mirror_entries(domain_name: str, entries: Iterable[Entry]) -> int:
     """Write prepared entries (bulk paths that already computed them)."""
     return write_ops(writer(), domain_name, [op_of(e) for e in entries])
+
+
+def seq_of(client, domain: str) -> str:
+    """The domain's write counter now: a conditional write (expect_seq) applies only while it holds."""
+    return client.get(keys.mirror_seq(domain)) or "0"

@@ -7,51 +7,22 @@ Memory stays bounded: SQL is streamed in batches and Redis is walked with HSCAN/
 """
 import json
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from app.directory.mirror import domain_keys, op_of, write_keys, write_ops
-from app.directory.rebuild import rebuild_domain
-from app.directory.scripts import scripts_for
-from app.directory.source import connect, fetch_entries, iter_entries, load_domains, load_templates
-from app.directory.clients import writer
-from app.models import Domain, Extension
+from app.mirror.client import writer
+from app.mirror.rebuild import rebuild_domain, remove_stray_domains
+from app.mirror.report import Report
+from app.mirror.scripts import scripts_for
+from app.mirror.source import connect, fetch_entries, iter_entries, load_domains, load_templates
+from app.mirror.write import domain_keys, op_of, seq_of, write_ops
+from app.models import Extension
 from app.state import keys
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
 RETRIES = 3
-SAMPLE = 50
-
-
-@dataclass
-class Report:
-    """What drifted (by kind), what was repaired, and a sample of the items."""
-
-    repair: bool = True
-    drift: Counter = field(default_factory=Counter)
-    repaired: int = 0
-    busy: int = 0
-    skipped_domains: list[str] = field(default_factory=list)
-    checked: int = 0
-    sample: list[dict] = field(default_factory=list)
-
-    def add(self, domain: str, name: str | None, kind: str) -> None:
-        self.drift[kind] += 1
-        if len(self.sample) < SAMPLE:
-            self.sample.append({"domain": domain, "name": name, "kind": kind})
-
-    @property
-    def total(self) -> int:
-        return sum(self.drift.values())
-
-    def as_dict(self) -> dict:
-        return {"checked": self.checked, "drift": dict(self.drift), "total": self.total,
-                "repaired": self.repaired, "busy": self.busy,
-                "skipped_domains": self.skipped_domains, "sample": self.sample}
 
 
 def _same_json(a: str, b: str) -> bool:
@@ -63,17 +34,13 @@ def _same_json(a: str, b: str) -> bool:
         return False
 
 
-def _seq(client, domain: str) -> str:
-    return client.get(keys.mirror_seq(domain)) or "0"
-
-
 def repair_names(conn, client, domain_id: int, domain: str, names: list[str], templates: dict) -> tuple[int, int]:
     """Rewrite these names from a fresh SQL read (delete those SQL lacks). Returns (done, busy)."""
     done = busy = 0
     for i in range(0, len(names), 500):
         chunk = names[i:i + 500]
         for _ in range(RETRIES):
-            seq = _seq(client, domain)
+            seq = seq_of(client, domain)
             fresh = fetch_entries(conn, domain_id, chunk, templates)
             ops = [op_of(fresh[n]) if n in fresh else ["X", n, "", ""] for n in chunk]
             if write_ops(client, domain, ops, expect_seq=seq) >= 0:
@@ -205,7 +172,7 @@ def _check_domain_entry(conn, client, d, report: Report) -> None:
         return
     s = scripts_for(client)
     for _ in range(RETRIES):
-        seq = _seq(client, d.name)
+        seq = seq_of(client, d.name)
         fresh = load_domains(conn, d.name)
         conn.rollback()
         if not fresh:
@@ -241,39 +208,6 @@ def reconcile_domain(conn, client, d, templates: dict, report: Report) -> None:
             report.repaired += done
             report.busy += busy
     _strays(conn, client, d, report, templates)
-
-
-def mirrored_domains(client) -> set[str]:
-    """Domains that have anything in Redis: a domain entry or a `cti_exten@` hash."""
-    names = set(client.hkeys(keys.domains()))
-    for key in client.scan_iter(match=keys.exten_pattern(), count=1000):
-        names.add(keys.exten_domain(key))
-    return names
-
-
-def remove_stray_domains(repair: bool = True, report: Report | None = None) -> list[str]:
-    """Drop mirrored domains that SQL no longer has (re-checked just before each delete)."""
-    client = writer()
-    s = scripts_for(client)
-    removed = []
-    with connect() as conn:
-        sql_names = {d.name for d in load_domains(conn)}
-        for name in sorted(mirrored_domains(client) - sql_names):
-            if report is not None:
-                report.add(name, None, "stray_domain")
-            if not repair:
-                continue
-            seq = _seq(client, name)
-            still = conn.execute(select(Domain.id).where(Domain.name == name)).first()
-            conn.rollback()
-            if still is None and s.domain_delete(
-                    keys=[keys.domains()] + write_keys(name)[:8] + [keys.mirror_seq(name)],
-                    args=[name, seq]) >= 0:
-                removed.append(name)
-                log.warning("mirror: removed domain %s (not in SQL)", name)
-    if report is not None:
-        report.repaired += len(removed)
-    return removed
 
 
 def reconcile(domain: str | None = None, repair: bool = True) -> Report:

@@ -14,10 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.directory.mirror import domain_keys
-from app.directory.scripts import scripts_for
-from app.directory.source import connect, iter_entries, load_domains, load_templates
-from app.directory.clients import writer
+from sqlalchemy import select
+
+from app.mirror.client import writer
+from app.mirror.report import Report
+from app.mirror.scripts import scripts_for
+from app.mirror.source import connect, iter_entries, load_domains, load_templates
+from app.mirror.write import domain_keys, seq_of, write_keys
+from app.models import Domain
 from app.state import keys
 
 log = logging.getLogger(__name__)
@@ -124,8 +128,6 @@ def _release(client, marker: str, token: str) -> None:
 
 def rebuild_all(batch: int = BATCH) -> RebuildResult:
     """Rebuild every domain in SQL and remove mirrored domains that SQL no longer has."""
-    from app.directory.reconcile import remove_stray_domains
-
     out = RebuildResult()
     with connect() as conn:
         names = [d.name for d in load_domains(conn)]
@@ -133,3 +135,36 @@ def rebuild_all(batch: int = BATCH) -> RebuildResult:
         out.domains.append(rebuild_domain(name, batch))
     out.removed_domains = remove_stray_domains(repair=True)
     return out
+
+
+def mirrored_domains(client) -> set[str]:
+    """Domains that have anything in Redis: a domain entry or a `cti_exten@` hash."""
+    names = set(client.hkeys(keys.domains()))
+    for key in client.scan_iter(match=keys.exten_pattern(), count=1000):
+        names.add(keys.exten_domain(key))
+    return names
+
+
+def remove_stray_domains(repair: bool = True, report: Report | None = None) -> list[str]:
+    """Drop mirrored domains that SQL no longer has (re-checked just before each delete)."""
+    client = writer()
+    s = scripts_for(client)
+    removed = []
+    with connect() as conn:
+        sql_names = {d.name for d in load_domains(conn)}
+        for name in sorted(mirrored_domains(client) - sql_names):
+            if report is not None:
+                report.add(name, None, "stray_domain")
+            if not repair:
+                continue
+            seq = seq_of(client, name)
+            still = conn.execute(select(Domain.id).where(Domain.name == name)).first()
+            conn.rollback()
+            if still is None and s.domain_delete(
+                    keys=[keys.domains()] + write_keys(name)[:8] + [keys.mirror_seq(name)],
+                    args=[name, seq]) >= 0:
+                removed.append(name)
+                log.warning("mirror: removed domain %s (not in SQL)", name)
+    if report is not None:
+        report.repaired += len(removed)
+    return removed

@@ -10,8 +10,8 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from app.directory.effective import SECTIONS, effective, merge_section
 from app.extensions import db
+from app.mirror.effective import SECTIONS, effective, merge_section
 from app.models import Domain, Extension, Template
 
 EXT_COLUMNS = (Extension.name, Extension.enabled, Extension.template_id,

@@ -1,0 +1,24 @@
+-- The hot path, one round trip. KEYS: domains, exten, alias, disabled.
+-- ARGV: domain, user ('' = domain only), mode ('alias' = only by number-alias).
+-- Returns {0} unknown domain, {1, domain} domain only, {2, domain, name, user} found,
+-- {3, domain} disabled, {4, domain} user not in the mirror.
+local d = redis.call('HGET', KEYS[1], ARGV[1])
+if not d then return {0} end
+local name = ARGV[2]
+if name == '' then return {1, d} end
+local u = false
+if ARGV[3] ~= 'alias' then u = redis.call('HGET', KEYS[2], name) end
+if not u then
+  local l = string.lower(name)
+  local n = redis.call('HGET', KEYS[3], l)
+  if n then
+    u = redis.call('HGET', KEYS[2], n)
+    if u then name = n end
+  elseif l ~= name and ARGV[3] ~= 'alias' then
+    u = redis.call('HGET', KEYS[2], l)
+    if u then name = l end
+  end
+end
+if u then return {2, d, name, u} end
+if ARGV[3] ~= 'alias' and redis.call('SISMEMBER', KEYS[4], name) == 1 then return {3, d} end
+return {4, d}
