@@ -364,7 +364,20 @@ class EslPeer(CommandHandlers):
                      if c.subscribed and all(c.wants(x, None) for x in names)
                      and all(c.wants("CUSTOM", sub) for sub in custom)]
             return conns if len(conns) >= n else None
-        return self.wait_for(ready, timeout)
+        try:
+            return self.wait_for(ready, timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {n} subscribed connection(s) wanted; "
+                               f"connections seen: {self.describe_connections()}") from None
+
+    def describe_connections(self) -> str:
+        """Each connection's story, for a failure message: opened when, what it sent, state."""
+        with self._lock:
+            conns = list(self.all_connections)
+        return "; ".join(
+            f"#{c.id} at {c.opened_at:.3f} authed={c.authed} closed={c.closing} "
+            f"events={len(c.events)} custom={sorted(c.custom)} "
+            f"commands={[p.command.split(' ')[0] for p in c.packets]}" for c in conns) or "none"
 
 
 def _frame(fmt: str, event: dict) -> bytes:

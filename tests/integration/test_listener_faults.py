@@ -22,6 +22,15 @@ def phase(name):
     return subscribed([w.event for w in phase_events(name)])
 
 
+def subscription(peer, log, timeout=15):
+    """The listener's (next) subscription; on a timeout the peer's connections and the
+    listener's log say which side stalled."""
+    try:
+        return peer.wait_subscribed(timeout=timeout)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- {log.name} ---\n{log_text(log)[-8000:]}") from None
+
+
 def start(settings, tmp_path, peer, extra=None):
     env = process_env(settings, tmp_path, nodes=[("fs1", peer)], extra={**FAST, **(extra or {})})
     log = tmp_path / "listener.log"
@@ -32,7 +41,7 @@ def test_malformed_frames_are_skipped_and_nothing_else_is_lost(settings, tmp_pat
     with EslPeer() as peer:
         proc_cm, log = start(settings, tmp_path, peer)
         with proc_cm as proc:
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="register_1001_1002")
             peer.send_raw(json_event_frame(b'{"Event-Name": "CHANNEL_CREATE", "Unique-ID": '))
             peer.send_raw(json_event_frame(b'["not", "an", "object"]'))
@@ -64,11 +73,11 @@ def test_an_unframeable_stream_reconnects_and_resyncs(settings, tmp_path, broker
     with EslPeer() as peer:
         proc_cm, log = start(settings, tmp_path, peer)
         with proc_cm as proc:
-            first = peer.wait_subscribed(timeout=15)[0]
+            first = subscription(peer, log)[0]
             peer.replay(phase="register_1001_1002")
             peer.send_raw(bad)
             peer.wait_for(lambda: first.closed, 10)
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="call1_caller_hangup")
             want = phase("register_1001_1002") + phase("call1_caller_hangup")
             wait_for(lambda: len(broker.events()) >= len(want), 15, what="events", log=log)
@@ -83,10 +92,10 @@ def test_disconnect_mid_frame_keeps_every_complete_frame(settings, tmp_path, bro
     with EslPeer() as peer:
         proc_cm, log = start(settings, tmp_path, peer)
         with proc_cm as proc:
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="call1_caller_hangup")
             peer.disconnect_mid_frame()           # half a HEARTBEAT, then the TCP connection drops
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="call2_callee_hangup")
             want = phase("call1_caller_hangup") + phase("call2_callee_hangup")
             wait_for(lambda: len(broker.events()) >= len(want), 15, what="events", log=log)
@@ -111,7 +120,7 @@ def test_wrong_password_is_logged_and_retried_until_fixed(settings, tmp_path, br
             assert log_text(log).count("refused the event-socket password") == 1
             assert proc.poll() is None and broker.resyncs() == []
             peer.password = "ClueCon"
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="register_1001_1002")
             wait_for(lambda: len(broker.events()) == len(phase("register_1001_1002")), 15,
                      what="events after the fix")
@@ -125,7 +134,7 @@ def test_a_peer_that_never_answers_does_not_hang_the_listener(settings, tmp_path
             wait_for(lambda: len(peer.all_connections) >= 2 and "stayed silent" in log_text(log),
                      20, what="timeouts on a silent peer", log=log)
             peer.greet = True
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             peer.replay(phase="register_1001_1002")
             wait_for(lambda: len(broker.events()) == len(phase("register_1001_1002")), 15,
                      what="events once it answers")
@@ -139,7 +148,7 @@ def test_a_peer_that_accepts_auth_and_goes_silent_is_cut_off(settings, tmp_path,
             wait_for(lambda: auths(peer) >= 2 and "no answer to auth" in log_text(log), 20,
                      what="auth timeouts", log=log)
             peer.ignore = set()
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             assert proc.poll() is None
 
 
@@ -168,7 +177,7 @@ def test_broker_down_buffers_then_overflow_triggers_a_resync(settings, tmp_path,
         proc_cm, log = start(settings, tmp_path, peer, extra={
             "CELERY_BROKER_URL": broker_redis.url, "FSCTI_LISTENER_BUFFER_MAX": "100"})
         with proc_cm as proc:
-            peer.wait_subscribed(timeout=15)
+            subscription(peer, log)
             wait_for(lambda: q.resyncs(), 10, what="connect resync", log=log)
             broker_redis.stop()
             # 1. Broker down, within the buffer: held in memory, all delivered later.
