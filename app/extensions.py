@@ -66,3 +66,11 @@ class RedisExtension:
 
 
 redis_ext = RedisExtension()
+
+
+def per_app(app, key: str, factory):
+    """`app`'s one instance of `factory(app)`, created on first use and kept in app.extensions."""
+    found = app.extensions.get(key)
+    if found is None:
+        found = app.extensions[key] = factory(app)
+    return found

@@ -7,6 +7,7 @@ retries once only, to survive an idle connection the server closed. The connecti
 from flask import current_app
 
 from app.directory.hotconn import HotConnection
+from app.extensions import per_app
 
 EXTENSION_KEY = "fscti-directory-redis"
 
@@ -24,8 +25,4 @@ class DirectoryRedis:
 
 def for_app(app=None) -> DirectoryRedis:
     """This app's read client (created on first use)."""
-    app = app or current_app._get_current_object()
-    clients = app.extensions.get(EXTENSION_KEY)
-    if clients is None:
-        clients = app.extensions[EXTENSION_KEY] = DirectoryRedis(app)
-    return clients
+    return per_app(app or current_app._get_current_object(), EXTENSION_KEY, DirectoryRedis)

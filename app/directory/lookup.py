@@ -29,6 +29,7 @@ from app.directory.clients import for_app
 from app.directory.form import INVALID_USER, Query
 from app.directory.resp import bulk, pack
 from app.directory.sql import SqlAnswer, sql_lookup
+from app.extensions import per_app
 from app.metrics import directory as metered
 from app.mirror.effective import SECTIONS
 from app.mirror.repairs import repairs
@@ -267,8 +268,4 @@ def _decode(value: str) -> dict | None:
 
 def directory(app=None) -> Directory:
     """The Directory of `app` (default: the current app)."""
-    app = app or current_app._get_current_object()
-    d = app.extensions.get("fscti-directory")
-    if d is None:
-        d = app.extensions["fscti-directory"] = Directory(app)
-    return d
+    return per_app(app or current_app._get_current_object(), "fscti-directory", Directory)

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from app.directory import xml
 from app.directory.form import parse
 from app.directory.lookup import directory as get_directory
+from app.extensions import per_app
 from app.logs import escape
 from app.metrics.directory import meter, OUTCOME
 
@@ -83,10 +84,12 @@ class Guard:
 
 
 def guard_of(app) -> Guard:
-    g = app.extensions.get(GUARD_KEY)
-    if g is None:
-        g = app.extensions[GUARD_KEY] = Guard(app.config["FSCTI"])
-    return g
+    """`app`'s allowlist and credentials guard (built from its settings on first use)."""
+    return per_app(app, GUARD_KEY, _new_guard)
+
+
+def _new_guard(app) -> Guard:
+    return Guard(app.config["FSCTI"])
 
 
 def raw_form(environ, stream=None) -> bytes | None:

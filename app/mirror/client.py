@@ -9,6 +9,8 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.extensions import per_app
+
 WRITER_TIMEOUT = 5.0
 EXTENSION_KEY = "fscti-mirror-redis"
 
@@ -29,11 +31,7 @@ class MirrorRedis:
 
 def for_app(app=None) -> MirrorRedis:
     """This app's mirror client (created on first use)."""
-    app = app or current_app._get_current_object()
-    clients = app.extensions.get(EXTENSION_KEY)
-    if clients is None:
-        clients = app.extensions[EXTENSION_KEY] = MirrorRedis(app)
-    return clients
+    return per_app(app or current_app._get_current_object(), EXTENSION_KEY, MirrorRedis)
 
 
 def writer() -> redis.Redis:
