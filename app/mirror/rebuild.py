@@ -25,7 +25,7 @@ from app.mirror.client import writer
 from app.mirror.report import Report
 from app.mirror.scripts import scripts_for
 from app.mirror.source import connect, load_domains, load_templates
-from app.mirror.write import domain_keys, seq_of, write_keys
+from app.mirror.write import delete_keys, domain_keys, guard_keys, seq_of
 from app.models import Domain
 from app.state import keys
 
@@ -101,7 +101,8 @@ def rebuild_domain(name: str, batch: int = BATCH,
         if not _flush(pipe, res):
             return res
         live = [keys.exten(name), keys.alias(name), keys.disabled(name)]
-        swap_keys = [marker] + live + aside[1:4] + [keys.mirror_touched(name), keys.mirror_seq(name)]
+        swap_keys = [marker] + live + aside[1:4] + [keys.mirror_touched(name), keys.mirror_seq(name),
+                                                    *guard_keys(name)]
         if s.rebuild_swap(keys=swap_keys, args=[token]) < 0:
             res.status = "aborted"
         return res
@@ -228,9 +229,7 @@ def remove_stray_domains(repair: bool = True, report: Report | None = None) -> l
             seq = seq_of(client, name)
             still = conn.execute(select(Domain.id).where(Domain.name == name)).first()
             conn.rollback()
-            if still is None and s.domain_delete(
-                    keys=[keys.domains()] + write_keys(name)[:8] + [keys.mirror_seq(name)],
-                    args=[name, seq]) >= 0:
+            if still is None and s.domain_delete(keys=delete_keys(name), args=[name, seq]) >= 0:
                 removed.append(name)
                 log.warning("mirror: removed domain %s (not in SQL)", name)
     if report is not None:

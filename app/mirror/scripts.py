@@ -14,9 +14,10 @@ import redis.client
 LUA_DIR = Path(__file__).parent / "lua"
 # Each script's parts, in order: a part uses the names the ones before it define.
 PARTS = {
-    "write": ("helpers.lua", "write.lua"),
-    "domain_set": ("domain_set.lua",),
-    "domain_delete": ("domain_delete.lua",),
+    # guard.lua: the Redis data loss check every mirror write runs first (issue 9 §3)
+    "write": ("helpers.lua", "guard.lua", "write.lua"),
+    "domain_set": ("guard.lua", "domain_set.lua"),
+    "domain_delete": ("guard.lua", "domain_delete.lua"),
     "rebuild_begin": ("rebuild_begin.lua",),
     "rebuild_batch": ("helpers.lua", "rebuild_batch.lua"),
     "rebuild_swap": ("rebuild_swap.lua",),
