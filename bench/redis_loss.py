@@ -9,9 +9,11 @@ events,celery, 2 processes) and the real listener connected to a wire-level Free
 - `restart`: redis-server stopped and started empty (no persistence), timed from the moment it
   answers again.
 and measures, from then on: the mirror complete (HLEN = N and the generation healed) and the
-peer's registrations back in `cti_userinfo@`. The baseline, measured in the same run: the same
+peer's registrations back in `cti_userinfo@`; also when the loss was noticed (the marker
+claimed) and the worker's own rebuild time. Baselines, measured in the same run: the same
 mirror rebuilt by `flask mirror rebuild` with nothing else running (what the heal adds is the
-detection, the queueing and the worker).
+detection, the queueing and the worker), and the rebuild alone in this process, the former SQL
+reader against today's, alternately (bench/rebuild_paths.py).
 
     python -m bench.run redis_loss [--extensions 100000] [--rounds 3] [--database-url URL]
 """
@@ -109,6 +111,19 @@ def main(argv: list[str]) -> int:
                 base.append(time.monotonic() - t0)
             assert env.client.hlen(keys.exten(DOMAIN)) == n
             out["baseline_flask_mirror_rebuild_s"] = [round(x, 2) for x in base]
+            # The rebuild alone, in this process: the former SQL reader against today's.
+            from app import create_app
+            from bench.rebuild_paths import compare
+
+            paths = compare(create_app(), env.client, DOMAIN, n, args.rounds)
+            out["rebuild_in_process"] = paths
+            for label, rows in paths.items():
+                for what in ("wall_s", "cpu_s", "redis_cpu_s"):
+                    out[f"rebuild_{label}_{what}_median"] = round(
+                        statistics.median(x[what] for x in rows), 2)
+            print(json.dumps(paths), flush=True)
+            env.client.flushall()
+            env.flask("mirror", "rebuild")
             with _peer() as peer:
                 cfg = tmp / "cti.json"
                 cfg.write_text(json.dumps({"freeswitch": [
