@@ -16,14 +16,12 @@ from app.extensions import db
 from app.mirror import write
 from app.mirror.client import make_client, writer
 from app.mirror.rebuild import rebuild_domain
-from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
 from app.mirror.scripts import fence
 from app.models import Extension
 from app.state import keys
-from tests.support.redis_server import heal_mirror
 from tests.support.directory_cache import D, ask, dom, evalsha_calls, private  # noqa: F401 (fixtures)
-from tests.support.redis_server import needs_redis_server
+from tests.support.redis_server import heal_mirror, needs_redis_server
 
 pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
 

@@ -181,3 +181,16 @@ def test_a_domain_created_while_the_heal_runs_is_rebuilt_once_healed(two, rdb, c
     assert password(rdb, "c.loss.example", "1001") == "c"
     assert out["mirror"]["domains"] == 3
     assert reconcile(repair=False).total == 0
+
+
+def test_a_heal_claimed_again_resumes_where_the_last_one_stopped(two, rdb):
+    from workers.tasks.heal import heal
+
+    rdb.flushdb()
+    claim = generation.check(rdb)
+    assert rebuild_mod.rebuild_domain(A).status == "ok"  # then that heal's worker died
+    out = heal.run(claim.generation, claim.reason)
+    assert out["mirror"]["domains"] == 1 and out["mirror"]["extensions"] == 3  # B only
+    assert rdb.hlen(keys.exten(A)) == 300 and rdb.hlen(keys.exten(B)) == 3
+    assert generation.current(rdb)["state"] == "ok"
+    assert reconcile(repair=False).total == 0

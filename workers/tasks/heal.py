@@ -84,7 +84,8 @@ def heal(gen: str, reason: str) -> dict:
     generation.extend(client, gen)
     nodes = resync_all(settings, f"redis-{reason}")
     if reason == "lost":
-        mirror = rebuild_mirror(client, gen)
+        # only_stale: a heal claimed again (its task died) resumes where the last one stopped
+        mirror = rebuild_mirror(client, gen, only_stale=True)
     else:
         report = reconcile()
         mirror = {"checked": report.checked, "drift": dict(report.drift),
