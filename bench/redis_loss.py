@@ -75,7 +75,7 @@ def _until_all(conds: dict, timeout: float) -> dict[str, float]:
         for name, pred in conds.items():
             if name not in done and pred():
                 done[name] = time.monotonic() - t0
-        time.sleep(0.01)
+        time.sleep(0.02)
     return done
 
 
