@@ -6,7 +6,9 @@ exists every API write goes to the live keys AND the aside keys and records the 
 touched set; batches skip touched names. So a write made during a rebuild is neither lost nor
 resurrected by the swap (a delete removes the aside field and stays in the touched set).
 The marker is taken before SQL is read, so any commit the rebuild does not see is mirrored by its
-writer while the marker exists.
+writer while the marker exists. While a heal of a Redis data loss runs, writers write the aside
+keys only (lua/guard.lua): the live hash stays as the loss left it until the swap, which also
+records that the domain is complete in this data generation (keys.mirror_generation).
 """
 import logging
 import queue

@@ -5,6 +5,11 @@ extensions are absent and listed in the disabled set), the alias index and the d
 by /directory. Every write is one Lua script (app.mirror.scripts), so an alias change removes
 the old alias atomically and a write during a rebuild also lands in the rebuild's aside copy.
 
+Every script first checks, in the same call, that Redis still holds its data generation
+(lua/guard.lua, docs/redis-loss.md): after a loss nothing is written (the first write to see
+it claims and queues the one heal) and, while that heal runs, a domain it has not rebuilt yet
+gets nothing either; the rebuild reads SQL after the caller's commit and carries the change.
+
 SQL is the truth: when Redis fails, these functions log, queue a repair, and return False instead
 of raising, so the API call that already committed still succeeds. The beat job
 `fscti.directory.reconcile` repairs whatever could not be queued.
@@ -74,7 +79,8 @@ def heal_lost(client) -> None:
     from app.state import generation
 
     try:
-        generation.watch(client, lambda claim: generation.queue_heal(current_app.extensions["celery"], claim),
+        celery = current_app.extensions["celery"]
+        generation.watch(client, lambda claim: generation.queue_heal(celery, claim),
                          "a mirror write")
     except Exception as exc:
         log.warning("mirror: Redis lost its data; could not queue the heal from here (%s: %s); "
