@@ -71,7 +71,7 @@ def state(r) -> dict:
 
 
 def test_data_loss_heals_once_and_a_restart_with_data_is_not_rebuilt(sql, peer, settings,
-                                                                      tmp_path, tokens):
+                                                                      tmp_path, tokens, caplog):
     srv = RedisServer("--appendonly", "yes").start()
     try:
         s = dataclasses.replace(settings, redis_url=srv.url_for(1),
@@ -146,6 +146,10 @@ def test_data_loss_heals_once_and_a_restart_with_data_is_not_rebuilt(sql, peer, 
             assert rebuilds() == 3
             text = log_text(wlog) + log_text(llog)
             assert "Traceback" not in text, text[-4000:]
-            assert log_text(llog).count("Redis lost its data") == 3
+            # Three losses, each claimed once: by the listener's check, the tick, or (after the
+            # FLUSHALL) possibly by one of this web process's mirror writes.
+            here = sum("Redis lost its data" in x.getMessage() for x in caplog.records)
+            assert (log_text(llog).count("Redis lost its data")
+                    + log_text(wlog).count("Redis lost its data") + here) == 3
     finally:
         srv.close()
