@@ -41,7 +41,7 @@ LOST, PENDING = -2, -3
 
 
 def guard_keys(domain: str) -> list[str]:
-    """The guard's KEYS, last in every mirror write script's KEYS."""
+    """The guard's KEYS, right after each mirror write script's own KEYS (fixed positions)."""
     return [keys.generation(), keys.mirror_generation(domain)]
 
 

@@ -1,10 +1,10 @@
 -- Writes by the API, repairs and template re-mirrors.
 -- KEYS: exten, alias, disabled, marker, exten_aside, alias_aside, disabled_aside, touched, seq,
--- then the guard's two (generation, mirror generation: guard.lua).
+-- then the guard's two (generation, mirror generation: guard.lua) at 10 and 11.
 -- ARGV: expected seq ('' = unconditional), then op, name, json, alias repeated.
 -- Returns the number of ops applied, -1 when the seq moved (a concurrent write: retry), or the
 -- guard's -2/-3 (nothing written). On the guard's 1 only the aside copy is written.
-local guard = mirror_guard(KEYS[#KEYS - 1], KEYS[#KEYS], KEYS[4])
+local guard = mirror_guard(KEYS[10], KEYS[11], KEYS[4])
 if guard < 0 then return guard end
 if ARGV[1] ~= '' and (redis.call('GET', KEYS[9]) or '0') ~= ARGV[1] then return -1 end
 local rebuilding = redis.call('EXISTS', KEYS[4]) == 1
