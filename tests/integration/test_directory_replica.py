@@ -19,7 +19,6 @@ from app.mirror.client import make_client
 from app.mirror.rebuild import rebuild_domain
 from app.mirror.repairs import repairs
 from app.models import Extension
-from app.state import keys
 from tests.support.factories import commit, domain, extension
 from tests.support.redis_server import RedisServer, needs_redis_server
 from tests.support.replica import FileWatch, Gunicorn, ReplicaProc
