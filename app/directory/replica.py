@@ -56,7 +56,7 @@ class ReplicaReader:
             if env is None:
                 return None
         try:
-            txn = env.begin(buffers=False)
+            txn = store.begin(env)
         except lmdb.Error:
             self._env = None
             return None

@@ -54,6 +54,7 @@ class Replica:
         self.refills = 0  # full fills
         self.domain_refills = 0
         self.need_fill = True  # until a full fill has completed
+        self.steps = 0
 
     # --- trust -------------------------------------------------------------------------------
     def distrust(self) -> None:
@@ -117,6 +118,9 @@ class Replica:
         entries = got[0][1] if got else []
         n = self.apply(entries) if entries else 0
         self.renew()
+        self.steps += 1
+        if self.steps % 1000 == 0:
+            self.env.reader_check()  # free the reader slots of workers that died mid-read
         return n
 
     def apply(self, entries) -> int:

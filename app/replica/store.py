@@ -77,14 +77,24 @@ def open_writer(path: str, map_size: int = DEFAULT_MAP_SIZE) -> lmdb.Environment
 def open_reader(path: str) -> lmdb.Environment:
     """A web worker's read-only environment (one per process, opened after fork). The lock
     file's reader table is used (lock=True): it is what stops the writer from reusing pages a
-    reader still sees."""
+    reader still sees. The map is as large as the writer's (address space only): with LMDB's
+    default a reader could not see a file grown past 10 MB (MDB_MAP_RESIZED)."""
     return lmdb.open(path, readonly=True, create=False, subdir=True, lock=True, max_readers=1024,
-                     max_dbs=0)
+                     max_dbs=0, map_size=DEFAULT_MAP_SIZE)
+
+
+def begin(env: lmdb.Environment):
+    """A read transaction; a file grown past this process's map makes the map follow it."""
+    try:
+        return env.begin(buffers=False)
+    except lmdb.MapResizedError:
+        env.set_mapsize(0)  # 0: adopt the size the writer recorded
+        return env.begin(buffers=False)
 
 
 def meta(env: lmdb.Environment) -> dict:
     """The file's meta values (for operators and tests)."""
-    with env.begin() as txn:
+    with begin(env) as txn:
         raw = {k: txn.get(k) for k in (TRUST, APPLIED, EPOCH, FORMAT_KEY, HOST, FILLED)}
     trust = raw[TRUST]
     return {"format": raw[FORMAT_KEY], "host": raw[HOST], "epoch": raw[EPOCH],

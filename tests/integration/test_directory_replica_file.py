@@ -3,6 +3,8 @@
 the feed put in the file, its meta and lease, and that the reader answers exactly what the
 lookup script answers from Redis."""
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -156,3 +158,31 @@ def test_a_domain_delete_drops_it_from_the_file(filled):
     assert reader.lookup(D, "1001", "id") == (0,) == script_reply(client, D, "1001", "id")
     with r.env.begin() as txn:
         assert not [k for k, _ in txn.cursor() if D.encode() in k]
+
+
+READ_IN_A_CHILD = """
+import sys
+from app.directory.replica import ReplicaReader
+reader = ReplicaReader(sys.argv[1])
+for line in sys.stdin:  # one lookup per line read
+    print(reader.lookup(sys.argv[2], "1001", "id")[0], flush=True)
+"""
+
+
+def test_a_reader_follows_the_file_as_it_grows_past_lmdbs_default_map(filled):
+    """A web worker opens the file once; the file then grows (a fill of many extensions)."""
+    r, _, _ = filled
+    child = subprocess.Popen([sys.executable, "-c", READ_IN_A_CHILD, r.env.path(), D], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "2"  # opened while the file is small
+        with r.env.begin(write=True) as txn:
+            txn.put(b"Zpadding", b"x" * (24 << 20))  # past LMDB's default 10 MB map
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "2"
+    finally:
+        child.stdin.close()
+        child.wait(30)
