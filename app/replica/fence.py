@@ -24,13 +24,45 @@ WAIT_MAX = 10.0
 POLL_FIRST, POLL_MAX = 0.0002, 0.005
 
 
-def after_write(client) -> None:
+# Whether this process has seen replica hosts, and when it saw them vanish (see after_write).
+_seen = {"hosts": False, "gone_at": None}
+
+
+def after_write(client, lease: float | None = None) -> None:
     pipe = client.pipeline(transaction=False)
     pipe.get(keys.replica_counter())
     pipe.smembers(keys.replica_hosts())
-    counter, hosts = pipe.execute()
-    if hosts:
+    pipe.exists(keys.replica_epoch())
+    counter, hosts, epoch = pipe.execute()
+    if hosts and epoch:
+        _seen["hosts"], _seen["gone_at"] = True, None
         wait_applied(client, int(counter or 0), sorted(hosts))
+    elif _seen["hosts"]:
+        _vanished(lease)
+
+
+def _vanished(lease: float | None) -> None:
+    """The hosts (or the epoch) this process saw are gone: Redis lost its data, or every
+    replica stopped. A replica's file may then still be trusted for up to one lease (its
+    renewals now fail, so it distrusts itself within a quarter lease, but its last expiry
+    stands): wait until one lease has passed since this process noticed, once."""
+    now = time.monotonic()
+    if _seen["gone_at"] is None:
+        _seen["gone_at"] = now
+    left = _seen["gone_at"] + (lease if lease is not None else _lease()) - now
+    if left > 0:
+        time.sleep(left)
+    else:
+        _seen["hosts"] = False
+
+
+def _lease() -> float:
+    try:
+        from flask import current_app
+
+        return float(current_app.config["FSCTI"].directory_replica_lease)
+    except (RuntimeError, KeyError, AttributeError):  # no app (a script): the default lease
+        return 1.0
 
 
 def lagging(client, hosts: list, target: int) -> list:

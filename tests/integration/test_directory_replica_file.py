@@ -164,6 +164,7 @@ READ_IN_A_CHILD = """
 import sys
 from app.directory.replica import ReplicaReader
 reader = ReplicaReader(sys.argv[1])
+print("ready", flush=True)
 for line in sys.stdin:  # one lookup per line read
     print(reader.lookup(sys.argv[2], "1001", "id")[0], flush=True)
 """
@@ -175,14 +176,39 @@ def test_a_reader_follows_the_file_as_it_grows_past_lmdbs_default_map(filled):
     child = subprocess.Popen([sys.executable, "-c", READ_IN_A_CHILD, r.env.path(), D], text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
+        assert child.stdout.readline().strip() == "ready"
+        r.renew()  # the child's start-up may have outlived the lease on a busy host
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.stdout.readline().strip() == "2"  # opened while the file is small
         with r.env.begin(write=True) as txn:
             txn.put(b"Zpadding", b"x" * (24 << 20))  # past LMDB's default 10 MB map
+        r.renew()
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.stdout.readline().strip() == "2"
     finally:
         child.stdin.close()
         child.wait(30)
+
+
+def test_a_writer_that_saw_replicas_vanish_waits_one_lease_once(filled):
+    """Redis lost its data (the hosts and the epoch with it): a file may still be trusted
+    until its last expiry, so a writer that knew of replicas waits out one lease."""
+    from app.replica import fence
+
+    _, _, client = filled
+    fence._seen.update(hosts=False, gone_at=None)
+    try:
+        t0 = time.monotonic()
+        fence.after_write(client, lease=0.5)  # host-a has applied everything: no wait
+        assert time.monotonic() - t0 < 0.3 and fence._seen["hosts"]
+        client.delete(keys.replica_epoch(), keys.replica_hosts())
+        t0 = time.monotonic()
+        fence.after_write(client, lease=0.5)
+        assert time.monotonic() - t0 >= 0.45
+        t0 = time.monotonic()
+        fence.after_write(client, lease=0.5)  # the lease has passed since: no more waiting
+        assert time.monotonic() - t0 < 0.3 and not fence._seen["hosts"]
+    finally:
+        fence._seen.update(hosts=False, gone_at=None)
