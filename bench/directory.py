@@ -139,14 +139,18 @@ class ReplicaRun:
         self.proc = subprocess.Popen([sys.executable, "-m", "workers.replica"], env=env.env, cwd=ROOT,
                                      stdout=self.log, stderr=self.log)
         reader = None
-        while True:
-            if reader is None and (self.path / "data.mdb").exists():
-                reader = store.open_reader(str(self.path))
-            if reader is not None and store.meta(reader)["trusted"]:
-                break
-            if self.proc.poll() is not None or time.monotonic() - t0 > 900:
-                raise SystemExit(f"the replica did not fill; see {env.tmp / 'replica.log'}")
-            time.sleep(0.05)
+        try:
+            while True:
+                if reader is None and (self.path / "data.mdb").exists():
+                    reader = store.open_reader(str(self.path))
+                if reader is not None and store.meta(reader)["trusted"]:
+                    break
+                if self.proc.poll() is not None or time.monotonic() - t0 > 900:
+                    raise SystemExit(f"the replica did not fill; see {env.tmp / 'replica.log'}")
+                time.sleep(0.05)
+        except BaseException:
+            self.close()  # never leave the process behind
+            raise
         self.ready_seconds = time.monotonic() - t0
         self.meta = store.meta(reader)
         reader.close()
@@ -154,11 +158,13 @@ class ReplicaRun:
     def memory(self) -> dict:
         """The file's allocated size and the replica process's resident memory, in MB."""
         data = self.path / "data.mdb"
-        rss = 0
+        status = {}
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) // 1024
-        return {"file_mb": round(data.stat().st_blocks * 512 / 2**20, 1), "replica_rss_mb": rss}
+            if line.startswith(("VmRSS:", "RssAnon:", "RssFile:")):
+                status[line.split(":")[0]] = int(line.split()[1]) // 1024
+        # RssFile is the file's pages the process has mapped: the page cache, counted in file_mb
+        return {"file_mb": round(data.stat().st_blocks * 512 / 2**20, 1),
+                "replica_rss_mb": status.get("VmRSS", 0), "replica_anon_mb": status.get("RssAnon", 0)}
 
     def close(self):
         self.proc.terminate()
@@ -311,7 +317,8 @@ def main(argv: list[str]) -> int:
                             "replica_ready_seconds": round(replica.ready_seconds, 1), **replica.memory()}
                     print(f"{size} extensions: replica filled in {fill['replica_fill_seconds']:.1f}s "
                           f"(trusted after {fill['replica_ready_seconds']:.1f}s), file "
-                          f"{fill['file_mb']} MB, replica process {fill['replica_rss_mb']} MB", flush=True)
+                          f"{fill['file_mb']} MB, replica process {fill['replica_rss_mb']} MB resident, "
+                          f"{fill['replica_anon_mb']} MB of it its own", flush=True)
                 if server is None:
                     server = Server(env, args.workers)
                 answer = server.post("/directory", body)
