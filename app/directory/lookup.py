@@ -4,7 +4,9 @@ miss, SQL only when Redis cannot answer.
 `Directory.answer(query)` returns the XML bytes. First the answer cache of this thread's Redis
 connection (app.directory.cache; the invalidations Redis has pushed are applied just before, see
 HotConnection.fresh_cache), so a repeated lookup costs no round trip and is never older than
-what Redis holds. On a miss Redis is asked with one EVALSHA (domain entry + user, resolving a
+what Redis holds. Then, with `directory.replica` on, this host's replica file while it is
+trusted (app.directory.replica: the same reply as the lookup script, no round trip; its
+answers are not cached, the tracking does not cover them). Otherwise Redis is asked with one EVALSHA (domain entry + user, resolving a
 number-alias inside Redis) and a well-formed answer is cached. When Redis is down (a circuit
 breaker then skips it for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the
 user is missing from the mirror, SQL answers and, if SQL has what Redis lacks, a repair is
