@@ -16,4 +16,5 @@ redis.call('INCR', KEYS[9])
 -- The domain is complete in this data generation: writers (guard.lua) and lookups may use it.
 local gen = redis.call('HGET', KEYS[10], 'id')
 if gen then redis.call('SET', KEYS[11], gen) end
+feed_add('r', {'x', KEYS[2]})  -- replica feed: refill this domain
 return 1
