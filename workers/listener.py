@@ -175,11 +175,11 @@ class Listener:
 
     def _log_status(self, name: str) -> None:
         st = self.stats[name]
-        log.info("%s: %s token=%s received=%d enqueued=%d dropped=%d malformed=%d filtered=%d "
-                 "reconnects=%d lag_ms=%.1f lag_max_ms=%.1f buffered=%d", name,
-                 "up" if st.connected else "DOWN", st.token, st.received, st.enqueued,
-                 st.dropped, st.malformed, st.filtered, st.reconnects, st.lag_ms,
-                 st.lag_max_ms, self.outbox.pending(name))
+        log.info("%s: %s received=%d enqueued=%d dropped=%d malformed=%d filtered=%d "
+                 "reconnects=%d lag_ms=%.1f lag_max_ms=%.1f buffered=%d lease_token=%s", name,
+                 "up" if st.connected else "DOWN", st.received, st.enqueued, st.dropped,
+                 st.malformed, st.filtered, st.reconnects, st.lag_ms, st.lag_max_ms,
+                 self.outbox.pending(name), st.token)
         st.lag_max_ms = 0.0
 
     def _write_status(self, name: str) -> None:

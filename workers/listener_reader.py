@@ -125,6 +125,8 @@ class NodeReader(threading.Thread):
             reason = "core-uuid-changed" if core and st.core_uuid and core != st.core_uuid else "connect"
             log.info("%s: subscribed (Core-UUID %s), resync reason %s", self.node.name, core, reason)
             self._resync(reason, core)
+            if first and self.token is not None and self.token > 1:   # someone read it before
+                self._settle_later(core)
             if core:
                 st.core_uuid = core
             seen = filtered = 0
@@ -180,6 +182,21 @@ class NodeReader(threading.Thread):
         self.stats.resyncs += 1
         self.outbox.put_control(self.node.name, tasknames.STATE_RESYNC,
                                 [self.node.name, reason, core], self.token)
+
+    def _settle_later(self, core: str | None) -> None:
+        """A second resync `state.resync_lag_margin` + 1 s after taking the node: the first
+        keeps calls with an event newer than its time minus that margin (events may lag the
+        snapshot), so a call that ended while no listener read the node (the previous owner
+        died, or this listener restarted) would stay until the stale-call check; this one
+        removes it. Not after a node's first lease ever (token 1): no one read it before."""
+        delay = float(self.settings.state["resync_lag_margin"]) + 1.0
+
+        def fire():
+            if not self.stop.is_set():
+                self._resync("takeover", self.stats.core_uuid or core)
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        timer.start()
 
     def _core_uuid(self) -> str | None:
         """`global_getvar core_uuid` over a separate command connection (bounded); None if unknown."""

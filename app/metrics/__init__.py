@@ -68,7 +68,7 @@ events_stale = Counter(
     "fscti_events_stale", "Events refused by the state script: sent under a lease token that "
     "is no longer the node's fence (a listener that lost the node)", ["node"])
 RESYNC_REASONS = ("connect", "core-uuid-changed", "overflow", "periodic", "stale-calls",
-                  "redis-lost", "redis-restarted", "other")
+                  "redis-lost", "redis-restarted", "takeover", "other")
 resyncs = Counter("fscti_resyncs", "Node resyncs run by a worker, by reason and result",
                   ["node", "reason", "result"])
 sweeps = Counter("fscti_state_sweeps", "Binding-expiry sweeps of a node", ["node"])
