@@ -122,8 +122,7 @@ class Listener:
                             threading.Event(), token=token)
         with self._lock:
             self.readers[name] = reader
-        reader.start()
-        self._write_status(name)
+        reader.start()      # its status goes to Redis with the next report (status_interval)
 
     def drop(self, name: str, why: str) -> None:
         """The lease of `name` is gone: close its connection, forget what it had queued."""

@@ -4,17 +4,19 @@ Every `listener.lease_interval` s the keeper thread
 1. heartbeats this listener into Redis (`lease.heartbeat`, alive for `lease_ttl`) and reads
    how many listeners are alive: this one may hold at most ceil(nodes / alive) nodes, so two
    listeners split three nodes 2/1 and one alone holds them all;
-2. renews the lease of every node it holds; a lease found gone or taken (`renew` False), or
-   not renewed by its local deadline (Redis unreachable: the deadline is the renewal's start
-   + 0.8 × lease_ttl, before Redis can give the lease to another), is dropped at once: the
-   node's event connection closes and nothing more of it is forwarded;
+2. renews the lease of every node it holds (a lease that expired but that no one took since,
+   e.g. after Redis lost its data, is resumed with the same token: nothing was missed); a
+   lease taken by another (`renew` False), or not renewed by its local deadline (Redis
+   unreachable: the deadline is the renewal's start + 0.8 × lease_ttl, before Redis can give
+   the lease to another), is dropped at once: the node's event connection closes and nothing
+   more of it is forwarded;
 3. holds more than its share (another listener started): gives the newest ones back
    (`release`, so the other takes them at its next pass, with no wait for an expiry);
 4. holds fewer: takes free leases (`acquire`, a new fencing token each), and starts reading
    those nodes. A new reader's first session resyncs the node (queued after subscribing), so
    whatever the previous owner had not forwarded is read from FreeSWITCH itself: no gap.
-The first pass only heartbeats, so listeners started together see each other before taking
-nodes. On a clean stop every lease is released and the heartbeat removed (the next owner
+Listeners started together may first take more than their share: the next pass gives the
+extra back (one handover, with its resync). On a clean stop every lease is released and the heartbeat removed (the next owner
 takes the nodes within one interval). Operator guide: docs/listener.md, "Several listeners".
 """
 from __future__ import annotations
@@ -85,7 +87,7 @@ class LeaseKeeper(threading.Thread):
         share = lease.fair_share(len(self.order), self.alive)
         if len(self.held) > share:
             self._give_back(client, len(self.held) - share)
-        elif len(self.held) < share and self.passes > 1:
+        elif len(self.held) < share:
             self._take_free(client, share - len(self.held))
 
     def _renew_all(self, client) -> None:

@@ -1,7 +1,8 @@
 """Which listener reads which FreeSWITCH node: a per-node lease in Redis with a fencing token.
 
     token = acquire(client, "fs1", "host-a:1234:9f3c", ttl_ms=3000)   # int, or None if held
-    renew(client, "fs1", owner, token, ttl_ms)      # True while it is still ours
+    renew(client, "fs1", owner, token, ttl_ms)      # True while it is still ours (or
+                                                    # free and not acquired by another since)
     release(client, "fs1", owner, token)            # a clean stop: the next owner need not wait
 
 The lease (`keys.node_lease`) is one string, JSON {owner, token}, with a PX expiry: it is
@@ -34,10 +35,21 @@ redis.call('SET', KEYS[1], cjson.encode({owner = ARGV[1], token = token}), 'PX',
 return token
 """
 
-# KEYS: lease. ARGV: owner, token, ttl ms ('' = release). 1 when the lease was ours.
+# KEYS: lease, fence. ARGV: owner, token, ttl ms ('' = release). 1 when the lease is ours.
+# A lease found gone is resumed with the same token when no one acquired the node since
+# (the fence is still that token, or gone with the rest of Redis's data): the owner never
+# stopped reading, so nothing was missed and its batches in flight stay valid.
 _RENEW = r"""
 local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
+if not raw then
+  if ARGV[3] == '' then return 0 end
+  local fence = redis.call('GET', KEYS[2])
+  if fence and tonumber(fence) ~= tonumber(ARGV[2]) then return 0 end
+  if not fence then redis.call('SET', KEYS[2], ARGV[2]) end
+  redis.call('SET', KEYS[1], cjson.encode({owner = ARGV[1], token = tonumber(ARGV[2])}),
+             'PX', ARGV[3])
+  return 1
+end
 local ok, cur = pcall(cjson.decode, raw)
 if not ok or type(cur) ~= 'table' or cur.owner ~= ARGV[1]
     or tonumber(cur.token) ~= tonumber(ARGV[2]) then return 0 end
@@ -75,13 +87,13 @@ def acquire(client, node: str, owner: str, ttl_ms: int) -> int | None:
 
 def renew(client, node: str, owner: str, token: int, ttl_ms: int) -> bool:
     """Push the lease's expiry `ttl_ms` on, if `owner` still holds it with `token`."""
-    return bool(_script(client, _RENEW)(keys=[keys.node_lease(node)],
+    return bool(_script(client, _RENEW)(keys=[keys.node_lease(node), keys.node_fence(node)],
                                         args=[owner, int(token), int(ttl_ms)]))
 
 
 def release(client, node: str, owner: str, token: int) -> bool:
     """Give the lease up (a clean stop or a rebalance), if it is still ours."""
-    return bool(_script(client, _RENEW)(keys=[keys.node_lease(node)],
+    return bool(_script(client, _RENEW)(keys=[keys.node_lease(node), keys.node_fence(node)],
                                         args=[owner, int(token), ""]))
 
 

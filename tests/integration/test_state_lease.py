@@ -43,8 +43,26 @@ def test_an_unrenewed_lease_expires_and_another_takes_it(rdb):
     assert lease.acquire(rdb, NODE, "b", 200) is None
     time.sleep(0.35)
     assert lease.holder(rdb, NODE) is None
-    assert not lease.renew(rdb, NODE, "a", token, 200)            # too late: gone
+    # expired, but no one took it since: a late renewal resumes it with the same token
+    assert lease.renew(rdb, NODE, "a", token, 200)
+    assert lease.holder(rdb, NODE)["token"] == token == lease.fence(rdb, NODE)
+    time.sleep(0.35)
     assert lease.acquire(rdb, NODE, "b", 200) == token + 1
+    assert not lease.renew(rdb, NODE, "a", token, 200)            # too late: b has it
+    assert lease.holder(rdb, NODE)["owner"] == "b"
+
+
+def test_after_redis_lost_its_data_the_owner_resumes_its_lease(rdb):
+    token = lease.acquire(rdb, NODE, "a", 3000)
+    lease.acquire(rdb, NODE, "a", 3000)
+    token = lease.acquire(rdb, NODE, "a", 3000)
+    assert token == 3
+    rdb.flushdb()                                 # lease and fence gone
+    assert lease.renew(rdb, NODE, "a", token, 3000)
+    assert lease.fence(rdb, NODE) == token        # a later owner gets a larger token
+    assert lease.acquire(rdb, NODE, "b", 3000) is None
+    assert lease.release(rdb, NODE, "a", token)
+    assert lease.acquire(rdb, NODE, "b", 3000) == token + 1
 
 
 def test_heartbeat_counts_live_listeners_and_forgets_dead_ones(rdb):
@@ -86,6 +104,9 @@ def test_the_state_script_refuses_a_stale_token_and_writes_nothing(rdb, settings
     assert not fresh.stale and fresh.applied > 0
     assert outputs(rdb) != before
     assert not apply_events(rdb, settings, NODE, evs[:1], now=t).stale
+    # Redis lost its data (no fence): any token is accepted until the owner writes it back
+    rdb.delete(keys.node_fence(NODE))
+    assert not apply_events(rdb, settings, NODE, evs, now=t, token=old).stale
 
 
 def test_the_ingest_task_counts_and_logs_a_stale_batch(app, rdb, settings, events, caplog):

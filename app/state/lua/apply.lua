@@ -5,11 +5,13 @@
 
 -- Fencing (app/state/lease.py): a batch sent under a node's lease carries its token; it is
 -- applied only while that token is still the node's fence (no newer owner took the node),
--- checked here, before anything is written, in the same atomic run.
+-- checked here, before anything is written, in the same atomic run. No fence at all means
+-- Redis lost its data: accepted (the owner's next renewal writes its token back as the fence;
+-- refusing would lose the events of that second while the heal resyncs).
 if BATCH.fk then
   local fence = redis.call('GET', BATCH.fk)
-  if tonumber(fence or '0') ~= tonumber(BATCH.tok) then
-    return {0, 0, 0, 1, fence or '0'}
+  if fence and tonumber(fence) ~= tonumber(BATCH.tok) then
+    return {0, 0, 0, 1, fence}
   end
 end
 
