@@ -73,6 +73,7 @@ class PeerTables:
         self.bonds: dict[str, str] = {}        # a-leg uuid -> b-leg uuid (bridged)
         self.hungup: set[str] = set()          # channels hanging up (not yet destroyed)
         self.events = 0
+        self.sent: list[int] | None = None     # a list: every channel event's stamp (µs) goes in
         self._reg = _Compiled("sofia::register")
         self._unreg = _Compiled("sofia::unregister")
         peer.api.set(f"sofia xmlstatus profile {profile} reg", lambda _a: self.xmlstatus())
@@ -105,11 +106,12 @@ class PeerTables:
         event = json.loads(body)
         with self.lock:
             self._track(event)
-            self._send(name, subclass, body)
+            if self._send(name, subclass, body) and self.sent is not None:
+                self.sent.append(int(event["Event-Date-Timestamp"]))
 
-    def _send(self, name: str, subclass: str | None, body: bytes) -> None:
+    def _send(self, name: str, subclass: str | None, body: bytes) -> int:
         self.events += 1
-        self.peer.emit_frame(name, subclass, body, block=True)
+        return self.peer.emit_frame(name, subclass, body, block=True)
 
     def _track(self, e: dict) -> None:
         uuid, name = e.get("Unique-ID"), e.get("Event-Name")
