@@ -54,7 +54,9 @@ def run(args) -> dict:
     peers = {n: EslPeer(core_uuid=str(uuid.uuid4()), record=False).start() for n in names}
     procs: list = []
     result: dict = {k: getattr(args, k) for k in ("phones", "nodes", "cps", "refresh", "seconds",
-                                                  "listeners", "workers", "call_seconds")}
+                                                  "listeners", "workers", "call_seconds",
+                                                  "batch_delay_ms", "batch_min_interval_ms")}
+    result["load_average_before"] = os.getloadavg()
     try:
         tables = {n: PeerTables(p, n, DOMAIN) for n, p in peers.items()}
         cfg = {"freeswitch": [{"name": n, "host": p.host, "port": p.port, "password": p.password}
@@ -68,6 +70,8 @@ def run(args) -> dict:
                     "PYTHONUNBUFFERED": "1"})
         if args.batch_delay_ms is not None:
             env["FSCTI_LISTENER_BATCH_DELAY_MS"] = str(args.batch_delay_ms)
+        if args.batch_min_interval_ms is not None:
+            env["FSCTI_LISTENER_BATCH_MIN_INTERVAL_MS"] = str(args.batch_min_interval_ms)
         py = sys.executable
         procs.append(start([py, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q",
                             "events", "-P", "prefork", "-c", str(args.workers), "--loglevel",
@@ -206,6 +210,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--listeners", type=int, default=2)
     p.add_argument("--workers", type=int, default=2, help="Celery worker processes (prefork)")
     p.add_argument("--batch-delay-ms", type=float, default=None, help="listener batch_delay_ms")
+    p.add_argument("--batch-min-interval-ms", type=float, default=50.0,
+                   help="listener batch_min_interval_ms (at most one batch of a node per this; 0 = the setting's default, no limit)")
     p.add_argument("--settle", type=float, default=60.0, help="s to wait for the exact state")
     p.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     p.add_argument("--verbose", action="store_true", help="every second: the newest applied "

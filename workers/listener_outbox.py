@@ -132,6 +132,10 @@ class Publisher(threading.Thread):
         self.batch_size = int(cfg["batch_size"])
         self.delay = float(cfg["batch_delay_ms"]) / 1000.0
         self.max_delay = max(self.delay, float(cfg["batch_max_delay_ms"]) / 1000.0)
+        # at most one batch of a node per this many s (0: no limit): many busy nodes then send
+        # fewer, fuller tasks (a task's fixed cost in the worker is several ms)
+        self.min_interval = float(cfg.get("batch_min_interval_ms", 0)) / 1000.0
+        self._last_sent: dict[str, float] = {}
         self.retry_max = float(cfg["broker_retry_max"])
         self.broker_ok = True
         self._stopping = False
@@ -194,8 +198,11 @@ class Publisher(threading.Thread):
                         self._rr += 1
                         return node, [first], ob.tokens.get(node)
                     due = self._due(first[1]["_received"], len(queue), now)
+                    if self.min_interval and not self._stopping and len(queue) < self.batch_size:
+                        due = max(due, self._last_sent.get(node, 0.0) + self.min_interval)
                     if due <= now:
                         self._rr += 1
+                        self._last_sent[node] = now
                         return node, self._take(queue), ob.tokens.get(node)
                     wait = due - now if wait is None else min(wait, due - now)
                 ob.cond.wait(wait)
