@@ -9,6 +9,7 @@ import sys
 BENCHES = {
     "directory": "bench.directory",
     "directory-inproc": "bench.directory_inproc",
+    "replica-fence": "bench.replica_fence",
     "events": "bench.events",
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",
