@@ -16,6 +16,7 @@ BENCHES = {
     "metrics": "bench.metrics_overhead",
     "console-feed": "bench.console_feed",
     "console": "bench.console",
+    "cluster": "bench.cluster",
 }
 
 

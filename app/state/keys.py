@@ -253,6 +253,24 @@ def listener_status(node: str) -> str:
     return f"fscti:listener@{node}"
 
 
+# --- several listeners: who reads which node (app/state/lease.py) ---------------------------
+
+def node_lease(name: str) -> str:
+    """String with a TTL (PX): JSON {owner, token} of the listener that reads node `name` now."""
+    return f"fscti:lease:{name}"
+
+
+def node_fence(name: str) -> str:
+    """String: counter INCR'd at each acquisition of `node_lease(name)`: the lease's token, and
+    the value an ingest batch's token must equal for the state script to apply it."""
+    return f"fscti:fence:{name}"
+
+
+def listeners() -> str:
+    """Sorted set: live listener ids, score = when its heartbeat runs out (ms, Redis clock)."""
+    return "fscti:listeners"
+
+
 # --- the console's change feed (app/console/) ----------------------------------------------
 
 def console_prefix() -> str:
