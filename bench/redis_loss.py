@@ -9,9 +9,11 @@ events,celery, 2 processes) and the real listener connected to a wire-level Free
 - `restart`: redis-server stopped and started empty (no persistence), timed from the moment it
   answers again.
 and measures, from then on: the mirror complete (HLEN = N and the generation healed) and the
-peer's registrations back in `cti_userinfo@`. The baseline, measured in the same run: the same
+peer's registrations back in `cti_userinfo@`; also when the loss was noticed (the marker
+claimed) and the worker's own rebuild time. Baselines, measured in the same run: the same
 mirror rebuilt by `flask mirror rebuild` with nothing else running (what the heal adds is the
-detection, the queueing and the worker).
+detection, the queueing and the worker), and the rebuild alone in this process, the former SQL
+reader against today's, alternately (bench/rebuild_paths.py).
 
     python -m bench.run redis_loss [--extensions 100000] [--rounds 3] [--database-url URL]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -61,19 +64,26 @@ def _wait(pred, timeout: float, what: str) -> float:
     return time.monotonic() - t0
 
 
-def _until_both(mirror, state, timeout: float) -> tuple[float, float]:
+def _until_all(conds: dict, timeout: float) -> dict[str, float]:
     """Seconds until each condition first held, polled together from now."""
     t0 = time.monotonic()
     done: dict[str, float] = {}
-    while len(done) < 2:
+    while len(done) < len(conds):
         now = time.monotonic() - t0
         if now > timeout:
             raise SystemExit(f"timed out after {timeout}s: {done}")
-        for name, pred in (("mirror", mirror), ("state", state)):
+        for name, pred in conds.items():
             if name not in done and pred():
                 done[name] = time.monotonic() - t0
         time.sleep(0.02)
-    return done["mirror"], done["state"]
+    return done
+
+
+def _last_rebuild_s(log: Path) -> float | None:
+    """The worker's own time for the last rebuild of the domain ("rebuilt ... in 1.2s")."""
+    found = re.findall(rf"rebuilt {re.escape(DOMAIN)}: \d+ extensions .*? in ([0-9.]+)s",
+                       log.read_text(errors="replace"))
+    return float(found[-1]) if found else None
 
 
 def main(argv: list[str]) -> int:
@@ -101,6 +111,19 @@ def main(argv: list[str]) -> int:
                 base.append(time.monotonic() - t0)
             assert env.client.hlen(keys.exten(DOMAIN)) == n
             out["baseline_flask_mirror_rebuild_s"] = [round(x, 2) for x in base]
+            # The rebuild alone, in this process: the former SQL reader against today's.
+            from app import create_app
+            from bench.rebuild_paths import compare
+
+            paths = compare(create_app(), env.client, DOMAIN, n, args.rounds)
+            out["rebuild_in_process"] = paths
+            for label, rows in paths.items():
+                for what in ("wall_s", "cpu_s", "redis_cpu_s"):
+                    out[f"rebuild_{label}_{what}_median"] = round(
+                        statistics.median(x[what] for x in rows), 2)
+            print(json.dumps(paths), flush=True)
+            env.client.flushall()
+            env.flask("mirror", "rebuild")
             with _peer() as peer:
                 cfg = tmp / "cti.json"
                 cfg.write_text(json.dumps({"freeswitch": [
@@ -129,12 +152,17 @@ def main(argv: list[str]) -> int:
                             else:
                                 env.redis.stop()
                                 env.redis.start()
-                            mirror, state = _until_both(
-                                lambda: (r.hlen(keys.exten(DOMAIN)) == n
-                                         and r.hget(keys.generation(), "state") == b"ok"),
-                                lambda: _registered(r) == 3, 120)
-                            results[how].append({"mirror_s": round(mirror, 2),
-                                                 "state_s": round(state, 2)})
+                            t = _until_all({
+                                # the loss noticed: a check (or a write) claimed the heal
+                                "claimed": lambda: r.exists(keys.generation()),
+                                "mirror": lambda: (r.hlen(keys.exten(DOMAIN)) == n
+                                                   and r.hget(keys.generation(), "state") == b"ok"),
+                                "state": lambda: _registered(r) == 3}, 120)
+                            time.sleep(0.5)  # the worker's log line
+                            results[how].append({
+                                "claimed_s": round(t["claimed"], 2), "mirror_s": round(t["mirror"], 2),
+                                "state_s": round(t["state"], 2),
+                                "worker_rebuild_s": _last_rebuild_s(tmp / "worker.log")})
                             time.sleep(1.0)
                     out["rounds"] = results
                     for how, rows in results.items():
@@ -142,6 +170,8 @@ def main(argv: list[str]) -> int:
                             statistics.median(x["mirror_s"] for x in rows), 2)
                         out[f"{how}_state_median_s"] = round(
                             statistics.median(x["state_s"] for x in rows), 2)
+                        out[f"{how}_claimed_median_s"] = round(
+                            statistics.median(x["claimed_s"] for x in rows), 2)
                 finally:
                     for p in procs:
                         p.terminate()

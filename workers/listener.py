@@ -53,13 +53,12 @@ class RedisWatch(threading.Thread):
     def run(self) -> None:
         from app.extensions import redis_ext
         from app.state import generation
-        from workers.tasks.heal import queue_heal
 
         celery = self.app.extensions["celery"]
         while not self.stop.wait(self.interval):
             try:
                 with self.app.app_context():
-                    if generation.watch(redis_ext.client, lambda c: queue_heal(celery, c),
+                    if generation.watch(redis_ext.client, lambda c: generation.queue_heal(celery, c),
                                         "the listener"):
                         self.claims += 1
             except Exception as exc:  # Redis (or the broker) away: the next check retries

@@ -47,7 +47,7 @@ LOG_EVERY = 10.0
 
 # The lookup script: what the mirror (app.mirror) wrote, read in one round trip.
 LOOKUP = (Path(__file__).parent / "lua" / "lookup.lua").read_text(encoding="utf-8")
-UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED = 0, 1, 2, 3, 4
+UNKNOWN_DOMAIN, DOMAIN_ONLY, FOUND, DISABLED, NOT_MIRRORED, NOT_READY = 0, 1, 2, 3, 4, 5
 MODE_ID, MODE_ALIAS = bulk("id"), bulk("alias")
 # Outcomes of a lookup, as app.metrics counts them (fscti_directory_lookups_total).
 _O = metered.OUTCOME
@@ -103,14 +103,18 @@ class Directory:
 
     def _prefix(self, domain: str) -> bytes:
         """`EVALSHA sha 4 <keys of domain> <domain>` as RESP, without the last two arguments."""
-        whole = pack("EVALSHA", self.sha, 4, keys.domains(), keys.exten(domain), keys.alias(domain),
-                     keys.disabled(domain), domain, "", "")
+        whole = pack("EVALSHA", self.sha, 6, keys.domains(), keys.exten(domain), keys.alias(domain),
+                     keys.disabled(domain), keys.generation(), keys.mirror_generation(domain),
+                     domain, "", "")
         prefix = whole[:-2 * len(bulk(""))]  # the user and the mode are appended per request
         if len(self._prefixes) > 1024:
             self._prefixes.clear()
             self._deps.clear()
         self._prefixes[domain] = prefix
-        # Exactly the script's KEYS: it reads nothing else, so nothing else can change its answer.
+        # The script's KEYS but the last two: it reads nothing else, so nothing else can change
+        # its answer. Those two only decide whether the mirror is complete, and no answer is
+        # cached while it is not (NOT_READY); it becomes incomplete only when Redis loses its
+        # data, which drops every tracked key (FLUSHALL) or this connection (a restart).
         self._deps[domain] = (keys.domains(), keys.exten(domain), keys.alias(domain), keys.disabled(domain))
         return prefix
 
@@ -153,6 +157,11 @@ class Directory:
             reply = self._redis(domain, q.user, mode)
         else:
             self.stats["replica"] += 1
+        if reply is not None and reply[0] == NOT_READY:
+            # Redis lost its data and this domain is not rebuilt yet: SQL answers, nothing is
+            # cached or remembered, and no repair is queued (the heal's rebuild is under way).
+            body, outcome = self._from_sql(q, mode, domain, None, keep=False, ready=False)
+            return body, outcome, False if cache is not None else None
         if reply is not None:
             state, body = reply[0], None
             if state == FOUND:
@@ -182,11 +191,14 @@ class Directory:
             if deps is not None:
                 cache.put(key, (body, outcome), deps)
 
-    def _from_sql(self, q: Query, mode: str, asked: str, reply, keep: bool = True) -> tuple[bytes, int]:
+    def _from_sql(self, q: Query, mode: str, asked: str, reply, keep: bool = True,
+                  ready: bool = True) -> tuple[bytes, int]:
         """(answer, outcome) from SQL; `asked` is the domain name Redis (or the replica, then
-        `keep` is False: nothing goes into the answer cache) was asked with."""
+        `keep` is False: nothing goes into the answer cache) was asked with. Not `ready`: the
+        mirror is being healed, so SQL's negative verdicts are neither trusted nor remembered
+        (a write meanwhile reaches SQL only, and could not correct them)."""
         key = (q.domain, q.user, mode)
-        known = self._negative.get(key)
+        known = self._negative.get(key) if ready else None
         if known is not None and known[0] > time.monotonic():
             body = self._recall(q.domain, known[1], reply)
             if body is not None:
@@ -199,7 +211,8 @@ class Directory:
         if found.domain is None:
             if self._canonical.pop(q.domain, None) is not None:
                 self._forget_answers()
-            self._remember(key, None, O_NOT_FOUND)
+            if ready:
+                self._remember(key, None, O_NOT_FOUND)
             if reply is not None and keep and asked == q.domain:
                 self._keep(key, asked, xml.NOT_FOUND, O_NOT_FOUND)
             return xml.NOT_FOUND, O_SQL
@@ -218,7 +231,8 @@ class Directory:
             body = xml.document(head)
             if q.user:
                 outcome = O_UNKNOWN if found.name is None else O_DISABLED
-                self._remember(key, found.domain_json, outcome)
+                if ready:
+                    self._remember(key, found.domain_json, outcome)
                 if reply is not None and keep and found.domain == asked:
                     self._keep(key, asked, body, outcome)
             return body, O_SQL

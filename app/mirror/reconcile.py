@@ -15,7 +15,7 @@ from app.mirror.rebuild import rebuild_domain, remove_stray_domains
 from app.mirror.report import Report
 from app.mirror.scripts import scripts_for
 from app.mirror.source import connect, fetch_entries, iter_entries, load_domains, load_templates
-from app.mirror.write import domain_keys, op_of, seq_of, write_ops
+from app.mirror.write import LOST, PENDING, domain_keys, op_of, seq_of, write_ops
 from app.models import Extension
 from app.state import keys
 
@@ -43,7 +43,8 @@ def repair_names(conn, client, domain_id: int, domain: str, names: list[str], te
             seq = seq_of(client, domain)
             fresh = fetch_entries(conn, domain_id, chunk, templates)
             ops = [op_of(fresh[n]) if n in fresh else ["X", n, "", ""] for n in chunk]
-            if write_ops(client, domain, ops, expect_seq=seq) >= 0:
+            n = write_ops(client, domain, ops, expect_seq=seq)
+            if n >= 0 or n in (LOST, PENDING):  # LOST / PENDING: the heal's rebuild carries it
                 done += len(chunk)
                 break
         else:

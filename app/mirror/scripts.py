@@ -17,9 +17,10 @@ from app.state import keys as key_names
 LUA_DIR = Path(__file__).parent / "lua"
 # Each script's parts, in order: a part uses the names the ones before it define.
 PARTS = {
-    "write": ("helpers.lua", "feed.lua", "feed_names.lua", "write.lua"),
-    "domain_set": ("feed.lua", "domain_set.lua"),
-    "domain_delete": ("feed.lua", "domain_delete.lua"),
+    # guard.lua: the Redis data loss check every mirror write runs first (issue 9 §3)
+    "write": ("helpers.lua", "guard.lua", "feed.lua", "feed_names.lua", "write.lua"),
+    "domain_set": ("guard.lua", "feed.lua", "domain_set.lua"),
+    "domain_delete": ("guard.lua", "feed.lua", "domain_delete.lua"),
     "rebuild_begin": ("rebuild_begin.lua",),
     "rebuild_batch": ("helpers.lua", "rebuild_batch.lua"),
     "rebuild_swap": ("feed.lua", "rebuild_swap.lua"),

@@ -157,5 +157,23 @@ def watch(client, queue_heal, who: str, lease_ms: int = LEASE_MS) -> Claim | Non
     return claim
 
 
+def queue_heal(celery, claim: Claim) -> None:
+    """Send the heal task for a claim (raises when the broker does not take it). The tick's
+    periodic resync of every node is marked as done first: the heal sends those resyncs.
+    Called by whoever won the claim: the listener, the tick, or a mirror write that found the
+    marker gone (app.mirror.write)."""
+    from flask import current_app
+
+    from app import tasknames
+    from app.extensions import redis_ext
+
+    settings = current_app.config["FSCTI"]
+    interval_ms = max(1, int(float(settings.state["resync_interval"]) * 1000))
+    for node in settings.freeswitch:
+        redis_ext.client.set(keys.state_tick(f"resync-{node.name}"), "1", px=interval_ms)
+    celery.send_task(tasknames.REDIS_HEAL, args=[claim.generation, claim.reason], queue="celery",
+                     retry=False, ignore_result=True)
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -82,6 +82,13 @@ def mirror_touched(domain: str) -> str:
     return f"fscti:rebuild:touched@{domain}"
 
 
+def mirror_generation(domain: str) -> str:
+    """String: the data generation (`fscti:generation` id) whose heal last rebuilt this domain's
+    mirror; while a heal of a loss runs, the domain's mirror is complete only once it equals
+    the marker's id (written by the rebuild's swap)."""
+    return f"fscti:mirror:generation@{domain}"
+
+
 def mirror_seq(domain: str) -> str:
     """String: counter bumped by every mirror write of a domain (compare-and-set for repairs)."""
     return f"fscti:mirror:seq@{domain}"

@@ -218,14 +218,35 @@ def test_missing_field_answers_from_sql_and_queues_a_repair(client, d, rdb, sett
 
 
 def test_domain_missing_from_redis_answers_from_sql_and_queues_a_rebuild(client, d, rdb, settings):
+    from app.state import keys
     broker = redis_lib.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     broker.delete("celery")
-    rdb.flushdb()
+    rdb.hdel(keys.domains(), "127.0.0.1")  # Redis kept its data (the marker) but lost a domain
+    rdb.delete(keys.exten("127.0.0.1"))
     assert [u.get("id") for u in users(ask(client, "1003"))] == ["1003"]
     assert repairs.join(10)
     tasks = [json.loads(m)["headers"]["task"] for m in broker.lrange("celery", 0, -1)]
     assert "fscti.directory.rebuild" in tasks
     broker.delete("celery")
+
+
+def test_a_redis_that_lost_its_data_is_not_trusted_nor_repaired_from_lookups(client, d, rdb,
+                                                                            settings):
+    """No generation marker: the heal (not a repair per lookup) rebuilds; until then SQL
+    answers everything, and nothing SQL said is cached on an incomplete mirror."""
+    from app.directory.lookup import directory
+    from app.state import keys
+    broker = redis_lib.Redis.from_url(settings.celery_broker_url, decode_responses=True)
+    broker.delete("celery")
+    rdb.flushdb()
+    rdb.hset(keys.domains(), "127.0.0.1", '{"realm":"127.0.0.1","param":{},"variable":{}}')
+    sql_before = directory().stats["sql"]
+    for _ in range(2):
+        assert [u.get("id") for u in users(ask(client, "1003"))] == ["1003"]
+        assert users(ask(client, "7777")) == []
+    assert directory().stats["sql"] == sql_before + 4  # never cached, never remembered
+    assert repairs.join(10)
+    assert broker.lrange("celery", 0, -1) == []
 
 
 def test_redis_and_sql_down_refuse_rather_than_fail(client, d, app_ctx, dead_url, monkeypatch):

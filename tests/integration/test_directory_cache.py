@@ -16,13 +16,12 @@ from app.extensions import db
 from app.mirror import write
 from app.mirror.client import make_client, writer
 from app.mirror.rebuild import rebuild_domain
-from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
 from app.mirror.scripts import fence
 from app.models import Extension
 from app.state import keys
 from tests.support.directory_cache import D, ask, dom, evalsha_calls, private  # noqa: F401 (fixtures)
-from tests.support.redis_server import needs_redis_server
+from tests.support.redis_server import heal_mirror, needs_redis_server
 
 pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
 
@@ -202,9 +201,10 @@ def test_redis_restarting_empty(client, dom, private):
     assert directory().stats["sql"] == 2 and directory().stats["cache"] == 0
     private.start()  # back, empty
     directory().down_until = 0.0  # skip the breaker's pause instead of sleeping through it
-    assert ask(client, "1001")[0] == ["1001"]  # Redis has no domain: SQL, repair queued
-    assert directory().stats["sql"] == 3
-    reconcile()
+    assert ask(client, "1001")[0] == ["1001"]  # Redis lost its data: SQL, nothing cached
+    assert ask(client, "1001")[0] == ["1001"]
+    assert directory().stats["sql"] == 4 and directory().stats["repairs"] == 0
+    heal_mirror(private.client())  # what the listener's check and the heal task do
     redis_before = directory().stats["redis"]
     assert ask(client, "1001")[0] == ["1001"]
     assert ask(client, "1001")[0] == ["1001"]

@@ -22,7 +22,7 @@ from app.mirror.client import make_client, writer
 from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension
 from tests.support.net import listening_socket
-from tests.support.redis_server import RedisServer, needs_redis_server
+from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
 
 D = "workers.example"
 TOKEN = "cache-workers-admin-token"
@@ -76,6 +76,7 @@ class Gunicorn:
 def served(app_ctx, settings, tmp_path):
     """A private Redis, domain workers.example (1001, 1002) mirrored there, and gunicorn on it."""
     srv = RedisServer().start()
+    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
     clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
     saved = clients.reader, mirror.writer
     clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)

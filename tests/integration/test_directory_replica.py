@@ -20,7 +20,7 @@ from app.mirror.rebuild import rebuild_domain
 from app.mirror.repairs import repairs
 from app.models import Extension
 from tests.support.factories import commit, domain, extension
-from tests.support.redis_server import RedisServer, needs_redis_server
+from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
 from tests.support.replica import FileWatch, Gunicorn, ReplicaProc
 
 D = "replica.example"
@@ -36,6 +36,7 @@ def hosted(app_ctx, settings, tmp_path):
     """replica.example (1001 alias 501, 1002, 1003 disabled) mirrored into a private Redis; the
     replica process of host-a filled from it; gunicorn (answer cache off) reading its file."""
     srv = RedisServer().start()
+    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
     clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
     saved = clients.reader, mirror.writer
     clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)

@@ -43,8 +43,8 @@ def filled(app_ctx, settings, tmp_path):
 
 def script_reply(client, dom: str, user: str, mode: str):
     """What the lookup script answers from Redis, as the reader's tuple."""
-    out = client.eval(LOOKUP, 4, keys.domains(), keys.exten(dom), keys.alias(dom), keys.disabled(dom),
-                      dom, user, mode)
+    out = client.eval(LOOKUP, 6, keys.domains(), keys.exten(dom), keys.alias(dom), keys.disabled(dom),
+                      keys.generation(), keys.mirror_generation(dom), dom, user, mode)
     return tuple(v.decode() if isinstance(v, bytes) else v for v in out)
 
 

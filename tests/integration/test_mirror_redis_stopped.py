@@ -13,9 +13,10 @@ from app.mirror.client import make_client
 from app.mirror.reconcile import reconcile
 from app.mirror.repairs import repairs
 from app.models import Extension
-from app.state import keys
+from app.state import generation, keys
 from tests.support.factories import commit, domain, extension
-from tests.support.redis_server import RedisServer, needs_redis_server
+from tests.support.redis_server import (RedisServer, heal_mirror, needs_redis_server,
+                                        stamp_generation)
 
 D = "stop.example"
 pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-s
 @pytest.fixture
 def private(app_ctx):
     srv = RedisServer().start()
+    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
     clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
     saved = clients.reader, mirror.writer
     clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
@@ -72,9 +74,15 @@ def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     fresh = private.start().client()  # back, but empty (as after a restart without persistence)
     directory().down_until = 0.0  # skip the breaker's pause instead of sleeping through it
     assert ask(client, "1001") == ["1001"]
-    assert directory().stats["repairs"] == 1  # the domain is in SQL but not in Redis
-    report = reconcile()
-    assert report.drift["domain_missing"] == 1 and report.drift["missing"] == 3
+    assert ask(client, "1004") == ["1004"]
+    # Redis lost its data (no generation marker): no repair per lookup, the heal rebuilds.
+    assert directory().stats["repairs"] == 0
+    assert write.mirror_extensions([new]) == 0  # held back too: the heal carries it
+    assert fresh.hlen(keys.exten(D)) == 0
+    # ... and that write claimed the heal (and queued it: no worker runs here)
+    assert generation.current(fresh)["state"] == "healing"
+    assert heal_mirror(fresh)["claimed_here"] is False  # what the heal task does
+    assert reconcile().total == 0
     assert sorted(fresh.hkeys(keys.exten(D))) == [b"1001", b"1004"]
     assert fresh.smembers(keys.disabled(D)) == {b"1002"}
     before = directory().stats["sql"]

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from app.config import Settings
 from app.mirror.write import write_ops
+from app.state import generation
 from app.state.events import slim_event
 from app.state.ingest import apply_events
 from tests.eslpeer.aliases import renamed
@@ -59,6 +60,7 @@ def variant_events(s: Settings, variant: str, cut: int) -> list:
 def fresh(client, variant: str) -> None:
     """An empty database, with the variant's extensions in the directory mirror."""
     client.flushdb()
+    generation.stamp(client)  # an emptied db starts a data generation (else no mirror write lands)
     names = VARIANTS[variant].get("rename")
     if names:
         value = json.dumps({"param": {}, "variable": {}, "attribute": {}})

@@ -17,7 +17,7 @@ from app.mirror import client as mirror_client
 from app.mirror.client import make_client
 from app.mirror.repairs import repairs
 from tests.support.factories import commit, domain, extension, template
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, stamp_generation
 
 D = "cache.example"
 
@@ -26,6 +26,7 @@ D = "cache.example"
 def private(app_ctx):
     """The app's directory clients on a private redis-server, the hot one with its cache on."""
     srv = RedisServer().start()
+    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
     clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
     saved = clients.reader, mirror.writer
     # max age far above any test's length: what these tests see is invalidation, never expiry

@@ -160,3 +160,27 @@ def _option(args: list[str], name: str) -> str | None:
 
 
 __all__ = ["LOOPBACK", "RedisServer", "have_redis_server", "needs_redis_server"]
+
+
+def stamp_generation(srv: RedisServer, db: int = 0) -> None:
+    """Start a data generation on a fresh private server (app.state.generation), as `flask
+    mirror rebuild` does: without one, mirror writes are held back for the heal
+    (app/mirror/lua/guard.lua)."""
+    from app.state import generation
+
+    with srv.client(db) as c:
+        generation.stamp(c)
+
+
+def heal_mirror(client) -> dict:
+    """What the heal task does to the mirror of a Redis that came back empty, here and now
+    (workers/tasks/heal.py without the nodes' resync): claim the heal, rebuild, mark healed."""
+    from app.state import generation
+    from workers.tasks.heal import rebuild_mirror
+
+    claim = generation.check(client)  # None when a mirror write claimed it already
+    marker = generation.current(client)
+    assert marker["state"] == "healing" and marker["reason"] == "lost", marker
+    done = rebuild_mirror(client, marker["id"])
+    assert generation.healed(client, marker["id"])
+    return dict(done, claimed_here=claim is not None)

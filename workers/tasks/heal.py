@@ -6,7 +6,10 @@
 2. The directory mirror: reason `lost`, every domain rebuilt from SQL (aside, then atomic
    swap, the heal's lease extended after each domain); reason `restarted`, a reconcile (the
    data survived: only its drift is repaired).
-3. The generation is marked `ok`.
+3. The generation is marked `ok`; after a loss, any domain not rebuilt in this generation yet
+   (created while the heal ran: the guard held its writes back) is rebuilt too.
+While a heal of a loss runs, every mirror write checks (app/mirror/lua/guard.lua) whether its
+domain is rebuilt yet, and leaves the change to the rebuild when it is not.
 """
 from __future__ import annotations
 
@@ -27,17 +30,6 @@ log = logging.getLogger("fscti.redis")
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 
 
-def queue_heal(celery, claim: generation.Claim) -> None:
-    """Send the heal task for a claim (raises when the broker does not take it). The tick's
-    periodic resync of every node is marked as done first: the heal sends those resyncs."""
-    settings = current_app.config["FSCTI"]
-    interval_ms = max(1, int(float(settings.state["resync_interval"]) * 1000))
-    for node in settings.freeswitch:
-        redis_ext.client.set(keys.state_tick(f"resync-{node.name}"), "1", px=interval_ms)
-    celery.send_task(tasknames.REDIS_HEAL, args=[claim.generation, claim.reason], queue="celery",
-                     retry=False, ignore_result=True)
-
-
 def resync_all(settings, reason: str) -> list[str]:
     """Queue one resync of every configured node."""
     celery = current_app.extensions["celery"]
@@ -48,14 +40,18 @@ def resync_all(settings, reason: str) -> list[str]:
     return names
 
 
-def rebuild_mirror(client, gen: str) -> dict:
-    """Every domain of SQL rebuilt (the lease extended after each), strays removed."""
+def rebuild_mirror(client, gen: str, done: dict | None = None, only_stale: bool = False) -> dict:
+    """Every domain of SQL rebuilt (the lease extended after each), strays removed. With
+    only_stale, only the domains not yet rebuilt in generation `gen` (keys.mirror_generation)."""
     from app.mirror.rebuild import rebuild_domain, remove_stray_domains
     from app.mirror.source import connect, load_domains
 
     with connect() as conn:
         names = [d.name for d in load_domains(conn)]
-    done = {"domains": 0, "extensions": 0, "busy": []}
+    if only_stale and names:
+        mine = client.mget([keys.mirror_generation(n) for n in names])
+        names = [n for n, g in zip(names, mine) if _text(g) != gen]
+    done = done if done is not None else {"domains": 0, "extensions": 0, "busy": []}
     for name in names:
         res = rebuild_domain(name)
         done["domains"] += 1
@@ -65,6 +61,10 @@ def rebuild_mirror(client, gen: str) -> dict:
         generation.extend(client, gen)
     done["removed_domains"] = remove_stray_domains(repair=True)
     return done
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @shared_task(name=tasknames.REDIS_HEAL, acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
@@ -84,12 +84,18 @@ def heal(gen: str, reason: str) -> dict:
     generation.extend(client, gen)
     nodes = resync_all(settings, f"redis-{reason}")
     if reason == "lost":
-        mirror = rebuild_mirror(client, gen)
+        # only_stale: a heal claimed again (its task died) resumes where the last one stopped
+        mirror = rebuild_mirror(client, gen, only_stale=True)
     else:
         report = reconcile()
         mirror = {"checked": report.checked, "drift": dict(report.drift),
                   "repaired": report.repaired}
     generation.healed(client, gen)
+    if reason == "lost":
+        # A domain created while the heal ran (after the list above was read) had its writes
+        # held back by the guard (app/mirror/lua/guard.lua) until the marker said `ok`: this
+        # list is read after that, so it sees every such commit.
+        rebuild_mirror(client, gen, mirror, only_stale=True)
     seconds = round(time.monotonic() - t0, 3)
     log.info("Redis healed (generation %s, %s): %d node resync(s) queued, mirror %s, in %.1fs",
                 gen, reason, len(nodes), mirror, seconds)

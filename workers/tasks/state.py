@@ -76,11 +76,10 @@ def tick() -> dict:
     """Redis's generation check (app/state/generation.py), then the expiry sweep, stale-call
     check and periodic resyncs, each when due."""
     from app.state import generation
-    from workers.tasks.heal import queue_heal
 
     settings = current_app.config["FSCTI"]
     claim = generation.watch(redis_ext.client,
-                             lambda c: queue_heal(current_app.extensions["celery"], c), "the tick")
+                             lambda c: generation.queue_heal(current_app.extensions["celery"], c), "the tick")
 
     def enqueue(node_name: str, reason: str) -> None:
         resync.apply_async((node_name, reason, None), queue="events")

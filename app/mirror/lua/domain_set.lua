@@ -1,9 +1,12 @@
--- The domain entry. KEYS: domains, marker, touched, seq. ARGV: domain, json, rebuild token or '',
--- expected seq or ''. A rebuild writes it only if it still owns the marker and no writer touched it.
+-- The domain entry. KEYS: domains, marker, touched, seq, then the guard's two (guard.lua) at 5 and 6.
+-- ARGV: domain, json, rebuild token or '', expected seq or ''. A rebuild writes it only if it
+-- still owns the marker and no writer touched it; a writer only if the guard lets it (-2/-3).
 if ARGV[3] ~= '' then
   if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
   if redis.call('SISMEMBER', KEYS[3], '@domain') == 1 then return 0 end
 else
+  local guard = mirror_guard(KEYS[5], KEYS[6], KEYS[2])
+  if guard < 0 then return guard end
   if ARGV[4] ~= '' and (redis.call('GET', KEYS[4]) or '0') ~= ARGV[4] then return -1 end
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('SADD', KEYS[3], '@domain') end
 end

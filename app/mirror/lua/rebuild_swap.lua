@@ -1,7 +1,7 @@
 -- Swap the aside keys in. Readers see the old or the new hash, never a missing or partial one;
 -- UNLINK frees the old hash in the background so a 1M-field delete does not block Redis.
--- KEYS: marker, exten, alias, disabled, exten_aside, alias_aside, disabled_aside, touched, seq.
--- ARGV: token. Returns -1 (and drops its orphaned aside keys) when the marker is no longer ours.
+-- KEYS: marker, exten, alias, disabled, exten_aside, alias_aside, disabled_aside, touched, seq,
+-- generation, mirror generation. ARGV: token. Returns -1 (and drops its orphaned aside keys) when the marker is no longer ours.
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[1] then
   if not cur then redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7], KEYS[8]) end
@@ -13,5 +13,8 @@ for i = 2, 4 do
 end
 redis.call('UNLINK', KEYS[1], KEYS[8])
 redis.call('INCR', KEYS[9])
+-- The domain is complete in this data generation: writers (guard.lua) and lookups may use it.
+local gen = redis.call('HGET', KEYS[10], 'id')
+if gen then redis.call('SET', KEYS[11], gen) end
 feed_add('r', {'x', KEYS[2]})  -- replica feed: refill this domain
 return 1
