@@ -50,6 +50,7 @@ class Replica:
         self.epoch = b""
         self.last_id = b"0-0"
         self.applied = 0
+        self.healing = False  # Redis lost its data and its heal has not finished
         self.target: int | None = None  # catch up to this before trusting the file again
         self.refills = 0  # full fills
         self.domain_refills = 0
@@ -70,8 +71,19 @@ class Replica:
     def renew(self) -> None:
         t0 = time.monotonic()
         counter, alive = self.renew_script(
-            keys=[keys.replica_epoch(), self.lease_key, keys.replica_hosts(), keys.replica_counter()],
+            keys=[keys.replica_epoch(), self.lease_key, keys.replica_hosts(), keys.replica_counter(),
+                  keys.generation()],
             args=[self.epoch, self.applied, max(1, int(self.lease * 1000))])
+        if counter == -2:
+            if not self.healing:
+                log.warning("replica: Redis is being healed after a data loss; the file is not "
+                            "trusted until the mirror is complete")
+            self.healing = True
+            self.revoke()  # the next renewal finds the lease gone: it catches up before trusting
+            return
+        if self.healing:
+            self.healing = False
+            log.info("replica: the mirror is complete again; following the feed")
         if counter < 0:
             log.warning("replica: the Redis epoch changed (Redis lost its data?): full refill")
             self.fill_all()

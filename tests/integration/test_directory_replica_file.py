@@ -133,6 +133,28 @@ def test_a_lost_epoch_means_a_full_refill_and_no_trust_meanwhile(filled):
     assert reader.lookup(D, "1001", "id")[0] == 2
 
 
+def test_the_file_is_not_trusted_while_a_heal_of_lost_data_runs(filled):
+    r, reader, client = filled
+    assert reader.lookup(D, "1001", "id")[0] == 2
+    gen = client.hgetall(keys.generation())
+    assert gen.get(b"state") == b"ok"  # the fixture's Redis holds a generation
+    client.hset(keys.generation(), mapping={"state": "healing", "reason": "lost"})
+    r.step(10)
+    assert reader.lookup(D, "1001", "id") is None  # the caller asks Redis, which says not ready
+    assert not client.exists(r.lease_key)  # and writers stop waiting for this host
+    client.hset(keys.generation(), mapping={"state": "healing", "reason": "restarted"})
+    r.step(10)  # a restart with the data kept: the mirror is complete, the file trusted again
+    r.step(10)
+    assert reader.lookup(D, "1001", "id")[0] == 2
+    client.delete(keys.generation())  # the marker gone: Redis lost its data
+    r.step(10)
+    assert reader.lookup(D, "1001", "id") is None
+    client.hset(keys.generation(), mapping=gen)
+    r.step(10)
+    r.step(10)
+    assert reader.lookup(D, "1001", "id")[0] == 2
+
+
 def test_a_rebuild_swap_refills_that_domain(filled, app_ctx):
     from app.extensions import db
     from app.models import Extension

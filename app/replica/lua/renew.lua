@@ -1,7 +1,12 @@
--- A replica renews its lease. KEYS: epoch, lease, hosts, counter. ARGV: epoch token, applied
--- feed number, lease ms. Returns {-1} when the epoch is not the one the replica filled under
--- (Redis lost its data: refill), else {counter, 1 if the lease was still alive else 0}.
+-- A replica renews its lease. KEYS: epoch, lease, hosts, counter, generation marker. ARGV: epoch
+-- token, applied feed number, lease ms. Returns {-1} when the epoch is not the one the replica
+-- filled under (Redis lost its data: refill); {-2} while the mirror is not complete (the marker
+-- is gone, or a heal of lost data is rebuilding it: the file must not be trusted, lookups ask
+-- Redis, whose lookup script sends them to SQL domain by domain); else {counter, 1 if the lease
+-- was still alive else 0}.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, 0} end
+local g = redis.call('HMGET', KEYS[5], 'id', 'state', 'reason')
+if not g[1] or (g[2] == 'healing' and g[3] == 'lost') then return {-2, 0} end
 local alive = redis.call('EXISTS', KEYS[2])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('SADD', KEYS[3], KEYS[2])
