@@ -1,6 +1,8 @@
 """Celery bound to the Flask app: tasks (`workers/tasks/*`, `@shared_task`) run in its context."""
 from celery import Celery, Task
 
+from app import kombu_sentinel
+
 
 def init_celery(app) -> Celery:
     """Create the Celery app for this Flask app and make it the default."""
@@ -13,8 +15,9 @@ def init_celery(app) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object("celeryconfig")
-    celery.conf.broker_url = settings.celery_broker_url
-    celery.conf.result_backend = settings.celery_result_backend
+    # redis+sentinel:// URLs become kombu's sentinel transport (app.kombu_sentinel)
+    celery.conf.update(kombu_sentinel.celery_conf(settings.celery_broker_url,
+                                                  settings.celery_result_backend))
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

@@ -1,0 +1,44 @@
+"""Our one Redis URL form, translated for Celery: broker (kombu) and result backend.
+
+kombu's sentinel transport and Celery's sentinel result backend each take the sentinels as
+`sentinel://h1:26379/<db>;sentinel://h2:26379/<db>` and the master's name in their transport
+options (`broker_transport_options` / `result_backend_transport_options`, `master_name`).
+A redis+sentinel:// URL (app.redis_client) becomes exactly that; any other URL (redis://,
+amqp://, ...) is passed on unchanged.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from app import redis_client
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def sentinel_urls(target: redis_client.SentinelTarget) -> str:
+    """kombu's `sentinel://...;sentinel://...` for `target` (the master's credentials and db
+    in each part, as both kombu and Celery read them)."""
+    creds = ""
+    if target.password:
+        creds = f"{quote(target.username or '', safe='')}:{quote(target.password, safe='')}@"
+    return ";".join(f"sentinel://{creds}{_host(h)}:{p}/{target.db}" for h, p in target.sentinels)
+
+
+def transport_options(target: redis_client.SentinelTarget) -> dict:
+    return {"master_name": target.master, "sentinel_kwargs": target.sentinel_kwargs()}
+
+
+def celery_conf(broker_url: str, result_backend: str) -> dict:
+    """The Celery settings for these two URLs (redis+sentinel:// translated, others as given)."""
+    conf: dict = {"broker_url": broker_url, "result_backend": result_backend}
+    if redis_client.is_sentinel(broker_url):
+        target = redis_client.parse(broker_url)
+        conf["broker_url"] = sentinel_urls(target)
+        conf["broker_transport_options"] = transport_options(target)
+    if redis_client.is_sentinel(result_backend):
+        target = redis_client.parse(result_backend)
+        conf["result_backend"] = sentinel_urls(target)
+        conf["result_backend_transport_options"] = transport_options(target)
+    return conf
