@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Action
 from app.services import action_state, hangup_runner
 from app.services import supervise_runner as runner
+from workers.tasks.failover import FAILOVER_BUDGET, FAILOVER_ERRORS, through_failover
 
 log = logging.getLogger("fscti.actions")
 
@@ -112,7 +113,18 @@ def settle(action_id: str, poll: float = POLL_FIRST) -> None:
     action = db.session.get(Action, action_id)
     if action is None or action.state != "sent":
         return
-    if runner.settle(action) or runner.expire(action):
+    try:
+        # The result is read from Redis: ride out a failover rather than lose the poll (the
+        # action would stay `sent` with nobody to end it).
+        if through_failover(lambda: runner.settle(action) or runner.expire(action),
+                            f"action {action_id}: settle"):
+            return
+    except FAILOVER_ERRORS as exc:
+        db.session.rollback()
+        action_state.finish(action_id, ("sent",), "failed", None,
+                            f"Redis unavailable for {FAILOVER_BUDGET:g}s: the originate was sent "
+                            f"but its result cannot be read ({type(exc).__name__}: {exc}); "
+                            f"the supervisor's call may still have been placed")
         return
     poll = min(POLL_MAX, poll * 2)
     settle.apply_async(args=[action_id, poll], countdown=poll)
