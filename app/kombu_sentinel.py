@@ -36,6 +36,10 @@ def celery_conf(broker_url: str, result_backend: str) -> dict:
     if redis_client.is_sentinel(broker_url):
         target = redis_client.parse(broker_url)
         conf["broker_url"] = sentinel_urls(target)
+        # Celery reads the CELERY_BROKER_URL environment variable before its own broker_url,
+        # and that variable may hold our redis+sentinel:// form: the read and write URLs win
+        # over it (and every connection Celery opens uses one of them).
+        conf["broker_read_url"] = conf["broker_write_url"] = conf["broker_url"]
         conf["broker_transport_options"] = transport_options(target)
     if redis_client.is_sentinel(result_backend):
         target = redis_client.parse(result_backend)

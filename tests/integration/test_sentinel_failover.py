@@ -103,3 +103,72 @@ def test_directory_load_survives_a_master_kill_with_no_stale_answer(app, setting
         f"stale answers after the change: {[pw for pw in late if pw != new_pw][:5]}")
     early = [pw for started, user, pw in served if user == "1000" and started < killed_at]
     assert early and set(early) == {"p0"}
+
+
+# --- the event stream ------------------------------------------------------------------------
+
+START_US = 1795670519_000000        # FreeSWITCH's clock at every resync (the peer's fixed answer)
+IDLE_XML = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profile>\n  <registrations>\n'
+            '  </registrations>\n</profile>\n')
+
+
+def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, cluster, tmp_path):
+    import dataclasses
+
+    from app.state import generation, keys
+    from app.state.events import slim_event
+    from app.state.ingest import apply_events
+    from tests.eslpeer import EslPeer, phase_events, phases
+    from tests.eslpeer.procs import (PIPELINE_FAST, listener_cmd, log_text, process_env,
+                                     running, wait_for, worker_cmd)
+    from tests.support.replay import NODE, outputs
+
+    names = sorted(phases(), key=lambda name: phases()[name][0])
+    peer = EslPeer(api={"strmicroepoch": str(START_US),
+                        "sofia xmlstatus profile internal reg": IDLE_XML,
+                        "show channels as json": '{"row_count": 0}\n',
+                        "show calls as json": '{"row_count": 0}\n'})
+    with peer, sentinel_app(app, settings, cluster) as (web, s):
+        # the reference: one in-order pass over every event, on the shared test Redis
+        same = dataclasses.replace(settings, freeswitch=[peer.node(NODE)])
+        rdb.flushdb()
+        everything = [w.event for name in names for w in phase_events(name)]
+        apply_events(rdb, same, NODE, [e for e in (slim_event(dict(x), same) for x in everything)
+                                       if e], now=int(phases()[names[-1]][1] * 1_000_000))
+        want = outputs(rdb)
+        rdb.flushdb()
+        with web.app_context():
+            from app.extensions import redis_ext
+            live = redis_ext.client
+        generation.stamp(live)
+        env = process_env(s, tmp_path, nodes=[(NODE, peer)],
+                          extra=dict(PIPELINE_FAST, FSCTI_LISTENER_REDIS_CHECK_INTERVAL="0.2"))
+        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
+        with running(worker_cmd(queues="events,celery", concurrency=2), env, wlog), \
+                running(listener_cmd(), env, llog):
+            peer.wait_subscribed(timeout=30)
+            wait_for(lambda: live.hget(keys.node(NODE), "resync_reason"), 30,
+                     what="the connect resync", log=wlog)
+            half = len(names) // 2
+            for name in names[:half]:
+                peer.replay(phase=name)
+            old = cluster.kill_master()          # mid-stream: events queued and in flight
+            for name in names[half:]:
+                peer.replay(phase=name)
+                time.sleep(0.2)
+            took = cluster.wait_failover(old)
+            try:
+                wait_for(lambda: outputs(live) == want, 60, what="the exact end state", log=wlog)
+            except AssertionError:
+                print(outputs(live))
+                print(log_text(llog)[-4000:])
+                raise
+            wait_for(lambda: "Redis healed (generation" in log_text(wlog), 30,
+                     what="the heal after the failover (resync)", log=wlog)
+            text, ltext = log_text(wlog), log_text(llog)
+        print(f"failover {took:.2f}s; worker log: {text.count('retrying in place')} in-place "
+              f"retries, {text.count('Redis answers again')} recovered")
+    assert outputs(live) == want
+    assert "batch dropped" not in text and "skipped event" not in text, text[-3000:]
+    assert "Traceback" not in text, text[-4000:]
+    print("listener:", [ln for ln in ltext.splitlines() if "WARNING" in ln or "ERROR" in ln][:10])
