@@ -10,7 +10,43 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from kombu import transport as kombu_transport
+from kombu.transport import redis as kombu_redis
+
 from app import redis_client
+
+# kombu's sentinel transport with one repair (Transport below). It is installed as the
+# `sentinel://` scheme itself, not as Celery's `broker_transport`: kombu re-reads the scheme
+# each time it moves on to the next sentinel URL of the list, and would leave our class then.
+TRANSPORT = "app.kombu_sentinel:Transport"
+
+
+class Channel(kombu_redis.SentinelChannel):
+    """kombu 5.7's SentinelChannel, except that it survives closing after a failover.
+
+    When the master dies while a message is delivered but not acknowledged, the worker's
+    consumer closes its connection: the channel drops its pool, then restores the unacked
+    messages, which needs a new pool, whose parameters are read from a connection that is
+    already released (`connection.client` is None): an AttributeError that stops the whole
+    worker ("Unrecoverable error"). The parameters of the channel's last pool are kept and
+    used then; the restore meets the failover's ConnectionError, which kombu ignores while
+    closing (the message stays in the broker's unacked set and is delivered again later).
+    """
+
+    def _connparams(self, asynchronous=False):
+        kept = self.__dict__.setdefault("_fscti_connparams", {})
+        if self.connection.client is None and asynchronous in kept:
+            return dict(kept[asynchronous])
+        params = super()._connparams(asynchronous)
+        kept[asynchronous] = dict(params)
+        return params
+
+
+class Transport(kombu_redis.SentinelTransport):
+    Channel = Channel
+
+
+kombu_transport.TRANSPORT_ALIASES["sentinel"] = TRANSPORT
 
 
 def _host(host: str) -> str:

@@ -112,8 +112,15 @@ IDLE_XML = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profile>\n  <registra
             '  </registrations>\n</profile>\n')
 
 
-def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, cluster, tmp_path):
+@pytest.mark.parametrize("broker", ["on-sentinel", "elsewhere"])
+def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, cluster, tmp_path,
+                                                       broker):
+    """`on-sentinel`: the broker fails over too (the listener holds the events meanwhile);
+    `elsewhere`: only the state's Redis does, so the worker gets batches it cannot apply and
+    retries them in place until the new master answers."""
     import dataclasses
+
+    from tests.eslpeer.broker import purge_queues
 
     from app.state import generation, keys
     from app.state.events import slim_event
@@ -128,7 +135,12 @@ def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, clust
                         "sofia xmlstatus profile internal reg": IDLE_XML,
                         "show channels as json": '{"row_count": 0}\n',
                         "show calls as json": '{"row_count": 0}\n'})
-    with peer, sentinel_app(app, settings, cluster) as (web, s):
+    extra = {} if broker == "on-sentinel" else {
+        "celery_broker_url": settings.celery_broker_url,
+        "celery_result_backend": settings.celery_result_backend}
+    if extra:
+        purge_queues(settings.celery_broker_url, "events", "celery")
+    with peer, sentinel_app(app, settings, cluster, **extra) as (web, s):
         # the reference: one in-order pass over every event, on the shared test Redis
         same = dataclasses.replace(settings, freeswitch=[peer.node(NODE)])
         rdb.flushdb()
@@ -144,7 +156,7 @@ def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, clust
         env = process_env(s, tmp_path, nodes=[(NODE, peer)],
                           extra=dict(PIPELINE_FAST, FSCTI_LISTENER_REDIS_CHECK_INTERVAL="0.2"))
         wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-        with running(worker_cmd(queues="events,celery", concurrency=2), env, wlog), \
+        with running(worker_cmd(queues="events,celery", concurrency=2), env, wlog) as worker, \
                 running(listener_cmd(), env, llog):
             peer.wait_subscribed(timeout=30)
             wait_for(lambda: live.hget(keys.node(NODE), "resync_reason"), 30,
@@ -166,9 +178,84 @@ def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, clust
             wait_for(lambda: "Redis healed (generation" in log_text(wlog), 30,
                      what="the heal after the failover (resync)", log=wlog)
             text, ltext = log_text(wlog), log_text(llog)
+            assert worker.poll() is None, text[-4000:]      # the worker rode it out
         print(f"failover {took:.2f}s; worker log: {text.count('retrying in place')} in-place "
               f"retries, {text.count('Redis answers again')} recovered")
     assert outputs(live) == want
     assert "batch dropped" not in text and "skipped event" not in text, text[-3000:]
-    assert "Traceback" not in text, text[-4000:]
+    assert "Unrecoverable error" not in text, text[-4000:]
+    if broker == "elsewhere":
+        assert "retrying in place" in text and "Redis answers again" in text, text[-4000:]
     print("listener:", [ln for ln in ltext.splitlines() if "WARNING" in ln or "ERROR" in ln][:10])
+
+
+# --- a supervisor action during the failover --------------------------------------------------
+
+def test_an_action_during_the_failover_is_done_once_or_refused_clearly(app, settings, cluster,
+                                                                        tmp_path):
+    from app.models import Action
+    from app.state import generation, keys
+    from app.state.calls import find_call
+    from tests.eslpeer import EslPeer, phase_events
+    from tests.eslpeer.procs import listener_cmd, log_text, process_env, running, wait_for, worker_cmd
+    from tests.support.action_pipeline import FAST, IDLE
+    from tests.support.actions import A5, B5, CALL5_UP_US, lines
+
+    def originates(peer):
+        return [c for c in lines(peer) if c.startswith("bgapi originate ")]
+
+    def final(action_id, log):
+        def done():
+            with web.app_context():
+                db.session.remove()
+                a = db.session.get(Action, action_id)
+                return a if a is not None and a.state in ("succeeded", "failed") else None
+        return wait_for(done, 60, what=f"action {action_id} final", log=log)
+
+    with EslPeer(api=IDLE) as fs1, sentinel_app(app, settings, cluster,
+                                                freeswitch=[fs1.node("fs1")]) as (web, s):
+        with web.app_context():
+            from app.extensions import redis_ext
+            live = redis_ext.client
+            sup_token = token("supervisor")
+        generation.stamp(live)
+        env = process_env(s, tmp_path, nodes=[("fs1", fs1)],
+                          extra=dict(FAST, FSCTI_LISTENER_REDIS_CHECK_INTERVAL="0.2"))
+        wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
+        client = web.test_client()
+        with running(worker_cmd(queues="actions,events,celery", concurrency=2), env, wlog) as worker, \
+                running(listener_cmd(), env, llog):
+            fs1.wait_subscribed(timeout=30)
+            wait_for(lambda: live.hget(keys.node("fs1"), "resync_reason"), 30,
+                     what="the connect resync", log=wlog)
+            fs1.replay(events=[w for w in phase_events("call5_eavesdrop")
+                               if w.timestamp_us <= CALL5_UP_US])
+            wait_for(lambda: (find_call(A5, live) or {}).get("signal_bond") == B5, 30,
+                     what="call 5 bridged in the state", log=wlog)
+            assert live.execute_command("WAIT", 1, 5000) == 1     # the replica has the call
+            old = cluster.kill_master()
+            body = {"supervisor": "1003", "mode": "listen"}
+            r = client.post(f"/api/v1/calls/{A5}/supervise", json=body, headers=sup_token)
+            during = r.get_json()
+            cluster.wait_failover(old)
+            if r.status_code == 202:
+                a = final(during["id"], wlog)
+                assert a.state == "succeeded" and len(originates(fs1)) == 1 or (
+                    a.state == "failed" and a.error and len(originates(fs1)) <= 1), (a.state, a.error)
+                outcome = f"queued, {a.state}: {a.error or a.reply}"
+            else:
+                assert r.status_code == 503 and during["error"] in ("redis_unavailable",
+                                                                     "unavailable"), during
+                assert during["message"] and originates(fs1) == []
+                outcome = f"refused: {during['error']}: {during['message']}"
+            sent = len(originates(fs1))
+            # after the failover the same request is done, once
+            wait_for(lambda: client.get("/readyz").status_code == 200, 30, what="readyz")
+            r = client.post(f"/api/v1/calls/{A5}/supervise", json=body, headers=sup_token)
+            assert r.status_code == 202, r.get_json()
+            after = final(r.get_json()["id"], wlog)
+            assert after.state == "succeeded", (after.state, after.error)
+            assert len(originates(fs1)) == sent + 1
+            assert worker.poll() is None and "Unrecoverable error" not in log_text(wlog), \
+                log_text(wlog)[-4000:]
+    print("during the failover:", outcome)

@@ -11,9 +11,10 @@ def sentinel_app(app, settings, cluster, **overrides):
     Celery is made current again afterwards."""
     from app import create_app
 
-    s = dataclasses.replace(settings, redis_url=cluster.url(1),
-                            celery_broker_url=cluster.url(2),
-                            celery_result_backend=cluster.url(2), **overrides)
+    values = dict(redis_url=cluster.url(1), celery_broker_url=cluster.url(2),
+                  celery_result_backend=cluster.url(2))
+    values.update(overrides)
+    s = dataclasses.replace(settings, **values)
     try:
         other = create_app(s, TESTING=True)
     finally:

@@ -90,6 +90,8 @@ def test_celery_translation():
     assert conf["broker_url"] == "sentinel://:p%3Aw@h1:26379/2;sentinel://:p%3Aw@[::1]:26380/2"
     assert conf["broker_transport_options"]["master_name"] == "mm"
     assert conf["broker_read_url"] == conf["broker_write_url"] == conf["broker_url"]
+    from kombu.transport import resolve_transport
+    assert resolve_transport("sentinel") is kombu_sentinel.Transport
     assert conf["result_backend"] == "redis://r:6379/1"
     assert "result_backend_transport_options" not in conf
     same = kombu_sentinel.celery_conf("amqp://guest@h/v", "redis+sentinel://h1/mm/5")
