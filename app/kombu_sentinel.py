@@ -25,21 +25,33 @@ class Channel(kombu_redis.SentinelChannel):
     """kombu 5.7's SentinelChannel, except that it survives closing after a failover.
 
     When the master dies while a message is delivered but not acknowledged, the worker's
-    consumer closes its connection: the channel drops its pool, then restores the unacked
-    messages, which needs a new pool, whose parameters are read from a connection that is
-    already released (`connection.client` is None): an AttributeError that stops the whole
-    worker ("Unrecoverable error"). The parameters of the channel's last pool are kept and
-    used then; the restore meets the failover's ConnectionError, which kombu ignores while
-    closing (the message stays in the broker's unacked set and is delivered again later).
+    consumer closes its connection, and the transport may already have let go of its client
+    (`connection.client` is None) when the channel restores the unacked messages. That
+    restore needs a new pool, whose sentinels and parameters kombu reads from that client: an
+    AttributeError, which stops the whole worker ("Unrecoverable error"). Here the channel
+    keeps its client from creation and lends it back for building that pool: the restore then
+    reaches the new master (the message goes back to its queue at once) or meets the
+    failover's ConnectionError, which kombu ignores while closing (the message stays in the
+    broker's unacked set and is delivered again after the visibility timeout).
     """
 
-    def _connparams(self, asynchronous=False):
-        kept = self.__dict__.setdefault("_fscti_connparams", {})
-        if self.connection.client is None and asynchronous in kept:
-            return dict(kept[asynchronous])
-        params = super()._connparams(asynchronous)
-        kept[asynchronous] = dict(params)
-        return params
+    def __init__(self, connection, *args, **kwargs):
+        self._fscti_client = connection.client
+        super().__init__(connection, *args, **kwargs)
+
+    def _get_pool(self, asynchronous=False):
+        transport = self.connection
+        if transport.client is not None or self._fscti_client is None:
+            return super()._get_pool(asynchronous)
+        transport.client = self._fscti_client
+        try:
+            return super()._get_pool(asynchronous)
+        finally:
+            transport.client = None
+
+    def close(self):
+        super().close()
+        self._disconnect_pools()      # a pool built by the restore above
 
 
 class Transport(kombu_redis.SentinelTransport):

@@ -65,3 +65,37 @@ def test_failover_drops_the_cache_and_clients_follow(cluster):
     writer.set("fscti:test:k", "new")              # the same client, now on the new master
     assert cluster.replica.client(3, decode_responses=True).get("fscti:test:k") == "new"
     assert hot.execute_command("GET", "fscti:test:k") == "new"
+
+
+def test_the_broker_transport_closes_cleanly_after_the_master_died():
+    """kombu's own sentinel transport raises AttributeError when a channel that holds an
+    unacked message is closed after its transport let go of the client (the worker then
+    stops: "Unrecoverable error"); ours (app.kombu_sentinel) closes, the restore meeting the
+    failover's ConnectionError, which kombu ignores while closing."""
+    from kombu import Connection, Queue
+    from kombu.transport.redis import SentinelTransport
+
+    from app import kombu_sentinel
+
+    with SentinelCluster() as c:
+        target = redis_client.parse(c.url(2))
+        url, options = kombu_sentinel.sentinel_urls(target), kombu_sentinel.transport_options(target)
+        queue = Queue("fscti-test-q")
+        conns = {"kombu": Connection(url, transport=SentinelTransport, transport_options=options),
+                 "ours": Connection(url, transport_options=options)}
+        assert type(conns["ours"].transport) is kombu_sentinel.Transport
+        with conns["ours"].Producer() as producer:
+            for _ in conns:
+                producer.publish({"x": 1}, routing_key=queue.name, declare=[queue])
+        for conn in conns.values():
+            assert queue(conn.default_channel).get(no_ack=False) is not None   # unacked
+        c.kill_master()
+        outcome = {}
+        for name, conn in conns.items():
+            conn._do_close_transport()        # the order a consumer's error handling can take
+            try:
+                conn.close()
+                outcome[name] = "closed"
+            except Exception as exc:  # noqa: BLE001
+                outcome[name] = type(exc).__name__
+    assert outcome == {"kombu": "AttributeError", "ours": "closed"}
