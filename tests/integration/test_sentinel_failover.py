@@ -88,6 +88,8 @@ def test_directory_load_survives_a_master_kill_with_no_stale_answer(app, setting
                          json={"param": {"password": "after-failover"}}, headers=admin)
         assert r.status_code == 200, r.get_json()
         changed["1000"] = ("after-failover", time.monotonic())
+        ready = client.get("/readyz").get_json()
+        assert ready["checks"]["redis"] == "ok" and ready["checks"]["broker"] == "ok", ready
         time.sleep(2.0)
         stop.set()
         for t in threads:

@@ -107,7 +107,7 @@ def hangup(self, action_id: str) -> None:
 
 
 @shared_task(name=tasknames.ACTIONS_SETTLE, acks_late=True, ignore_result=True,
-             time_limit=30, soft_time_limit=20)
+             time_limit=60, soft_time_limit=50)   # room for a Redis failover (FAILOVER_BUDGET)
 def settle(action_id: str, poll: float = POLL_FIRST) -> None:
     """End a `sent` supervise action from its BACKGROUND_JOB result, or look again later."""
     action = db.session.get(Action, action_id)
