@@ -46,6 +46,7 @@ def test_failover_drops_the_cache_and_clients_follow(cluster):
     writer = redis_client.client(url, decode_responses=True, socket_timeout=1,
                                  socket_connect_timeout=0.5)
     writer.set("fscti:test:k", "old")
+    assert writer.execute_command("WAIT", 1, 5000) == 1   # replicated (replication is async)
     hot = HotConnection(url, 0.5, cache_entries=16)
     assert hot.execute_command("GET", "fscti:test:k") == "old"
     cache = hot.cache()
