@@ -195,8 +195,11 @@ def test_event_stream_through_a_master_kill_ends_exact(app, rdb, settings, clust
 
 # --- a supervisor action during the failover --------------------------------------------------
 
+@pytest.mark.parametrize("asked", ["during", "just-before"])
 def test_an_action_during_the_failover_is_done_once_or_refused_clearly(app, settings, cluster,
-                                                                        tmp_path):
+                                                                        tmp_path, asked):
+    """`during`: asked while the master is gone; `just-before`: queued (202), then the master
+    is killed while the worker sends it and the settle task waits for its result."""
     from app.models import Action
     from app.state import generation, keys
     from app.state.calls import find_call
@@ -223,11 +226,14 @@ def test_an_action_during_the_failover_is_done_once_or_refused_clearly(app, sett
             live = redis_ext.client
             sup_token = token("supervisor")
         generation.stamp(live)
-        env = process_env(s, tmp_path, nodes=[("fs1", fs1)],
+        # an action whose task the failover took away fails after 5 s (the beat tick, -B)
+        env = process_env(s, tmp_path, nodes=[("fs1", fs1)], config={"actions": {"queue_timeout": 5}},
                           extra=dict(FAST, FSCTI_LISTENER_REDIS_CHECK_INTERVAL="0.2"))
         wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
         client = web.test_client()
-        with running(worker_cmd(queues="actions,events,celery", concurrency=2), env, wlog) as worker, \
+        cmd = worker_cmd(queues="actions,events,celery", concurrency=2) + [
+            "-B", "-s", str(tmp_path / "beat-schedule")]
+        with running(cmd, env, wlog) as worker, \
                 running(listener_cmd(), env, llog):
             fs1.wait_subscribed(timeout=30)
             wait_for(lambda: live.hget(keys.node("fs1"), "resync_reason"), 30,
@@ -237,15 +243,22 @@ def test_an_action_during_the_failover_is_done_once_or_refused_clearly(app, sett
             wait_for(lambda: (find_call(A5, live) or {}).get("signal_bond") == B5, 30,
                      what="call 5 bridged in the state", log=wlog)
             assert live.execute_command("WAIT", 1, 5000) == 1     # the replica has the call
-            old = cluster.kill_master()
             body = {"supervisor": "1003", "mode": "listen"}
-            r = client.post(f"/api/v1/calls/{A5}/supervise", json=body, headers=sup_token)
+            if asked == "during":
+                old = cluster.kill_master()
+                r = client.post(f"/api/v1/calls/{A5}/supervise", json=body, headers=sup_token)
+            else:
+                r = client.post(f"/api/v1/calls/{A5}/supervise", json=body, headers=sup_token)
+                old = cluster.kill_master()
+                assert r.status_code == 202, r.get_json()
             during = r.get_json()
             cluster.wait_failover(old)
             if r.status_code == 202:
                 a = final(during["id"], wlog)
                 assert a.state == "succeeded" and len(originates(fs1)) == 1 or (
                     a.state == "failed" and a.error and len(originates(fs1)) <= 1), (a.state, a.error)
+                if a.state == "failed" and a.error.startswith("no worker took the action"):
+                    assert originates(fs1) == []              # lost with the broker: not sent
                 outcome = f"queued, {a.state}: {a.error or a.reply}"
             else:
                 assert r.status_code == 503 and during["error"] in ("redis_unavailable",

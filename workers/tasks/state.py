@@ -81,8 +81,26 @@ def tick() -> dict:
         resync.apply_async((node_name, reason, None), queue="events")
 
     done = state_tick(redis_ext.client, settings, enqueue)
+    done["actions_expired"] = _expire_queued_actions(settings)
     if claim is not None:
         done["heal"] = [claim.generation, claim.reason]
     for name in done["swept"]:
         metrics.sweeps.labels(metrics.node_label(settings, name)).inc()
     return done
+
+
+def _expire_queued_actions(settings) -> list[str]:
+    """Actions whose task no worker took in time end `failed` with the reason (SQL only)."""
+    from app.extensions import db
+    from app.services import action_state
+
+    try:
+        failed = action_state.expire_queued(settings.actions["queue_timeout"])
+    except Exception as exc:  # SQL down: the next tick tries again
+        db.session.rollback()
+        log.warning("state tick: could not check for lost actions (%s: %s)", type(exc).__name__, exc)
+        return []
+    for action_id in failed:
+        log.warning("action %s failed: no worker took it within %ss (lost task)", action_id,
+                    settings.actions["queue_timeout"])
+    return failed
