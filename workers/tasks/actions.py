@@ -34,6 +34,8 @@ log = logging.getLogger("fscti.actions")
 # supervisor may answer at once), then every POLL_MAX seconds until the deadline.
 POLL_FIRST = 0.25
 POLL_MAX = 2.0
+SETTLE_PUBLISH_RETRY = {"max_retries": 25, "interval_start": 0.1, "interval_step": 0.5,
+                        "interval_max": 2.0}
 
 
 def _cfg() -> dict:
@@ -88,7 +90,10 @@ def supervise(self, action_id: str) -> None:
     """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
     action = _attempt(self, runner.start_supervise, action_id)
     if action is not None and action.state == "sent":
-        settle.apply_async(args=[action_id], countdown=POLL_FIRST)
+        # The originate is out: the settle poll must be queued even while the broker fails
+        # over (about 40 s of retries); the beat tick settles a `sent` action whose poll was lost.
+        settle.apply_async(args=[action_id], countdown=POLL_FIRST, retry=True,
+                           retry_policy=SETTLE_PUBLISH_RETRY)
 
 
 @shared_task(bind=True, name=tasknames.ACTIONS_MODE, acks_late=True, ignore_result=True,

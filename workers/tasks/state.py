@@ -89,6 +89,17 @@ def tick() -> dict:
     return done
 
 
+def _settle_sent(settings) -> None:
+    """A `sent` supervise action whose settle poll was lost (its publish failed while the
+    broker failed over) is ended here: from its result, or failed once its deadline passed."""
+    from app.extensions import db
+    from app.models import Action
+    from app.services import supervise_runner
+
+    for action in db.session.execute(db.select(Action).where(Action.state == "sent")).scalars().all():
+        supervise_runner.settle(action) or supervise_runner.expire(action)
+
+
 def _expire_queued_actions(settings) -> list[str]:
     """Actions whose task no worker took in time end `failed` with the reason (SQL only)."""
     from app.extensions import db
@@ -96,7 +107,8 @@ def _expire_queued_actions(settings) -> list[str]:
 
     try:
         failed = action_state.expire_queued(settings.actions["queue_timeout"])
-    except Exception as exc:  # SQL down: the next tick tries again
+        _settle_sent(settings)
+    except Exception as exc:  # SQL or Redis down: the next tick tries again
         db.session.rollback()
         log.warning("state tick: could not check for lost actions (%s: %s)", type(exc).__name__, exc)
         return []
