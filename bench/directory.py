@@ -23,11 +23,14 @@ the per-round ratios:
 - spread-c1: the spread workload with one connection (one FreeSWITCH SIP thread waiting):
   its p50 and p99 against the raw floor's.
 First, the fence experiment (bench.directory_race). Results go to stdout and var/bench/.
+With `--replica on`, the Procfile's `replica` process runs beside gunicorn (restarted for each
+size, so its full fill is timed) and the workers read its file (`directory.replica`); the
+file's size, the replica process's memory and the fill time are reported per size.
 
     python -m bench.run directory [--sizes 1000,1000000] [--requests 10000] [--seconds 2]
                                   [--rounds 6] [--concurrency 8] [--workers 5] [--cache on|off]
                                   [--workloads target,spread,spread-c1] [--race 20000]
-                                  [--database-url URL]
+                                  [--database-url URL] [--replica on|off]
 """
 import argparse
 import json
@@ -89,7 +92,7 @@ def sip_auth_body(user: str = "1001", as_user: str | None = None) -> bytes:
 class Env:
     """A private redis-server, a SQL database and the environment for the app's processes."""
 
-    def __init__(self, tmp: Path, database_url: str | None, cache: str):
+    def __init__(self, tmp: Path, database_url: str | None, cache: str, replica: str = "off"):
         self.tmp = tmp
         self.redis = RedisServer(directory=tmp).start()
         self.redis_port = self.redis.port
@@ -97,7 +100,9 @@ class Env:
         self.database_url = database_url or f"sqlite:///{tmp / 'bench.db'}"
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                         CELERY_BROKER_URL=self.redis_url, FLASK_APP="app:create_app",
-                        LOG_LEVEL="WARNING", FSCTI_DIRECTORY_CACHE=cache)
+                        LOG_LEVEL="WARNING", FSCTI_DIRECTORY_CACHE=cache, FSCTI_DIRECTORY_REPLICA=replica,
+                        FSCTI_DIRECTORY_REPLICA_PATH=str(tmp / "replica"),
+                        FSCTI_DIRECTORY_REPLICA_HOST="bench")
         self.env.pop("FSCTI_CONFIG", None)
         self.client = self.redis.client()
 
@@ -118,6 +123,53 @@ class Env:
     def close(self):
         self.client.close()
         self.redis.close()
+
+
+class ReplicaRun:
+    """The Procfile's `replica` process on the bench's Redis; started, filled, stopped."""
+
+    def __init__(self, env: Env):
+        sys.path.insert(0, str(ROOT))
+        from app.replica import store
+
+        self.store = store
+        self.path = env.tmp / "replica"
+        self.log = open(env.tmp / "replica.log", "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "workers.replica"], env=env.env, cwd=ROOT,
+                                     stdout=self.log, stderr=self.log)
+        reader = None
+        try:
+            while True:
+                if reader is None and (self.path / "data.mdb").exists():
+                    reader = store.open_reader(str(self.path))
+                if reader is not None and store.meta(reader)["trusted"]:
+                    break
+                if self.proc.poll() is not None or time.monotonic() - t0 > 900:
+                    raise SystemExit(f"the replica did not fill; see {env.tmp / 'replica.log'}")
+                time.sleep(0.05)
+        except BaseException:
+            self.close()  # never leave the process behind
+            raise
+        self.ready_seconds = time.monotonic() - t0
+        self.meta = store.meta(reader)
+        reader.close()
+
+    def memory(self) -> dict:
+        """The file's allocated size and the replica process's resident memory, in MB."""
+        data = self.path / "data.mdb"
+        status = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "RssAnon:", "RssFile:")):
+                status[line.split(":")[0]] = int(line.split()[1]) // 1024
+        # RssFile is the file's pages the process has mapped: the page cache, counted in file_mb
+        return {"file_mb": round(data.stat().st_blocks * 512 / 2**20, 1),
+                "replica_rss_mb": status.get("VmRSS", 0), "replica_anon_mb": status.get("RssAnon", 0)}
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
 
 
 def load(env: Env, start: int, count: int) -> float:
@@ -219,6 +271,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--race", type=int, default=20000, help="writes of the fence experiment (0: skip)")
     ap.add_argument("--workloads", default="target,spread,spread-c1")
     ap.add_argument("--database-url", help="SQL database to load (default: a temporary SQLite file)")
+    ap.add_argument("--replica", choices=("on", "off"), default="off",
+                    help="run the per-host replica and read it (directory.replica)")
     args = ap.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     workloads = [w for w in args.workloads.split(",") if w]
@@ -227,13 +281,14 @@ def main(argv: list[str]) -> int:
     body = sip_auth_body()
     result = {"machine": machine(), "workers": args.workers, "concurrency": args.concurrency,
               "requests": args.requests, "seconds": args.seconds, "rounds": args.rounds,
-              "cache": args.cache, "body_bytes": len(body), "sizes": {}}
+              "cache": args.cache, "replica": args.replica, "body_bytes": len(body), "sizes": {}}
     print(json.dumps(result["machine"]), flush=True)
     with tempfile.TemporaryDirectory(prefix="fscti-bench-") as d:
         tmp = Path(d)
         body_file = tmp / "sip_auth.body"
         body_file.write_bytes(body)
-        env = Env(tmp, args.database_url, args.cache)
+        env = Env(tmp, args.database_url, args.cache, args.replica)
+        replica = None
         result["machine"]["redis"] = env.client.info("server").get("redis_version")
         server = None
         try:
@@ -253,6 +308,17 @@ def main(argv: list[str]) -> int:
                 check = env.flask("mirror", "check")  # what the beat reconcile does, read-only
                 t_check = time.monotonic() - t0
                 assert "no drift" in check, check
+                fill = {}
+                if args.replica == "on":
+                    if replica is not None:
+                        replica.close()
+                    replica = ReplicaRun(env)
+                    fill = {"replica_fill_seconds": replica.meta["fill_seconds"],
+                            "replica_ready_seconds": round(replica.ready_seconds, 1), **replica.memory()}
+                    print(f"{size} extensions: replica filled in {fill['replica_fill_seconds']:.1f}s "
+                          f"(trusted after {fill['replica_ready_seconds']:.1f}s), file "
+                          f"{fill['file_mb']} MB, replica process {fill['replica_rss_mb']} MB resident, "
+                          f"{fill['replica_anon_mb']} MB of it its own", flush=True)
                 if server is None:
                     server = Server(env, args.workers)
                 answer = server.post("/directory", body)
@@ -261,7 +327,7 @@ def main(argv: list[str]) -> int:
                       f"mirror check {t_check:.1f}s, redis {env.redis_memory()}", flush=True)
                 m = {"loadavg_before": loadavg(), "load_seconds": round(t_load, 1),
                      "rebuild_seconds": round(t_rebuild, 1), "check_seconds": round(t_check, 1),
-                     "redis_memory": env.redis_memory()}
+                     "redis_memory": env.redis_memory(), **fill}
                 if "target" in workloads:
                     def target(url, pids, warm=False):
                         n = min(2000, args.requests) if warm else args.requests
@@ -281,6 +347,8 @@ def main(argv: list[str]) -> int:
         finally:
             if server is not None:
                 server.close()
+            if replica is not None:
+                replica.close()
             env.close()
     if len(sizes) > 1:
         small, big = result["sizes"][sizes[0]], result["sizes"][sizes[-1]]

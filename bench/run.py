@@ -9,12 +9,14 @@ import sys
 BENCHES = {
     "directory": "bench.directory",
     "directory-inproc": "bench.directory_inproc",
+    "replica-fence": "bench.replica_fence",
     "events": "bench.events",
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",
     "metrics": "bench.metrics_overhead",
     "console-feed": "bench.console_feed",
     "console": "bench.console",
+    "cluster": "bench.cluster",
 }
 
 

@@ -15,6 +15,13 @@ compressed `fscti-zjson` message (workers/ingest_codec.py says why). Control mes
 (resync) keep their place in the node's order. An item leaves the outbox only after the
 broker took it; a failed send is retried with backoff (a message the broker took just
 before failing may go twice: the ingest task is idempotent).
+
+Leases (workers/listener_lease.py): a node's queue belongs to the lease token it was opened
+with (`own`); every batch and control task of the node goes out with that token, so the
+state script can refuse it once another listener took the node. `disown` (lease lost or
+given up) forgets the node's queue at once, and events a reader still puts under an old
+token are discarded: nothing more of that node is forwarded. A node whose lease was not
+renewed by its local deadline (`valid_until`) is held back until it is renewed or disowned.
 """
 from __future__ import annotations
 
@@ -43,10 +50,46 @@ class Outbox:
         self.queues: dict[str, collections.deque] = {}
         self.events = 0
         self.overflowed: set[str] = set()
+        self.tokens: dict[str, int] = {}         # node -> lease token its queue is sent under
+        self.valid_until: dict[str, float] = {}  # node -> monotonic deadline of its lease
 
-    def put_events(self, node: str, events: list) -> int:
-        """Queue events in order, as many as there is room for; returns how many (the rest are dropped)."""
+    def own(self, node: str, token: int, valid_until: float) -> None:
+        """Start (or restart) forwarding `node` under lease `token`, with an empty queue."""
         with self.cond:
+            self._forget(node)
+            self.tokens[node] = int(token)
+            self.valid_until[node] = float(valid_until)
+
+    def renewed(self, node: str, token: int, valid_until: float) -> None:
+        with self.cond:
+            if self.tokens.get(node) == token:
+                self.valid_until[node] = float(valid_until)
+                self.cond.notify()
+
+    def disown(self, node: str) -> int:
+        """Stop forwarding `node`: its queued items are dropped; returns how many events."""
+        with self.cond:
+            return self._forget(node)
+
+    def _forget(self, node: str) -> int:
+        queue = self.queues.pop(node, None) or ()
+        lost = sum(1 for it in queue if it[0] == "event")
+        self.events -= lost
+        self.overflowed.discard(node)
+        self.tokens.pop(node, None)
+        self.valid_until.pop(node, None)
+        return lost
+
+    def _refused(self, node: str, token) -> bool:
+        """An item put under a token that is not (any more) the node's: discarded."""
+        return token is not None and self.tokens.get(node) != token
+
+    def put_events(self, node: str, events: list, token: int | None = None) -> int:
+        """Queue events in order, as many as there is room for; returns how many (the rest are
+        dropped). Under a `token` the node no longer has: discarded, reported as queued."""
+        with self.cond:
+            if self._refused(node, token):
+                return len(events)
             room = self.max_events - self.events
             if room < len(events):
                 self.overflowed.add(node)
@@ -65,9 +108,11 @@ class Outbox:
                 self.cond.notify()
             return len(events)
 
-    def put_control(self, node: str, task: str, args: list) -> None:
+    def put_control(self, node: str, task: str, args: list, token: int | None = None) -> None:
         """Queue a control task (never dropped: there is at most a handful)."""
         with self.cond:
+            if self._refused(node, token):
+                return
             self.queues.setdefault(node, collections.deque()).append(("control", task, args))
             self.cond.notify()
 
@@ -87,6 +132,10 @@ class Publisher(threading.Thread):
         self.batch_size = int(cfg["batch_size"])
         self.delay = float(cfg["batch_delay_ms"]) / 1000.0
         self.max_delay = max(self.delay, float(cfg["batch_max_delay_ms"]) / 1000.0)
+        # at most one batch of a node per this many s (0: no limit): many busy nodes then send
+        # fewer, fuller tasks (a task's fixed cost in the worker is several ms)
+        self.min_interval = float(cfg.get("batch_min_interval_ms", 0)) / 1000.0
+        self._last_sent: dict[str, float] = {}
         self.retry_max = float(cfg["broker_retry_max"])
         self.broker_ok = True
         self._stopping = False
@@ -103,9 +152,9 @@ class Publisher(threading.Thread):
                 work = self._next()
                 if work is None:
                     return
-                node, items = work
-                if self._send(node, items):
-                    self._done(node, items)
+                node, items, token = work
+                if self._send(node, items, token):
+                    self._done(node, items, token)
                     backoff = 0.05
                     continue
                 if self._stop_now.wait(backoff):       # broker down and stopping: give up
@@ -130,11 +179,14 @@ class Publisher(threading.Thread):
         ob = self.outbox
         with ob.cond:
             while True:
-                nodes = [n for n, q in ob.queues.items() if q]
+                mono = time.monotonic()
+                nodes = [n for n, q in ob.queues.items()
+                         if q and ob.valid_until.get(n, mono) >= mono]
                 if not nodes:
                     if self._stopping:
                         return None
-                    ob.cond.wait()
+                    # a node held back (lease overdue) is looked at again when renewed
+                    ob.cond.wait(0.1 if ob.queues and any(ob.queues.values()) else None)
                     continue
                 now = time.time()
                 wait = None
@@ -144,11 +196,14 @@ class Publisher(threading.Thread):
                     first = queue[0]
                     if first[0] == "control":
                         self._rr += 1
-                        return node, [first]
+                        return node, [first], ob.tokens.get(node)
                     due = self._due(first[1]["_received"], len(queue), now)
+                    if self.min_interval and not self._stopping and len(queue) < self.batch_size:
+                        due = max(due, self._last_sent.get(node, 0.0) + self.min_interval)
                     if due <= now:
                         self._rr += 1
-                        return node, self._take(queue)
+                        self._last_sent[node] = now
+                        return node, self._take(queue), ob.tokens.get(node)
                     wait = due - now if wait is None else min(wait, due - now)
                 ob.cond.wait(wait)
 
@@ -175,7 +230,7 @@ class Publisher(threading.Thread):
         return items
 
     # -- sending -----------------------------------------------------------------------------
-    def _send(self, node: str, items: list) -> bool:
+    def _send(self, node: str, items: list, token: int | None = None) -> bool:
         try:
             # retry=False: a broker error comes back at once and the items stay here.
             # ignore_result: a task sent by name is unknown here, so Celery would otherwise
@@ -183,11 +238,14 @@ class Publisher(threading.Thread):
             # repr()-ing a 500-event batch for the message headers.
             if items[0][0] == "control":
                 _, task, args = items[0]
+                if token is not None:
+                    args = list(args) + [token]
                 self.celery.send_task(task, args=args, queue=QUEUE, retry=False,
                                       ignore_result=True)
             else:
                 batch = msgspec.json.encode([it[1] for it in items]).decode()
-                self.celery.send_task(tasknames.INGEST_EVENTS, args=[node, batch],
+                args = [node, batch] if token is None else [node, batch, token]
+                self.celery.send_task(tasknames.INGEST_EVENTS, args=args,
                                       serializer=SERIALIZER, queue=QUEUE, retry=False,
                                       ignore_result=True,
                                       argsrepr=f"({node!r}, <{len(items)} events>)",
@@ -204,15 +262,17 @@ class Publisher(threading.Thread):
             self.broker_ok = True
         return True
 
-    def _done(self, node: str, items: list) -> None:
+    def _done(self, node: str, items: list, token: int | None = None) -> None:
         ob = self.outbox
         now = time.time()
         events = [it[1] for it in items if it[0] == "event"]
         with ob.cond:
-            queue = ob.queues[node]
-            for _ in items:
-                queue.popleft()
-            ob.events -= len(events)
+            queue = ob.queues.get(node)
+            if queue is not None and ob.tokens.get(node) == token:
+                for _ in items:
+                    queue.popleft()
+                ob.events -= len(events)
+            # else: the node was disowned (or re-owned) while this was sent: its queue is gone
             # The broker takes messages again and there is room: every node that lost events
             # gets a resync, queued after what it still holds (the lost events were newer).
             for lost in list(ob.overflowed):
@@ -220,6 +280,7 @@ class Publisher(threading.Thread):
                     break
                 ob.overflowed.discard(lost)
                 st = self.stats.get(lost)
+                # the token is added when it is sent (the queue's own)
                 ob.queues.setdefault(lost, collections.deque()).append(
                     ("control", tasknames.STATE_RESYNC,
                      [lost, "overflow", st.core_uuid if st else None]))

@@ -2,7 +2,9 @@
 
 The reader thread keeps its node's connection up (capped exponential backoff), queues a
 `fscti.state.resync` on every (re)connect and at a Core-UUID change seen in the stream, and
-counts what it read in the node's `NodeStats` (docs/listener.md).
+counts what it read in the node's `NodeStats` (docs/listener.md). A reader exists while its
+listener holds the node's lease (workers/listener_lease.py): it is started with the lease's
+token, which goes with everything it queues, and stopped (`halt`) when the lease goes.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class NodeStats:
         self.lag_ms = 0.0
         self.lag_max_ms = 0.0
         self.last_error = ""
+        self.token = None          # the lease token while this listener owns the node
+        self.owned_since = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -44,9 +48,11 @@ class NodeStats:
 class NodeReader(threading.Thread):
     """Keeps one node's event connection up forever and feeds the outbox."""
 
-    def __init__(self, node, settings, outbox: Outbox, stats: NodeStats, stop: threading.Event):
+    def __init__(self, node, settings, outbox: Outbox, stats: NodeStats, stop: threading.Event,
+                 token: int | None = None):
         super().__init__(name=f"listener-{node.name}", daemon=True)
         self.node, self.settings, self.outbox, self.stats, self.stop = node, settings, outbox, stats, stop
+        self.token = token
         self.cfg = settings.listener
         self.slim = Slimmer(settings)
         self.stream: EventStream | None = None
@@ -74,6 +80,13 @@ class NodeReader(threading.Thread):
             delay = backoff * random.uniform(0.8, 1.2)
             backoff = min(backoff * 2, self.cfg["backoff_max"])
             self.stop.wait(delay)
+
+    def halt(self) -> None:
+        """Stop at once (the lease is gone): close the event connection, end the thread."""
+        self.stop.set()
+        stream = self.stream
+        if stream is not None:
+            stream.abort()
 
     def _lost(self, exc: Exception) -> None:
         st = self.stats
@@ -112,6 +125,8 @@ class NodeReader(threading.Thread):
             reason = "core-uuid-changed" if core and st.core_uuid and core != st.core_uuid else "connect"
             log.info("%s: subscribed (Core-UUID %s), resync reason %s", self.node.name, core, reason)
             self._resync(reason, core)
+            if first and self.token is not None and self.token > 1:   # someone read it before
+                self._settle_later(core)
             if core:
                 st.core_uuid = core
             seen = filtered = 0
@@ -158,7 +173,7 @@ class NodeReader(threading.Thread):
 
     def _put(self, events: list) -> None:
         if events:
-            lost = len(events) - self.outbox.put_events(self.node.name, events)
+            lost = len(events) - self.outbox.put_events(self.node.name, events, self.token)
             if lost:
                 self.stats.dropped += lost
                 self.m_dropped.inc(lost)
@@ -166,7 +181,22 @@ class NodeReader(threading.Thread):
     def _resync(self, reason: str, core: str | None) -> None:
         self.stats.resyncs += 1
         self.outbox.put_control(self.node.name, tasknames.STATE_RESYNC,
-                                [self.node.name, reason, core])
+                                [self.node.name, reason, core], self.token)
+
+    def _settle_later(self, core: str | None) -> None:
+        """A second resync `state.resync_lag_margin` + 1 s after taking the node: the first
+        keeps calls with an event newer than its time minus that margin (events may lag the
+        snapshot), so a call that ended while no listener read the node (the previous owner
+        died, or this listener restarted) would stay until the stale-call check; this one
+        removes it. Not after a node's first lease ever (token 1): no one read it before."""
+        delay = float(self.settings.state["resync_lag_margin"]) + 1.0
+
+        def fire():
+            if not self.stop.is_set():
+                self._resync("takeover", self.stats.core_uuid or core)
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        timer.start()
 
     def _core_uuid(self) -> str | None:
         """`global_getvar core_uuid` over a separate command connection (bounded); None if unknown."""

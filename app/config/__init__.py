@@ -76,6 +76,11 @@ class Settings:
     directory_cache: bool = True
     directory_cache_entries: int = 4096
     directory_cache_max_age: float = 1.0
+    # The per-host replica (app/replica; docs/freeswitch.md §7.1): lookups read it when on.
+    directory_replica: bool = False
+    directory_replica_path: str = "var/replica"
+    directory_replica_host: str = ""
+    directory_replica_lease: float = 1.0
     esl_connect_timeout: float = 5.0
     # s between WARNINGs about a FreeSWITCH node that stays unreachable (app/quiet.py)
     unreachable_log_interval: float = 300.0
@@ -122,6 +127,10 @@ class Settings:
         s.directory_cache = directory["cache"]
         s.directory_cache_entries = directory["cache_entries"]
         s.directory_cache_max_age = directory["cache_max_age"]
+        s.directory_replica = directory["replica"]
+        s.directory_replica_path = directory["replica_path"]
+        s.directory_replica_host = directory["replica_host"]
+        s.directory_replica_lease = directory["replica_lease"]
         s.esl_connect_timeout = esl_timeout(data, env)
         s.unreachable_log_interval = unreachable_log_interval(data, env)
         web = web_section(data.get("web"), env)

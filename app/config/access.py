@@ -3,6 +3,7 @@ the `directory` endpoint's credentials, client networks and answer cache."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from app.config.file import ConfigError, section
 
@@ -86,7 +87,36 @@ def directory_section(directory: dict | None, env) -> dict:
         raise ConfigError("directory.redis_timeout: must be > 0")
     cache, entries, max_age = _directory_cache(directory, env)
     return {"credentials": credentials, "allow": networks, "redis_timeout": timeout,
-            "cache": cache, "cache_entries": entries, "cache_max_age": max_age}
+            "cache": cache, "cache_entries": entries, "cache_max_age": max_age,
+            **_directory_replica(directory, env)}
+
+
+def _flag(raw, name: str) -> bool:
+    if isinstance(raw, str):
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{name}: must be true or false")
+        raw = raw.strip().lower() in ("1", "true", "yes", "on")
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{name}: must be true or false")
+    return raw
+
+
+def _directory_replica(directory: dict, env) -> dict:
+    """directory.replica / replica_path / replica_lease / replica_host (env FSCTI_DIRECTORY_REPLICA*):
+    the per-host replica (docs/freeswitch.md §7.1)."""
+    raw = env.get("FSCTI_DIRECTORY_REPLICA")
+    on = _flag(directory.get("replica", False) if raw is None or raw == "" else raw, "directory.replica")
+    path = env.get("FSCTI_DIRECTORY_REPLICA_PATH") or directory.get("replica_path") or "var/replica"
+    host = env.get("FSCTI_DIRECTORY_REPLICA_HOST") or directory.get("replica_host") or socket.gethostname()
+    if not isinstance(path, str) or not isinstance(host, str) or not host.strip():
+        raise ConfigError("directory.replica_path / replica_host: must be text")
+    try:
+        lease = float(env.get("FSCTI_DIRECTORY_REPLICA_LEASE") or directory.get("replica_lease", 1.0))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("directory.replica_lease: not a number") from exc
+    if not 0.2 <= lease <= 30:
+        raise ConfigError("directory.replica_lease: must be between 0.2 and 30 seconds")
+    return {"replica": on, "replica_path": path, "replica_host": host.strip(), "replica_lease": lease}
 
 
 def directory_networks(allow: list) -> list:

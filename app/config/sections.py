@@ -54,8 +54,12 @@ DEFAULT_LISTENER = {
     "broker_retry_max": 5.0,   # s, cap of the backoff while the broker refuses messages
     "decoder": "frames",       # "frames" (own JSON frame reader) or "esl" (python-ESL recvEvent)
     "redis_check_interval": 1.0,  # s between checks that Redis still holds its data (generation)
+    "batch_min_interval_ms": 0.0,  # at most one batch of a node per this many ms (0: no limit)
+    "lease_ttl": 3.0,          # s a node's lease lives unrenewed: a dead listener's nodes are free after it
+    "lease_interval": 1.0,     # s between lease renewals (and takeover attempts); < lease_ttl / 2
 }
 _LISTENER_DECODERS = ("frames", "esl")
+_LISTENER_ZERO_OK = ("batch_min_interval_ms",)
 
 
 def listener_section(listener: dict | None, env) -> dict:
@@ -78,9 +82,15 @@ def listener_section(listener: dict | None, env) -> dict:
             number_ = type(default)(value)
         except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"listener.{key}: not a number") from None
-        if isinstance(value, bool) or not math.isfinite(number_) or number_ <= 0:
-            raise ConfigError(f"listener.{key}: must be a positive number")
+        zero_ok = key in _LISTENER_ZERO_OK
+        if isinstance(value, bool) or not math.isfinite(number_) or number_ < 0 or (
+                number_ == 0 and not zero_ok):
+            raise ConfigError(f"listener.{key}: must be a positive number"
+                              + (" or 0" if zero_ok else ""))
         out[key] = number_
+    if out["lease_interval"] * 2 > out["lease_ttl"]:
+        raise ConfigError(f"listener.lease_interval: must be at most half of listener.lease_ttl "
+                          f"({out['lease_ttl']:g} s), so one late renewal does not lose the lease")
     return out
 
 

@@ -4,7 +4,9 @@ miss, SQL only when Redis cannot answer.
 `Directory.answer(query)` returns the XML bytes. First the answer cache of this thread's Redis
 connection (app.directory.cache; the invalidations Redis has pushed are applied just before, see
 HotConnection.fresh_cache), so a repeated lookup costs no round trip and is never older than
-what Redis holds. On a miss Redis is asked with one EVALSHA (domain entry + user, resolving a
+what Redis holds. Then, with `directory.replica` on, this host's replica file while it is
+trusted (app.directory.replica: the same reply as the lookup script, no round trip; its
+answers are not cached, the tracking does not cover them). Otherwise Redis is asked with one EVALSHA (domain entry + user, resolving a
 number-alias inside Redis) and a well-formed answer is cached. When Redis is down (a circuit
 breaker then skips it for BREAK_SECONDS, so a dead Redis costs no timeout per request) or the
 user is missing from the mirror, SQL answers and, if SQL has what Redis lacks, a repair is
@@ -27,6 +29,7 @@ from flask import current_app, has_app_context
 from app.directory import xml
 from app.directory.clients import for_app
 from app.directory.form import INVALID_USER, Query
+from app.directory.replica import ReplicaReader
 from app.directory.resp import bulk, pack
 from app.directory.sql import SqlAnswer, sql_lookup
 from app.extensions import per_app
@@ -64,7 +67,10 @@ class Directory:
         self.down_until = 0.0
         self._last_log = 0.0
         self._negative: dict[tuple, float] = {}
-        self.stats = {"cache": 0, "redis": 0, "sql": 0, "redis_down": 0, "repairs": 0}
+        settings = app.config["FSCTI"]
+        # This host's replica (docs/freeswitch.md §7.1), asked before Redis when it is on.
+        self.replica = ReplicaReader(settings.directory_replica_path) if settings.directory_replica else None
+        self.stats = {"cache": 0, "redis": 0, "sql": 0, "redis_down": 0, "repairs": 0, "replica": 0}
         self._prefixes: dict[str, bytes] = {}
         self._deps: dict[str, tuple] = {}  # domain -> the Redis keys its answers are computed from
         self._canonical: dict[str, str] = {}  # requested domain -> SQL's spelling (case differs)
@@ -141,13 +147,18 @@ class Directory:
                 self.stats["cache"] += 1
                 return cached[0], cached[1], True
         domain = self._canonical.get(q.domain, q.domain)
-        reply = self._redis(domain, q.user, mode)
+        reply = self.replica.lookup(domain, q.user, mode) if self.replica is not None else None
+        from_redis = reply is None  # the answer cache keeps only what Redis's tracking covers
+        if from_redis:
+            reply = self._redis(domain, q.user, mode)
+        else:
+            self.stats["replica"] += 1
         if reply is not None:
             state, body = reply[0], None
             if state == FOUND:
                 eff = _decode(reply[3])
                 if eff is not None:
-                    self.stats["redis"] += 1
+                    self.stats["redis"] += from_redis
                     body = xml.document(self.heads.get(q.domain, reply[1]), reply[2], eff)
                     outcome = O_USER
                 else:
@@ -157,9 +168,10 @@ class Directory:
                 body = xml.document(self.heads.get(q.domain, reply[1]))
                 outcome = O_DISABLED if state == DISABLED else (O_UNKNOWN if q.user else O_DOMAIN)
             if body is not None:
-                self._keep(key, domain, body, outcome)
+                if from_redis:
+                    self._keep(key, domain, body, outcome)
                 return body, outcome, False if cache is not None else None
-        body, outcome = self._from_sql(q, mode, domain, reply)
+        body, outcome = self._from_sql(q, mode, domain, reply, from_redis)
         return body, outcome, False if cache is not None else None
 
     def _keep(self, key: tuple, domain: str, body: bytes, outcome: int) -> None:
@@ -170,15 +182,16 @@ class Directory:
             if deps is not None:
                 cache.put(key, (body, outcome), deps)
 
-    def _from_sql(self, q: Query, mode: str, asked: str, reply) -> tuple[bytes, int]:
-        """(answer, outcome) from SQL; `asked` is the domain name Redis was asked with."""
+    def _from_sql(self, q: Query, mode: str, asked: str, reply, keep: bool = True) -> tuple[bytes, int]:
+        """(answer, outcome) from SQL; `asked` is the domain name Redis (or the replica, then
+        `keep` is False: nothing goes into the answer cache) was asked with."""
         key = (q.domain, q.user, mode)
         known = self._negative.get(key)
         if known is not None and known[0] > time.monotonic():
             body = self._recall(q.domain, known[1], reply)
             if body is not None:
                 outcome = known[2]
-                if reply is not None:
+                if reply is not None and keep:
                     self._keep(key, asked, body, outcome)
                 return body, outcome
         self.stats["sql"] += 1
@@ -187,7 +200,7 @@ class Directory:
             if self._canonical.pop(q.domain, None) is not None:
                 self._forget_answers()
             self._remember(key, None, O_NOT_FOUND)
-            if reply is not None and asked == q.domain:
+            if reply is not None and keep and asked == q.domain:
                 self._keep(key, asked, xml.NOT_FOUND, O_NOT_FOUND)
             return xml.NOT_FOUND, O_SQL
         if found.domain != q.domain and self._canonical.get(q.domain) != found.domain:
@@ -206,7 +219,7 @@ class Directory:
             if q.user:
                 outcome = O_UNKNOWN if found.name is None else O_DISABLED
                 self._remember(key, found.domain_json, outcome)
-                if reply is not None and found.domain == asked:
+                if reply is not None and keep and found.domain == asked:
                     self._keep(key, asked, body, outcome)
             return body, O_SQL
         return xml.document(head, found.name, found.eff), O_SQL

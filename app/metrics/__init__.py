@@ -64,8 +64,11 @@ state_lag_seconds = Histogram(
     "fscti_state_lag_seconds",
     "Oldest event of a batch: listener receive time to applied in Redis",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0))
+events_stale = Counter(
+    "fscti_events_stale", "Events refused by the state script: sent under a lease token that "
+    "is no longer the node's fence (a listener that lost the node)", ["node"])
 RESYNC_REASONS = ("connect", "core-uuid-changed", "overflow", "periodic", "stale-calls",
-                  "redis-lost", "redis-restarted", "other")
+                  "redis-lost", "redis-restarted", "takeover", "other")
 resyncs = Counter("fscti_resyncs", "Node resyncs run by a worker, by reason and result",
                   ["node", "reason", "result"])
 sweeps = Counter("fscti_state_sweeps", "Binding-expiry sweeps of a node", ["node"])

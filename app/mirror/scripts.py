@@ -11,16 +11,19 @@ from pathlib import Path
 import redis
 import redis.client
 
+from app.replica import fence as replica_fence
+from app.state import keys as key_names
+
 LUA_DIR = Path(__file__).parent / "lua"
 # Each script's parts, in order: a part uses the names the ones before it define.
 PARTS = {
-    "write": ("helpers.lua", "write.lua"),
-    "domain_set": ("domain_set.lua",),
-    "domain_delete": ("domain_delete.lua",),
+    "write": ("helpers.lua", "feed.lua", "feed_names.lua", "write.lua"),
+    "domain_set": ("feed.lua", "domain_set.lua"),
+    "domain_delete": ("feed.lua", "domain_delete.lua"),
     "rebuild_begin": ("rebuild_begin.lua",),
     "rebuild_batch": ("helpers.lua", "rebuild_batch.lua"),
-    "rebuild_swap": ("rebuild_swap.lua",),
-    "alias_prune": ("helpers.lua", "alias_prune.lua"),
+    "rebuild_swap": ("feed.lua", "rebuild_swap.lua"),
+    "alias_prune": ("helpers.lua", "feed.lua", "alias_prune.lua"),
 }
 
 
@@ -28,6 +31,10 @@ PARTS = {
 def source(name: str) -> str:
     """The whole text of one script."""
     return "\n".join((LUA_DIR / part).read_text(encoding="utf-8") for part in PARTS[name])
+
+
+# The last two KEYS of every fenced script: the replica feed (lua/feed.lua, app/replica).
+FEED_KEYS = (key_names.replica_feed(), key_names.replica_counter())
 
 
 def fence(client: redis.Redis) -> None:
@@ -38,19 +45,23 @@ def fence(client: redis.Redis) -> None:
     invalidation pushed to a reader's connection. A command sent after that reply is processed
     in a later iteration, after the pass has written every invalidation. So when fence returns,
     every tracking reader's socket holds its invalidation (see HotConnection.fresh_cache).
+
+    That round trip also asks which hosts run a replica (app/replica): when any does, fence
+    returns once every live one has applied the feed up to this write (app.replica.fence).
     """
-    client.ping()
+    replica_fence.after_write(client)
 
 
 class _Fenced:
     """A registered script whose call returns only after a fence (not when queued on a pipeline:
-    the aside keys rebuild batches write are read by no lookup)."""
+    the aside keys rebuild batches write are read by no lookup). Its KEYS get the replica feed's
+    two keys appended (lua/feed.lua)."""
 
     def __init__(self, script):
         self.script = script
 
     def __call__(self, keys=(), args=(), client=None):
-        out = self.script(keys=keys, args=args, client=client)
+        out = self.script(keys=[*keys, *FEED_KEYS], args=args, client=client)
         if client is None or not isinstance(client, redis.client.Pipeline):
             fence(client or self.script.registered_client)
         return out

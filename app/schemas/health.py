@@ -30,6 +30,12 @@ class NodeHealthOut(Schema):
     last_resync_reason = fields.String(allow_none=True)
     reconnects = fields.Integer()
     last_error = fields.String(metadata={"description": "why the connection failed last, or ''"})
+    owner = fields.String(allow_none=True, metadata={"description": (
+        "the listener holding the node's lease (host:pid:random), the only one reading it; "
+        "null when none holds it (no listener alive, or between owners)")})
+    lease_token = fields.Integer(allow_none=True, metadata={"description": (
+        "the lease's fencing token: every ingest batch of the node carries it, and the state "
+        "applies only batches whose token is the newest")})
 
 
 class QueueOut(Schema):

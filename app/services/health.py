@@ -4,7 +4,8 @@ each FreeSWITCH node (ESL state, age of its last event, last resync).
 Sources, all read at request time and bounded by short timeouts:
 - SQL: `SELECT 1`; Redis: PING on the app's client;
 - the broker: a connection from Celery's pool and, per queue, a passive declare (its depth);
-- per node: the listener's status key (`keys.listener_status`, written every
+- per node: the listener holding its lease (`keys.node_lease`: owner id and fencing token,
+  app/state/lease.py), the listener's status key (`keys.listener_status`, written every
   `listener.status_interval` seconds: connected, counters, last event, Core-UUID) and the
   node's hash (`keys.node`: last resync time, reason). The listener's heartbeat is the age
   of its status key's `updated_at`: older than 3 × status_interval means no listener runs
@@ -77,10 +78,12 @@ def nodes(settings, client=None) -> list[dict]:
         for name in names:
             pipe.get(keys.listener_status(name))
             pipe.hmget(keys.node(name), "resync_at", "resync_reason")
+            pipe.get(keys.node_lease(name))
         replies = pipe.execute() if names else []
     out = []
     for i, name in enumerate(names):
-        raw, (resync_at, resync_reason) = replies[2 * i], replies[2 * i + 1]
+        raw, (resync_at, resync_reason) = replies[3 * i], replies[3 * i + 1]
+        owner, token = _lease(replies[3 * i + 2])
         try:
             status = json.loads(raw) if raw else {}
         except ValueError:
@@ -104,8 +107,22 @@ def nodes(settings, client=None) -> list[dict]:
             "last_resync_reason": _text(resync_reason),
             "reconnects": int(_number(status.get("reconnects")) or 0),
             "last_error": str(status.get("last_error") or "")[:300],
+            "owner": owner, "lease_token": token,
         })
     return out
+
+
+def _lease(raw) -> tuple[str | None, int | None]:
+    """(owner listener, token) of a node's lease value (app/state/lease.py), or (None, None)."""
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return None, None
+    token = value.get("token")
+    return (str(value.get("owner") or "") or None,
+            token if isinstance(token, int) and not isinstance(token, bool) else None)
 
 
 def _number(value) -> float | None:

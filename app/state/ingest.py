@@ -26,17 +26,23 @@ MAX_OPS_PER_CALL = 2000
 
 @dataclass
 class BatchResult:
-    """What one batch did: ops applied/ignored, malformed events skipped, state removed."""
+    """What one batch did: ops applied/ignored, malformed events skipped, state removed;
+    `stale`: refused whole because its lease token is no longer the node's fence (`fence`)."""
 
     applied: int = 0
     ignored: int = 0
     malformed: int = 0
     removed: int = 0
+    stale: bool = False
+    fence: int | None = None
 
     def add(self, counts) -> None:
         self.applied += int(counts[0])
         self.ignored += int(counts[1])
         self.removed += int(counts[2])
+        if len(counts) > 3 and int(counts[3]):
+            self.stale = True
+            self.fence = int(counts[4]) if len(counts) > 4 else None
 
 
 def now_us() -> int:
@@ -45,11 +51,14 @@ def now_us() -> int:
 
 
 def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
-            offset: int | None = None, exact_offset: bool = False) -> BatchResult:
+            offset: int | None = None, exact_offset: bool = False,
+            token: int | None = None) -> BatchResult:
     """Run ops (already prepared) for one node in as few script calls as possible.
 
     `now`: FreeSWITCH time (µs) to judge expiry by; default our clock + the node's offset.
     `offset`: a clock-offset sample (events) or measurement (`exact_offset`, strmicroepoch).
+    `token`: the lease token the ops were read under (app/state/lease.py); the script applies
+    nothing unless it is still the node's fence (None: not fenced, e.g. the beat's sweep).
     """
     result = BatchResult()
     cfg = config_json(settings)
@@ -57,6 +66,8 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
     base = {"node": node_name, "ndk": keys.node(node_name),
             "nk": keys.node_channels(node_name), "nb": keys.node_bindings(node_name),
             "nodes": keys.nodes()}
+    if token is not None:
+        base["fk"], base["tok"] = keys.node_fence(node_name), int(token)
     if now is None:
         base["lnow"] = str(now_us())      # the script adds the node's clock offset
     else:
@@ -71,6 +82,8 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         batch = dict(base, ops=compact, owners=owners)
         data, fmt = _encode(batch)
         result.add(run(args=[cfg, data, fmt]))
+        if result.stale:        # the node has a newer owner: the other chunks are stale too
+            break
     return result
 
 
@@ -102,13 +115,14 @@ def _share_owners(ops: list) -> tuple[list, list]:
     return owners, out
 
 
-def apply_events(client, settings, node_name: str, events: list, now: int | None = None
-                 ) -> BatchResult:
-    """Apply one node's events (slim dicts, arrival order) to the state in Redis."""
+def apply_events(client, settings, node_name: str, events: list, now: int | None = None,
+                 token: int | None = None) -> BatchResult:
+    """Apply one node's events (slim dicts, arrival order) to the state in Redis; `token`:
+    the listener's lease token for the node (a stale one applies nothing: `result.stale`)."""
     ops, bad = prepare(settings, node_name, events)
     offset = clock_sample(events)
     if not ops and offset is None:
         return BatchResult(malformed=bad)
-    result = run_ops(client, settings, node_name, ops, now=now, offset=offset)
+    result = run_ops(client, settings, node_name, ops, now=now, offset=offset, token=token)
     result.malformed = bad
     return result

@@ -87,6 +87,34 @@ def mirror_seq(domain: str) -> str:
     return f"fscti:mirror:seq@{domain}"
 
 
+# --- the per-host replicas of the directory (app/replica/, docs/freeswitch.md §7.1) ----------
+def replica_feed() -> str:
+    """Stream: one entry per mirror change (what changed, never the values), XADDed by the
+    mirror's scripts in the same atomic call as the write; each host's replica tails it."""
+    return "fscti:replica:feed"
+
+
+def replica_counter() -> str:
+    """String: the number of the last feed entry (each entry carries its number `n`)."""
+    return "fscti:replica:n"
+
+
+def replica_epoch() -> str:
+    """String: a token set once (NX) by the first replica to fill; gone or changed = Redis lost
+    its data, and every replica refills."""
+    return "fscti:replica:epoch"
+
+
+def replica_hosts() -> str:
+    """Set: the lease key of every host that ever ran a replica (a writer waits for the live ones)."""
+    return "fscti:replica:hosts"
+
+
+def replica_lease(host: str) -> str:
+    """String with an expiry (the lease): the feed number this host's replica has applied."""
+    return f"fscti:replica:lease@{host}"
+
+
 # --- live registration and call state (app/state/) ----------------------------------------
 # Canonical records (merged monotonically by app/state/lua/*.lua); the SPEC-shaped outputs
 # (`cti_userinfo@<domain>`, the `gui` hashes) are recomputed from them. What the records'
@@ -216,6 +244,24 @@ def quiet(what: str) -> str:
 def listener_status(node: str) -> str:
     """String: the listener's JSON status for one FreeSWITCH node (counters, lag, Core-UUID)."""
     return f"fscti:listener@{node}"
+
+
+# --- several listeners: who reads which node (app/state/lease.py) ---------------------------
+
+def node_lease(name: str) -> str:
+    """String with a TTL (PX): JSON {owner, token} of the listener that reads node `name` now."""
+    return f"fscti:lease:{name}"
+
+
+def node_fence(name: str) -> str:
+    """String: counter INCR'd at each acquisition of `node_lease(name)`: the lease's token, and
+    the value an ingest batch's token must equal for the state script to apply it."""
+    return f"fscti:fence:{name}"
+
+
+def listeners() -> str:
+    """Sorted set: live listener ids, score = when its heartbeat runs out (ms, Redis clock)."""
+    return "fscti:listeners"
 
 
 # --- the console's change feed (app/console/) ----------------------------------------------

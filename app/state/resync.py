@@ -25,12 +25,12 @@ from app.state.snapshot import (channel_ops, parse_microepoch, parse_show_json,
 log = logging.getLogger(__name__)
 
 
-def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None = None
-              ) -> BatchResult:
+def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None = None,
+              token: int | None = None) -> BatchResult:
     """Make `core_uuid` the node's current core now: calls of any other core hang up."""
     at = now if now is not None else fs_now_us(client, node_name)
     op = {"k": "n", "core": core_uuid, "st": stamp(at, 0)}
-    return run_ops(client, settings, node_name, [op], now=now)
+    return run_ops(client, settings, node_name, [op], now=now, token=token)
 
 
 def _optional(fs, cmd, what: str):
@@ -77,30 +77,38 @@ def snapshot_ops(settings, node, snap: dict) -> list[dict]:
     return ops
 
 
-def apply_snapshot(client, settings, node, snap: dict) -> BatchResult:
+def apply_snapshot(client, settings, node, snap: dict, token: int | None = None) -> BatchResult:
     """Merge a fetched snapshot into the state (one script run, at FreeSWITCH time T)."""
     ops = snapshot_ops(settings, node, snap)
     return run_ops(client, settings, node.name, ops, now=snap["t"], offset=snap["offset"],
-                   exact_offset=True)
+                   exact_offset=True, token=token)
 
 
 def resync_node(client, settings, node_name: str, reason: str, core_uuid: str | None = None,
-                connect=None) -> dict:
+                connect=None, token: int | None = None) -> dict:
     """Resync one configured node; raises EslUnavailable when FreeSWITCH cannot be asked.
 
     `connect(node, timeout)` opens a command connection (default: app.esl EslClient).
+    `token`: the lease token of the listener that asked (app/state/lease.py); once a newer
+    owner holds the node the snapshot is not applied (`status` "stale" in the summary).
     """
     node = settings.node(node_name)
     if node is None:
         raise LookupError(f"unknown FreeSWITCH node {node_name!r}")
     dropped = 0
     if reason == "core-uuid-changed" and core_uuid:
-        dropped = drop_core(client, settings, node_name, core_uuid).removed
+        dropped = drop_core(client, settings, node_name, core_uuid, token=token).removed
     if connect is None:
         from app.esl.connection import EslClient as connect
     with connect(node, settings.esl_connect_timeout) as fs:
         snap = fetch_snapshot(fs, node.profiles)
-    result = apply_snapshot(client, settings, node, snap)
+    result = apply_snapshot(client, settings, node, snap, token=token)
+    if result.stale:
+        log.warning("resync %s (%s) asked under lease token %s, but the node's fence is now %s "
+                    "(a newer listener owns it): snapshot not applied", node_name, reason,
+                    token, result.fence)
+        return {"node": node_name, "reason": reason, "status": "stale", "token": token,
+                "fence": result.fence}
     client.hset(keys.node(node_name), mapping={
         "resync_at": str(snap["t"]), "resync_reason": reason, "resync_removed": result.removed})
     summary = {"node": node_name, "reason": reason, "core_uuid": snap["core"], "t": snap["t"],

@@ -86,6 +86,14 @@ class BrokerQueue:
                 and (node is None or m.args[0] == node) for e in _batch(m.args[1])]
 
     def resyncs(self) -> list[list]:
-        """The args of every fscti.state.resync message so far: [node, reason, core_uuid]."""
+        """The args of every fscti.state.resync message so far: [node, reason, core_uuid]
+        (without the lease token the listener adds: `tokens()`)."""
         self.drain()
-        return [m.args for m in self.messages if m.task == "fscti.state.resync"]
+        return [m.args[:3] for m in self.messages if m.task == "fscti.state.resync"]
+
+    def tokens(self, task: str = "fscti.ingest.events") -> list:
+        """The lease token of every `task` message so far (None when it carried none)."""
+        self.drain()
+        pos = 2 if task == "fscti.ingest.events" else 3
+        return [m.args[pos] if len(m.args) > pos else None
+                for m in self.messages if m.task == task]

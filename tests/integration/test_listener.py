@@ -33,6 +33,8 @@ def test_every_fixture_event_arrives_once_in_order_phase_by_phase(settings, tmp_
     assert all(isinstance(e["_received"], float) for e in got)
     assert {m.args[0] for m in broker.messages} == {"fs1"}
     assert broker.resyncs() == [["fs1", "connect", FIXTURE_CORE_UUID]]
+    # everything went under the node's first lease token (app/state/lease.py)
+    assert set(broker.tokens()) == set(broker.tokens("fscti.state.resync")) == {1}
     # The subscription on the wire, and the Core-UUID asked on a separate command connection.
     assert peer.commands(conn) == ["auth ClueCon"] + list(event_subscriptions("json"))
     cmd_conns = [c for c in peer.all_connections if c.authed and c is not conn]

@@ -204,7 +204,7 @@ def test_broker_down_buffers_then_overflow_triggers_a_resync(settings, tmp_path,
         st = json.loads(rdb.get(keys.listener_status("fs1")))
     assert len(kept) == 100 and st["dropped"] == sent - 100
     assert [m.args for m in q.messages if m.task == "fscti.state.resync"][1] == [
-        "fs1", "overflow", FIXTURE_CORE_UUID]
+        "fs1", "overflow", FIXTURE_CORE_UUID, 1]           # 1: the listener's lease token
     assert q.messages[-1].task == "fscti.state.resync"     # after the kept events
     assert peer.lost == 0           # FreeSWITCH's queue never filled: reading never waited
     assert "resync queued" in log_text(log)

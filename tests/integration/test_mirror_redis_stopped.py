@@ -54,7 +54,7 @@ def test_directory_survives_a_stopped_redis(private, client, app_ctx):
     extension(d, "1002", password="b", enabled=False)
     commit(rebuild=True)
     assert ask(client, "1001") == ["1001"]
-    assert directory().stats == {"cache": 0, "redis": 1, "sql": 0, "redis_down": 0, "repairs": 0}
+    assert directory().stats == {"cache": 0, "redis": 1, "sql": 0, "redis_down": 0, "repairs": 0, "replica": 0}
 
     private.stop()
     assert ask(client, "1001") == ["1001"]  # an existing extension still registers

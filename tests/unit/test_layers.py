@@ -17,6 +17,9 @@ RANKS = {
     "app.schemas": 5,
     "app.directory": 4, "app.mirror": 4, "app.state": 4, "app.metrics": 4, "app.quiet": 4,
     "app.esl": 3,
+    # the replica's file format, feed protocol and process: the directory reads it and the
+    # mirror's fence waits for it, so it sits below both and imports only the key names
+    "app.replica": 3,
     "app.models": 2,
     # contracts (key names, task names) and foundation: imported by every layer
     "app.state.keys": 0, "app.tasknames": 0, "app.supervision": 0,

@@ -24,8 +24,10 @@ RETRYABLE = FAILOVER_ERRORS
 @shared_task(name=tasknames.INGEST_EVENTS, acks_late=True, ignore_result=True,
              autoretry_for=RETRYABLE, retry_backoff=True, retry_backoff_max=30,
              max_retries=50, time_limit=60, soft_time_limit=50)
-def events(node_name: str, events: list | str) -> None:
-    """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to the state."""
+def events(node_name: str, events: list | str, token: int | None = None) -> None:
+    """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to
+    the state. `token`: the sending listener's lease token for the node (app/state/lease.py);
+    a batch whose token is no longer the node's fence is refused whole, logged and counted."""
     if isinstance(events, str):
         try:
             events = msgspec.json.decode(events)
@@ -33,6 +35,10 @@ def events(node_name: str, events: list | str) -> None:
             log.error("fscti.ingest.events: bad arguments (%.40r, a batch that is not JSON: %s); "
                       "batch dropped", node_name, exc)
             return
+    if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
+        log.error("fscti.ingest.events: bad arguments (%.40r, token %.40r is not an integer); "
+                  "batch dropped", node_name, token)
+        return
     if not isinstance(node_name, str) or not node_name or not isinstance(events, list):
         log.error("fscti.ingest.events: bad arguments (%.40r, %s); batch dropped",
                   node_name, type(events).__name__)
@@ -41,8 +47,12 @@ def events(node_name: str, events: list | str) -> None:
     client = redis_ext.client
     started = time.perf_counter()
     try:
-        result = through_failover(lambda: apply_events(client, settings, node_name, events),
-                                  f"node {node_name}: batch of {len(events)} event(s)")
+        result = through_failover(
+            lambda: apply_events(client, settings, node_name, events, token=token),
+            f"node {node_name}: batch of {len(events)} event(s)")
+        if result.stale:
+            _stale(settings, node_name, events, token, result.fence)
+            return
         _measure(settings, node_name, events, started, result.malformed)
     except FAILOVER_ERRORS:
         raise  # (ReadOnlyError is a ResponseError: not the batch's fault) Celery retries it
@@ -53,8 +63,9 @@ def events(node_name: str, events: list | str) -> None:
                   node_name, len(events), exc)
         for event in events:
             try:
-                through_failover(lambda: apply_events(client, settings, node_name, [event]),
-                                 f"node {node_name}: one event")
+                through_failover(
+                    lambda: apply_events(client, settings, node_name, [event], token=token),
+                    f"node {node_name}: one event")
             except FAILOVER_ERRORS:
                 raise
             except redis.ResponseError as one:
@@ -64,6 +75,14 @@ def events(node_name: str, events: list | str) -> None:
         return
     if result.malformed:
         log.warning("node %s: %d malformed event(s) skipped", node_name, result.malformed)
+
+
+def _stale(settings, node_name: str, events: list, token: int, fence) -> None:
+    """A batch from a listener that no longer owns the node: nothing was applied (the new
+    owner resynced the node when it took it)."""
+    metrics.events_stale.labels(metrics.node_label(settings, node_name)).inc(len(events))
+    log.warning("node %s: refused a batch of %d event(s) sent under lease token %s; the "
+                "node's fence is %s (a newer listener owns it)", node_name, len(events), token, fence)
 
 
 def _measure(settings, node_name: str, events: list, started: float, malformed: int) -> None:

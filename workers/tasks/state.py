@@ -24,7 +24,8 @@ RESYNC_BACKOFF_MAX = 60
 @shared_task(bind=True, name=tasknames.STATE_RESYNC, acks_late=True, autoretry_for=RETRYABLE,
              retry_backoff=True, retry_backoff_max=RESYNC_BACKOFF_MAX, max_retries=RESYNC_RETRIES,
              time_limit=120, soft_time_limit=100)
-def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None = None) -> dict:
+def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None = None,
+           token: int | None = None) -> dict:
     """Rebuild one node's registrations and calls from FreeSWITCH's own tables.
 
     FreeSWITCH unreachable: a periodic resync waits for the next period; any other (connect,
@@ -35,7 +36,11 @@ def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None
         log.error("resync: unknown node %r (not in the configuration)", node_name)
         return {"node": node_name, "status": "unknown-node"}
     try:
-        done = resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid)
+        if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
+            log.error("resync %s: token %.40r is not an integer; ignored", node_name, token)
+            return {"node": node_name, "status": "bad-token"}
+        done = resync_node(redis_ext.client, settings, node_name, str(reason), core_uuid,
+                           token=token)
     except EslUnavailable as exc:
         retries = self.request.retries or 0
         if reason != "periodic" and retries < RESYNC_RETRIES:
@@ -56,7 +61,7 @@ def resync(self, node_name: str, reason: str = "periodic", core_uuid: str | None
     except RETRYABLE:
         _count_resync(node_name, reason, "retried")
         raise
-    _count_resync(node_name, reason, "ok")
+    _count_resync(node_name, reason, "stale" if done.get("status") == "stale" else "ok")
     return done
 
 

@@ -14,4 +14,5 @@ for i = 1, #ARGV do
     end
   end
 end
+if #removed > 0 then feed_add('w', {'x', KEYS[1], 'a', cjson.encode(removed)}) end  -- replica feed
 return removed

@@ -8,5 +8,6 @@ else
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('SADD', KEYS[3], '@domain') end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+feed_add('d', {'dn', ARGV[1]})  -- replica feed
 redis.call('INCR', KEYS[4])
 return 1

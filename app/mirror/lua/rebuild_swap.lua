@@ -13,4 +13,5 @@ for i = 2, 4 do
 end
 redis.call('UNLINK', KEYS[1], KEYS[8])
 redis.call('INCR', KEYS[9])
+feed_add('r', {'x', KEYS[2]})  -- replica feed: refill this domain
 return 1

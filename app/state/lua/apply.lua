@@ -3,6 +3,18 @@
 -- n = node liveness (HEARTBEAT / Core-UUID), cs = calls snapshot, rs = registrations
 -- snapshot, sw = expiry sweep.
 
+-- Fencing (app/state/lease.py): a batch sent under a node's lease carries its token; it is
+-- applied only while that token is still the node's fence (no newer owner took the node),
+-- checked here, before anything is written, in the same atomic run. No fence at all means
+-- Redis lost its data: accepted (the owner's next renewal writes its token back as the fence;
+-- refusing would lose the events of that second while the heal resyncs).
+if BATCH.fk then
+  local fence = redis.call('GET', BATCH.fk)
+  if fence and tonumber(fence) ~= tonumber(BATCH.tok) then
+    return {0, 0, 0, 1, fence}
+  end
+end
+
 local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
 local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
 local applied, ignored = 0, 0
@@ -96,4 +108,4 @@ if BATCH.off then
     redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', at)
   end
 end
-return {applied, ignored, STATS.gone}
+return {applied, ignored, STATS.gone, 0}
