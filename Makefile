@@ -56,6 +56,7 @@ run: redis migrate
 test: $(STAMP) var
 	@$(BIN)/python scripts/ensure_redis.py "$(TEST_REDIS_URL)"
 	@bash scripts/ensure_chromium.sh
+	@bash scripts/ensure_sentinel.sh
 	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on $$TEST_DATABASE_URL"; \

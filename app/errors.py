@@ -1,6 +1,8 @@
 """Domain exceptions and the one JSON error shape: {"error", "message", "details"}."""
 import logging
 
+import redis
+
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -88,6 +90,21 @@ def register_error_handlers(app):
             return error_response(422, "validation_failed", "Invalid input: see details", details)
         name = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, name, exc.description or exc.name, details)
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    @app.errorhandler(redis.ReadOnlyError)
+    def _redis_unavailable(exc: Exception):
+        # Redis down, or a Sentinel failover under way (the old master gone or read-only, the
+        # new one not yet elected): the caller may retry in a few seconds.
+        db.session.rollback()
+        log.warning("%s %s: Redis unavailable (%s: %s)", request.method, request.path,
+                    type(exc).__name__, exc)
+        resp = error_response(503, "redis_unavailable",
+                              "Redis is unavailable (down, or a failover is under way); "
+                              "retry in a few seconds", {"reason": f"{type(exc).__name__}: {exc}"})
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -21,7 +21,6 @@ class _AppRedis:
 
     @property
     def client(self):
-        import redis
         from redis.backoff import ConstantBackoff
         from redis.retry import Retry
 
@@ -29,7 +28,9 @@ class _AppRedis:
             # One quick retry at most: a dead Redis must fail an API call in about a second
             # (SQL is the truth; the mirror repairs itself), not stall it on redis-py's default
             # exponential retries.
-            self._client = redis.Redis.from_url(
+            from app import redis_client
+
+            self._client = redis_client.client(
                 self.url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=2.0,
                 health_check_interval=30, retry=Retry(ConstantBackoff(0.05), 1))
         return self._client

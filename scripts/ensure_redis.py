@@ -12,16 +12,25 @@ from urllib.parse import urlparse
 import redis
 
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from app import redis_client  # noqa: E402  (the project's own URL forms, Sentinel included)
+
+
 def answers(url: str) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
+        return bool(redis_client.client(url, socket_connect_timeout=1).ping())
+    except (redis.RedisError, ValueError):
         return False
 
 
 def main(url: str) -> int:
     if answers(url):
         return 0
+    if redis_client.is_sentinel(url):
+        # never started here: a Sentinel-managed master is the operator's (docs/operations.md)
+        print(f"ensure_redis: no master answers through the sentinels of {url}; "
+              f"start them yourself", file=sys.stderr)
+        return 1
     parts = urlparse(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 6379
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -11,8 +11,8 @@ import faulthandler
 import logging
 import signal
 
-import redis
 
+from app import redis_client
 from app.config import Settings
 from app.logs import configure
 from app.replica.process import Replica
@@ -26,8 +26,8 @@ def main() -> None:
     configure(settings.log_level)
     lease = settings.directory_replica_lease
     block_ms = max(10, int(lease * 250))  # renew four times per lease while idle
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=lease * 0.25 + 2.0,
-                                  socket_connect_timeout=2.0, health_check_interval=0)
+    client = redis_client.client(settings.redis_url, socket_timeout=lease * 0.25 + 2.0,
+                                 socket_connect_timeout=2.0, health_check_interval=0)
     replica = Replica(client, settings.directory_replica_path, settings.directory_replica_host, lease)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

@@ -32,6 +32,23 @@ __all__ = ["Settings", "ConfigError", "FreeSwitchNode", "PROJECT_ROOT", "DEFAULT
            "strip_json_comments", "load_config_file"]
 
 
+def _check_redis_urls(s: "Settings") -> None:
+    """REDIS_URL must be a Redis URL; the Celery URLs may be anything kombu takes, but a
+    redis+sentinel:// one must parse (app.redis_client)."""
+    from app import redis_client
+
+    for name, url, any_scheme in (("REDIS_URL", s.redis_url, False),
+                                  ("CELERY_BROKER_URL", s.celery_broker_url, True),
+                                  ("CELERY_RESULT_BACKEND", s.celery_result_backend, True)):
+        try:
+            if not any_scheme:
+                redis_client.check(url)
+            elif redis_client.is_sentinel(url):
+                redis_client.parse(url)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from exc
+
+
 @dataclass
 class Settings:
     """Everything fscti reads from its environment and config file."""
@@ -91,6 +108,7 @@ class Settings:
                                or s.redis_url)
         s.celery_result_backend = (env.get("CELERY_RESULT_BACKEND")
                                    or data.get("celery_result_backend") or s.redis_url)
+        _check_redis_urls(s)
         s.admin_token = env.get("FSCTI_ADMIN_TOKEN") or ""
         try:
             s.port = int(env.get("PORT") or data.get("port") or s.port)

@@ -101,6 +101,9 @@ DEFAULT_ACTIONS = {
     "max_retries": 5,             # retries while the node is unreachable; then the action fails
     "retry_backoff": 1.0,         # s before the first retry, doubled each time (full jitter)
     "retry_backoff_max": 8.0,     # s, cap of one retry delay
+    # s an action may stay `queued` (no worker took it) before it fails as lost (e.g. its
+    # task went with a Redis broker's failover); nothing was sent to FreeSWITCH. 0 = never.
+    "queue_timeout": 60,
 }
 
 
@@ -113,7 +116,7 @@ def actions_section(actions: dict | None) -> dict:
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not math.isfinite(value)):
             raise ConfigError(f"actions.{key}: must be a number")
-        if key in ("originate_timeout", "max_retries") and value != int(value):
+        if key in ("originate_timeout", "max_retries", "queue_timeout") and value != int(value):
             raise ConfigError(f"actions.{key}: must be a whole number")
         low, high = (1, 600) if key == "originate_timeout" else (0, 3600)
         if not low <= value <= high or (key.startswith("retry_backoff") and value <= 0):

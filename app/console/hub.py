@@ -20,8 +20,7 @@ import queue
 import threading
 import time
 
-import redis as redis_lib
-
+from app import redis_client
 from app.console import model
 from app.console.supervisions import supervisions
 from app.extensions import redis_ext
@@ -106,8 +105,8 @@ class Hub:
     def _listen(self) -> None:
         settings = self.app.config["FSCTI"]
         period = settings.console["repaint_ms"] / 1000.0
-        sub = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True,
-                                       socket_connect_timeout=2, health_check_interval=30)
+        sub = redis_client.client(settings.redis_url, decode_responses=True,
+                                  socket_connect_timeout=2, health_check_interval=30)
         pubsub = sub.pubsub(ignore_subscribe_messages=True)
         pubsub.psubscribe(keys.console_prefix() + "*")
         prefix = len(keys.console_prefix())

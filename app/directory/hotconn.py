@@ -13,6 +13,7 @@ import redis
 from hiredis import PushNotification
 from redis.connection import parse_url
 
+from app import redis_client
 from app.directory.cache import AnswerCache
 from app.directory.resp import pack, unpack
 from app.mirror.client import make_client
@@ -56,13 +57,21 @@ class HotConnection:
     def __init__(self, url: str, timeout: float, cache_entries: int = 0, cache_max_age: float = 1.0):
         self.url = url
         self.timeout = timeout
-        opts = parse_url(url)
-        self._tls = url.startswith("rediss:")
-        self._path = opts.get("path")
-        self._addr = (opts.get("host") or "127.0.0.1", int(opts.get("port") or 6379))
-        self._user = opts.get("username")
-        self._password = opts.get("password")
-        self._db = int(opts.get("db") or 0)
+        # A Sentinel-managed master (redis+sentinel://): its address is asked of the sentinels
+        # on every connect, and the server must say ROLE master before anything is cached.
+        self._sentinel = redis_client.is_sentinel(url)
+        if self._sentinel:
+            target = redis_client.parse(url)
+            self._tls, self._path, self._addr = False, None, None
+            self._user, self._password, self._db = target.username, target.password, target.db
+        else:
+            opts = parse_url(url)
+            self._tls = url.startswith("rediss:")
+            self._path = opts.get("path")
+            self._addr = (opts.get("host") or "127.0.0.1", int(opts.get("port") or 6379))
+            self._user = opts.get("username")
+            self._password = opts.get("password")
+            self._db = int(opts.get("db") or 0)
         self._fallback = make_client(url, timeout) if self._tls else None
         self.cache_entries = 0 if self._tls else max(0, int(cache_entries))
         self.cache_max_age = cache_max_age
@@ -71,13 +80,15 @@ class HotConnection:
 
     def _connect(self) -> _Conn:
         t = self.timeout
+        # MasterNotFoundError (a redis.ConnectionError) when no sentinel names a master now
+        addr = redis_client.master_address(self.url) if self._sentinel else self._addr
         try:
             if self._path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(t)
                 sock.connect(self._path)
             else:
-                sock = socket.create_connection(self._addr, timeout=t)
+                sock = socket.create_connection(addr, timeout=t)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except socket.timeout as exc:
             raise redis.TimeoutError(f"connecting to Redis timed out: {exc}") from exc
@@ -95,6 +106,8 @@ class HotConnection:
                 self._roundtrip(conn, pack("AUTH", *[a for a in (self._user, self._password) if a]))
             if self._db:
                 self._roundtrip(conn, pack("SELECT", self._db))
+            if self._sentinel:
+                self._check_master(conn, addr)
             if tracking:
                 self._roundtrip(conn, pack("CLIENT", "TRACKING", "ON"))
                 conn.cache = AnswerCache(self.cache_entries, self.cache_max_age)
@@ -102,6 +115,17 @@ class HotConnection:
             self.reset()
             raise
         return conn
+
+    def _check_master(self, conn: _Conn, addr) -> None:
+        """The sentinels' answer may be a moment old (a failover under way): a server that is
+        not the master now is refused, so nothing is read from (or cached off) a replica."""
+        role = self._roundtrip(conn, pack("ROLE"))
+        name = role[0] if isinstance(role, list) and role else role
+        if isinstance(name, bytes):
+            name = name.decode()
+        if name != "master":
+            raise redis.ConnectionError(
+                f"Redis at {addr[0]}:{addr[1]} is a {name}, not the master (failover under way)")
 
     def _hello(self, conn: _Conn) -> bool:
         """Switch to RESP3 (authenticating in the same command); False if the server cannot."""

@@ -9,6 +9,7 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app import redis_client
 from app.extensions import per_app
 
 WRITER_TIMEOUT = 5.0
@@ -17,7 +18,7 @@ EXTENSION_KEY = "fscti-mirror-redis"
 
 def make_client(url: str, timeout: float) -> redis.Redis:
     """A decoded-responses client that gives up after `timeout` and one immediate retry."""
-    return redis.Redis.from_url(
+    return redis_client.client(
         url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1), health_check_interval=0)
 

@@ -93,3 +93,25 @@ def retrying(action_id: str, error: str) -> None:
 def gave_up(action_id: str, error: str) -> None:
     """The node stayed unreachable through every retry: the action fails with why."""
     finish(action_id, UNFINISHED, "failed", None, error)
+
+
+def expire_queued(max_age: float) -> list[str]:
+    """Fail every action still `queued` `max_age` seconds after it was created: no worker took
+    its task (lost with a Redis broker's failover, or a queue nobody consumes). Nothing was sent
+    to FreeSWITCH (a worker moves it out of `queued` before sending), and a task delivered
+    later finds it final and does nothing. Returns the ids failed."""
+    from datetime import timedelta
+
+    if not max_age or max_age <= 0:
+        return []
+    cutoff = utcnow() - timedelta(seconds=max_age)
+    stale = db.session.execute(db.select(Action.id).where(
+        Action.state == "queued", Action.created_at < cutoff)).scalars().all()
+    done = []
+    for action_id in stale:
+        if finish(action_id, ("queued",), "failed", None,
+                  f"no worker took the action within {max_age:g}s (actions.queue_timeout): its "
+                  f"task was lost or is still waiting in the broker; nothing was sent to "
+                  f"FreeSWITCH") is not None:
+            done.append(action_id)
+    return done

@@ -94,7 +94,7 @@ def test_supervise_and_mode_commands():
 def test_actions_settings(tmp_path):
     assert Settings.load(env={}).actions == {"originate_timeout": 30, "result_grace": 30,
                                              "max_retries": 5, "retry_backoff": 1.0,
-                                             "retry_backoff_max": 8.0}
+                                             "retry_backoff_max": 8.0, "queue_timeout": 60}
     cfg = tmp_path / "cti.json"
     cfg.write_text('{"actions": {"originate_timeout": 20, /* short */ "max_retries": 0}}')
     loaded = Settings.load(env={"FSCTI_CONFIG": str(cfg)}).actions

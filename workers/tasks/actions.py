@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Action
 from app.services import action_state, hangup_runner
 from app.services import supervise_runner as runner
+from workers.tasks.failover import FAILOVER_BUDGET, FAILOVER_ERRORS, through_failover
 
 log = logging.getLogger("fscti.actions")
 
@@ -33,6 +34,8 @@ log = logging.getLogger("fscti.actions")
 # supervisor may answer at once), then every POLL_MAX seconds until the deadline.
 POLL_FIRST = 0.25
 POLL_MAX = 2.0
+SETTLE_PUBLISH_RETRY = {"max_retries": 25, "interval_start": 0.1, "interval_step": 0.5,
+                        "interval_max": 2.0}
 
 
 def _cfg() -> dict:
@@ -87,7 +90,10 @@ def supervise(self, action_id: str) -> None:
     """bgapi the originate that rings the supervisor into eavesdrop/three_way on the call."""
     action = _attempt(self, runner.start_supervise, action_id)
     if action is not None and action.state == "sent":
-        settle.apply_async(args=[action_id], countdown=POLL_FIRST)
+        # The originate is out: the settle poll must be queued even while the broker fails
+        # over (about 40 s of retries); the beat tick settles a `sent` action whose poll was lost.
+        settle.apply_async(args=[action_id], countdown=POLL_FIRST, retry=True,
+                           retry_policy=SETTLE_PUBLISH_RETRY)
 
 
 @shared_task(bind=True, name=tasknames.ACTIONS_MODE, acks_late=True, ignore_result=True,
@@ -106,13 +112,24 @@ def hangup(self, action_id: str) -> None:
 
 
 @shared_task(name=tasknames.ACTIONS_SETTLE, acks_late=True, ignore_result=True,
-             time_limit=30, soft_time_limit=20)
+             time_limit=60, soft_time_limit=50)   # room for a Redis failover (FAILOVER_BUDGET)
 def settle(action_id: str, poll: float = POLL_FIRST) -> None:
     """End a `sent` supervise action from its BACKGROUND_JOB result, or look again later."""
     action = db.session.get(Action, action_id)
     if action is None or action.state != "sent":
         return
-    if runner.settle(action) or runner.expire(action):
+    try:
+        # The result is read from Redis: ride out a failover rather than lose the poll (the
+        # action would stay `sent` with nobody to end it).
+        if through_failover(lambda: runner.settle(action) or runner.expire(action),
+                            f"action {action_id}: settle"):
+            return
+    except FAILOVER_ERRORS as exc:
+        db.session.rollback()
+        action_state.finish(action_id, ("sent",), "failed", None,
+                            f"Redis unavailable for {FAILOVER_BUDGET:g}s: the originate was sent "
+                            f"but its result cannot be read ({type(exc).__name__}: {exc}); "
+                            f"the supervisor's call may still have been placed")
         return
     poll = min(POLL_MAX, poll * 2)
     settle.apply_async(args=[action_id, poll], countdown=poll)

@@ -11,12 +11,14 @@ from app import metrics, tasknames
 from app.extensions import redis_ext
 from app.state.ingest import apply_events
 from workers import ingest_codec  # noqa: F401  (registers the batches' wire format)
+from workers.tasks.failover import FAILOVER_ERRORS, through_failover
 
 log = logging.getLogger(__name__)
 
-# Redis briefly unreachable: retry the whole batch (merging is idempotent, so a batch that
-# was partly applied before the failure is simply applied again).
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
+# Redis briefly unreachable (or failing over): first retried in place (workers.tasks.failover),
+# then the whole batch is retried by Celery (merging is idempotent, so a batch that was partly
+# applied before the failure is simply applied again).
+RETRYABLE = FAILOVER_ERRORS
 
 
 @shared_task(name=tasknames.INGEST_EVENTS, acks_late=True, ignore_result=True,
@@ -45,11 +47,15 @@ def events(node_name: str, events: list | str, token: int | None = None) -> None
     client = redis_ext.client
     started = time.perf_counter()
     try:
-        result = apply_events(client, settings, node_name, events, token=token)
+        result = through_failover(
+            lambda: apply_events(client, settings, node_name, events, token=token),
+            f"node {node_name}: batch of {len(events)} event(s)")
         if result.stale:
             _stale(settings, node_name, events, token, result.fence)
             return
         _measure(settings, node_name, events, started, result.malformed)
+    except FAILOVER_ERRORS:
+        raise  # (ReadOnlyError is a ResponseError: not the batch's fault) Celery retries it
     except redis.ResponseError as exc:
         # The script refused something in the batch: apply event by event so one bad
         # event is logged and skipped while the others still count.
@@ -57,7 +63,11 @@ def events(node_name: str, events: list | str, token: int | None = None) -> None
                   node_name, len(events), exc)
         for event in events:
             try:
-                apply_events(client, settings, node_name, [event], token=token)
+                through_failover(
+                    lambda: apply_events(client, settings, node_name, [event], token=token),
+                    f"node {node_name}: one event")
+            except FAILOVER_ERRORS:
+                raise
             except redis.ResponseError as one:
                 log.error("node %s: skipped event %s seq %s: %s", node_name,
                           event.get("Event-Name") if isinstance(event, dict) else "?",

@@ -85,8 +85,38 @@ def tick() -> dict:
         resync.apply_async((node_name, reason, None), queue="events")
 
     done = state_tick(redis_ext.client, settings, enqueue)
+    done["actions_expired"] = _expire_queued_actions(settings)
     if claim is not None:
         done["heal"] = [claim.generation, claim.reason]
     for name in done["swept"]:
         metrics.sweeps.labels(metrics.node_label(settings, name)).inc()
     return done
+
+
+def _settle_sent(settings) -> None:
+    """A `sent` supervise action whose settle poll was lost (its publish failed while the
+    broker failed over) is ended here: from its result, or failed once its deadline passed."""
+    from app.extensions import db
+    from app.models import Action
+    from app.services import supervise_runner
+
+    for action in db.session.execute(db.select(Action).where(Action.state == "sent")).scalars().all():
+        supervise_runner.settle(action) or supervise_runner.expire(action)
+
+
+def _expire_queued_actions(settings) -> list[str]:
+    """Actions whose task no worker took in time end `failed` with the reason (SQL only)."""
+    from app.extensions import db
+    from app.services import action_state
+
+    try:
+        failed = action_state.expire_queued(settings.actions["queue_timeout"])
+        _settle_sent(settings)
+    except Exception as exc:  # SQL or Redis down: the next tick tries again
+        db.session.rollback()
+        log.warning("state tick: could not check for lost actions (%s: %s)", type(exc).__name__, exc)
+        return []
+    for action_id in failed:
+        log.warning("action %s failed: no worker took it within %ss (lost task)", action_id,
+                    settings.actions["queue_timeout"])
+    return failed
