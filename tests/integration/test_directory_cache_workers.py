@@ -1,75 +1,26 @@
 """The answer cache in real gunicorn workers: a write through the mirror (from this process, or
 through the API served by one worker) is seen by the very next lookup, whichever worker takes
 it; lookups without writes are served from the workers' caches."""
-import http.client
 import json
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from lxml import etree
 
 from app.directory import clients as directory_clients
-from app.directory.form import encode
 from app.directory.hotconn import HotConnection
 from app.mirror import write
 from app.mirror import client as mirror_client
 from app.mirror.client import make_client, writer
 from app.mirror.repairs import repairs
+from tests.support.gunicorn import Gunicorn
 from tests.support.factories import commit, domain, extension
-from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
 
 D = "workers.example"
 TOKEN = "cache-workers-admin-token"
 WORKERS = 3
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, needs_redis_server]
-
-
-class Gunicorn:
-    """gunicorn serving the app on a socket bound here to port 0 (handed over as fd://)."""
-
-    def __init__(self, env: dict, log: Path):
-        self.sock = listening_socket()
-        self.port = self.sock.getsockname()[1]
-        fd = self.sock.fileno()
-        self.log = open(log, "wb")
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"fd://{fd}", "--workers", str(WORKERS),
-             "app:create_app()"], env=env, cwd=ROOT, pass_fds=[fd], stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60     # three workers importing the app on a busy machine
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.close()
-        raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        """One request on a new TCP connection (as mod_xml_curl does)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
-        self.sock.close()
 
 
 @pytest.fixture
@@ -90,27 +41,16 @@ def served(app_ctx, settings, tmp_path):
                FSCTI_ADMIN_TOKEN=TOKEN, FSCTI_DIRECTORY_CACHE="on",
                FSCTI_DIRECTORY_CACHE_MAX_AGE="60", LOG_LEVEL="WARNING")
     env.pop("FSCTI_CONFIG", None)
-    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", WORKERS)
     yield server, srv
     server.close()
     clients.reader, mirror.writer = saved
     srv.close()
 
 
-def answer_of(server, user: str):
-    """The parsed answer of one sip_auth lookup of `user`, sent to gunicorn."""
-    body = encode([("hostname", "vm"), ("section", "directory"), ("tag_name", "domain"),
-                   ("key_name", "name"), ("key_value", D), ("Event-Name", "REQUEST_PARAMS"),
-                   ("action", "sip_auth"), ("key", "id"), ("user", user), ("domain", D)])
-    status, data = server.request("POST", "/directory", body,
-                                  {"Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 200
-    return etree.fromstring(data)
-
-
 def lookup(server, user="1001") -> str | None:
-    u = answer_of(server, user).find("section/domain/users/user")
-    return None if u is None else {p.get("name"): p.get("value") for p in u.iterfind("params/param")}["password"]
+    u = server.user(D, user)
+    return None if u is None else u["password"]
 
 
 def evalsha_calls(srv) -> int:
@@ -152,7 +92,7 @@ def test_every_worker_sees_every_write_at_once(served):
 
 def marker_of(server, user: str) -> str | None:
     """The domain variable `marker` in the answer for `user` (who must not exist)."""
-    root = answer_of(server, user)
+    root = server.answer(D, user)
     assert root.find("section/domain/users/user") is None
     return {v.get("name"): v.get("value") for v in root.iterfind("section/domain/variables/variable")}.get("marker")
 

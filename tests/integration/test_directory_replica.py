@@ -21,7 +21,8 @@ from app.mirror.repairs import repairs
 from app.models import Extension
 from tests.support.factories import commit, domain, extension
 from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
-from tests.support.replica import FileWatch, Gunicorn, ReplicaProc
+from tests.support.gunicorn import Gunicorn
+from tests.support.replica import FileWatch, ReplicaProc
 
 D = "replica.example"
 TOKEN = "replica-admin-token"
