@@ -13,7 +13,8 @@ def test_freeze_moves_existing_objects_out_of_collections_and_later_cycles_are_s
     before = gc.get_freeze_count()
     try:
         frozen = freeze_gc()
-        assert frozen == gc.get_freeze_count() > before
+        # frozen objects freed since (another thread's garbage) leave the permanent generation
+        assert before < gc.get_freeze_count() <= frozen
         # a reference cycle made after the freeze is garbage the collector still finds
         a, b = Node(), Node()
         a.other, b.other = b, a
