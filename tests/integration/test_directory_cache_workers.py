@@ -7,15 +7,12 @@ import os
 import pytest
 import redis as redis_lib
 
-from app.directory import clients as directory_clients
-from app.directory.hotconn import HotConnection
 from app.mirror import write
-from app.mirror import client as mirror_client
-from app.mirror.client import make_client, writer
-from app.mirror.repairs import repairs
+from app.mirror.client import writer
 from tests.support.gunicorn import Gunicorn
+from tests.support.directory_cache import private_mirror
 from tests.support.factories import commit, domain, extension
-from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
+from tests.support.redis_server import needs_redis_server
 
 D = "workers.example"
 TOKEN = "cache-workers-admin-token"
@@ -26,12 +23,11 @@ pytestmark = [pytest.mark.integration, needs_redis_server]
 @pytest.fixture
 def served(app_ctx, settings, tmp_path):
     """A private Redis, domain workers.example (1001, 1002) mirrored there, and gunicorn on it."""
-    srv = RedisServer().start()
-    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
-    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
-    saved = clients.reader, mirror.writer
-    clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
-    repairs.forget()
+    with private_mirror(app_ctx) as srv:
+        yield from _served(settings, tmp_path, srv)
+
+
+def _served(settings, tmp_path, srv):
     d = domain(D)
     extension(d, "1001", password="pw-0")
     extension(d, "1002", password="other")
@@ -44,8 +40,6 @@ def served(app_ctx, settings, tmp_path):
     server = Gunicorn(env, tmp_path / "gunicorn.log", WORKERS)
     yield server, srv
     server.close()
-    clients.reader, mirror.writer = saved
-    srv.close()
 
 
 def lookup(server, user="1001") -> str | None:

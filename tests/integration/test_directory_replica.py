@@ -10,17 +10,13 @@ import time
 import pytest
 import redis as redis_lib
 
-from app.directory import clients as directory_clients
-from app.directory.hotconn import HotConnection
 from app.directory.lookup import LOOKUP
 from app.extensions import db
-from app.mirror import client as mirror_client
-from app.mirror.client import make_client
 from app.mirror.rebuild import rebuild_domain
-from app.mirror.repairs import repairs
 from app.models import Extension
+from tests.support.directory_cache import private_mirror
 from tests.support.factories import commit, domain, extension
-from tests.support.redis_server import RedisServer, needs_redis_server, stamp_generation
+from tests.support.redis_server import needs_redis_server
 from tests.support.gunicorn import Gunicorn
 from tests.support.replica import FileWatch, ReplicaProc
 
@@ -36,12 +32,11 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json
 def hosted(app_ctx, settings, tmp_path):
     """replica.example (1001 alias 501, 1002, 1003 disabled) mirrored into a private Redis; the
     replica process of host-a filled from it; gunicorn (answer cache off) reading its file."""
-    srv = RedisServer().start()
-    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
-    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
-    saved = clients.reader, mirror.writer
-    clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
-    repairs.forget()
+    with private_mirror(app_ctx) as srv:
+        yield from _hosted(settings, tmp_path, srv)
+
+
+def _hosted(settings, tmp_path, srv):
     d = domain(D)
     extension(d, "1001", password="pw-0", alias="501")
     extension(d, "1002", password="other")
@@ -63,8 +58,6 @@ def hosted(app_ctx, settings, tmp_path):
     web.close()
     rep.close()
     watch.close()
-    clients.reader, mirror.writer = saved
-    srv.close()
 
 
 def lookups_in_redis(srv) -> int:

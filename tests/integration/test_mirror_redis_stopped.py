@@ -3,20 +3,15 @@ API's writes still succeed, and reconcile restores the mirror afterwards."""
 import pytest
 from lxml import etree
 
-from app.directory import clients as directory_clients
 from app.directory.form import encode
-from app.directory.hotconn import HotConnection
 from app.extensions import db
 from app.mirror import write
-from app.mirror import client as mirror_client
-from app.mirror.client import make_client
 from app.mirror.reconcile import reconcile
-from app.mirror.repairs import repairs
 from app.models import Extension
 from app.state import generation, keys
+from tests.support.directory_cache import private_mirror
 from tests.support.factories import commit, domain, extension
-from tests.support.redis_server import (RedisServer, heal_mirror, needs_redis_server,
-                                        stamp_generation)
+from tests.support.redis_server import heal_mirror, needs_redis_server
 
 D = "stop.example"
 pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-servers
@@ -24,17 +19,8 @@ pytestmark = [pytest.mark.integration, needs_redis_server]     # private redis-s
 
 @pytest.fixture
 def private(app_ctx):
-    srv = RedisServer().start()
-    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
-    clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
-    saved = clients.reader, mirror.writer
-    clients.reader, mirror.writer = HotConnection(srv.url, 0.25), make_client(srv.url, 2.0)
-    app_ctx.extensions.pop("fscti-directory", None)
-    repairs.forget()
-    yield srv
-    clients.reader, mirror.writer = saved
-    app_ctx.extensions.pop("fscti-directory", None)
-    srv.close()
+    with private_mirror(app_ctx) as srv:
+        yield srv
 
 
 def ask(client, user):

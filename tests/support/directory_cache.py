@@ -6,6 +6,8 @@ A private server because other test runs share the machine's Redis, and their FL
 database) clear every tracking cache: counting hits there would be luck. Import the fixtures
 into the test module (`from tests.support.directory_cache import dom, private`).
 """
+import contextlib
+
 import pytest
 import redis as redis_lib
 from lxml import etree
@@ -22,23 +24,35 @@ from tests.support.redis_server import RedisServer, stamp_generation
 D = "cache.example"
 
 
-@pytest.fixture
-def private(app_ctx):
-    """The app's directory clients on a private redis-server, the hot one with its cache on."""
+@contextlib.contextmanager
+def private_mirror(app_ctx, reader=None):
+    """A private redis-server (holding its generation, as `flask mirror rebuild` leaves it) with
+    the app's directory reader (`reader(url)`, default a hot connection) and mirror writer moved
+    onto it for the block; both put back after it."""
     srv = RedisServer().start()
-    stamp_generation(srv)  # a fresh Redis holding its generation, as `flask mirror rebuild` leaves it
+    stamp_generation(srv)
     clients, mirror = directory_clients.for_app(app_ctx), mirror_client.for_app(app_ctx)
     saved = clients.reader, mirror.writer
-    # max age far above any test's length: what these tests see is invalidation, never expiry
-    clients.reader = HotConnection(srv.url, 0.25, 4096, 60.0)
+    clients.reader = (reader or (lambda url: HotConnection(url, 0.25)))(srv.url)
     mirror.writer = make_client(srv.url, 2.0)
     app_ctx.extensions.pop("fscti-directory", None)
     repairs.forget()
-    yield srv
-    clients.reader.reset()
-    clients.reader, mirror.writer = saved
-    app_ctx.extensions.pop("fscti-directory", None)
-    srv.close()
+    try:
+        yield srv
+    finally:
+        if hasattr(clients.reader, "reset"):
+            clients.reader.reset()
+        clients.reader, mirror.writer = saved
+        app_ctx.extensions.pop("fscti-directory", None)
+        srv.close()
+
+
+@pytest.fixture
+def private(app_ctx):
+    """The app's directory clients on a private redis-server, the hot one with its cache on."""
+    # max age far above any test's length: what these tests see is invalidation, never expiry
+    with private_mirror(app_ctx, lambda url: HotConnection(url, 0.25, 4096, 60.0)) as srv:
+        yield srv
 
 
 @pytest.fixture
