@@ -34,7 +34,7 @@ migrate: $(STAMP) var
 # Every long-running Procfile process (`release` is the one-shot migration, done above).
 # With no FreeSWITCH configured, the listener and workers aim at FreeSWITCH's own default
 # event socket (127.0.0.1:8021, ClueCon) and wait for it, retrying.
-PROCESSES := web console worker beat listener flower
+PROCESSES := web console worker ingest beat listener flower
 run: redis migrate
 	@$(BIN)/flask mirror rebuild
 	@$(BIN)/flask tokens bootstrap

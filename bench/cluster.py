@@ -46,6 +46,7 @@ def run(args) -> dict:
     from tests.eslpeer.synthetic import SyntheticCalls
     from tests.eslpeer.tables import PeerTables, state_view
     from tests.support.redis_server import RedisServer
+    from tests.eslpeer.procs import procfile_args
 
     tmp = Path(tempfile.mkdtemp(prefix="fscti-bench-cluster-"))
     redis = RedisServer(directory=tmp).start()
@@ -54,7 +55,7 @@ def run(args) -> dict:
     peers = {n: EslPeer(core_uuid=str(uuid.uuid4()), record=False).start() for n in names}
     procs: list = []
     result: dict = {k: getattr(args, k) for k in ("phones", "nodes", "cps", "refresh", "seconds",
-                                                  "listeners", "workers", "call_seconds",
+                                                  "listeners", "workers", "pool", "call_seconds",
                                                   "batch_delay_ms", "batch_min_interval_ms")}
     result["load_average_before"] = os.getloadavg()
     try:
@@ -73,11 +74,22 @@ def run(args) -> dict:
         if args.batch_min_interval_ms is not None:
             env["FSCTI_LISTENER_BATCH_MIN_INTERVAL_MS"] = str(args.batch_min_interval_ms)
         py = sys.executable
-        procs.append(start([py, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q",
-                            "events", "-P", "prefork", "-c", str(args.workers), "--loglevel",
-                            "WARNING", "--without-gossip", "--without-mingle",
-                            "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
-                           env, tmp / "worker.log"))
+        # ingest: --workers copies of the Procfile's `ingest` line (one process each, solo
+        # pool), as production runs them; prefork: one worker with --workers processes (the
+        # shape before the `ingest` line, for comparison)
+        for w in range(1 if args.pool == "prefork" else args.workers):
+            if args.pool == "prefork":
+                cmd = ["celery", "-A", "workers.celery_app", "worker", "-Q", "events", "-P",
+                       "prefork", "-c", str(args.workers), "--loglevel", "INFO",
+                       "--without-gossip", "--without-mingle"]
+            else:
+                cmd = procfile_args("ingest")
+            cmd = [py, "-m"] + [a for a in cmd if not a.endswith("@%h")]
+            if "-n" in cmd:
+                cmd.remove("-n")
+            procs.append(start(cmd + ["-n", f"bench-{os.getpid()}-{w}@%h"], env,
+                               tmp / f"worker-{w}.log"))
+        n_workers = len(procs)
         for i in range(args.listeners):
             procs.append(start([py, "-m", "workers.listener"], env, tmp / f"listener-{i}.log"))
 
@@ -113,13 +125,13 @@ def run(args) -> dict:
         for t in tables.values():
             t.sent = []
         events_before = sum(t.events for t in tables.values())
-        parts = {"redis": ("pid", redis.proc.pid), "worker": ("group", procs[0].pid),
-                 "listeners": ("groups", [p.pid for p in procs[1:]]), "peers+bench": ("self", None)}
-        cpu = Cpu({k: v for k, v in parts.items() if v[0] != "groups"})
-        cpu_l = [Cpu({"l": ("group", pid)}) for pid in parts["listeners"][1]]
+        parts = {"redis": ("pid", redis.proc.pid), "peers+bench": ("self", None)}
+        cpu = Cpu(parts)
+        cpu_w = [Cpu({"w": ("group", p.pid)}) for p in procs[:n_workers]]
+        cpu_l = [Cpu({"l": ("group", p.pid)}) for p in procs[n_workers:]]
         calib = calibrate()
         cpu.start()
-        for c in cpu_l:
+        for c in cpu_w + cpu_l:
             c.start()
         started = time.time()
         for ld in loads.values():
@@ -142,6 +154,7 @@ def run(args) -> dict:
             if tables[n].sent and appliers[n].wait_for(max(tables[n].sent), 60) is None:
                 raise RuntimeError(f"{n}: the last call events were not applied: see {tmp}")
         cpu_s = cpu.stop()
+        cpu_s["worker"] = round(sum(c.stop()["w"] for c in cpu_w), 2)
         cpu_s["listeners"] = round(sum(c.stop()["l"] for c in cpu_l), 2)
         lags = []
         for n in names:
@@ -208,7 +221,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--call-seconds", type=float, default=3.0, help="s from a call's first event to its last")
     p.add_argument("--seconds", type=float, default=60.0, help="length of the measured run")
     p.add_argument("--listeners", type=int, default=2)
-    p.add_argument("--workers", type=int, default=2, help="Celery worker processes (prefork)")
+    p.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    p.add_argument("--pool", choices=("ingest", "prefork"), default="ingest",
+                   help="ingest: --workers copies of the Procfile's `ingest` process (solo "
+                        "pool); prefork: one worker with --workers prefork processes")
     p.add_argument("--batch-delay-ms", type=float, default=None, help="listener batch_delay_ms")
     p.add_argument("--batch-min-interval-ms", type=float, default=50.0,
                    help="listener batch_min_interval_ms (at most one batch of a node per this; 0 = the setting's default, no limit)")

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import json
+import re
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -72,6 +74,25 @@ def worker_cmd(queues: str = "celery", concurrency: int = 2, pool: str = "prefor
     return [PYTHON, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
             "-P", pool, "-c", str(concurrency), "--loglevel", "INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"]
+
+
+def procfile_args(process: str) -> list[str]:
+    """The Procfile line of `process` as argv, each ${VAR:-default} as its default."""
+    line = next(entry for entry in (ROOT / "Procfile").read_text().splitlines()
+                if entry.startswith(f"{process}:"))
+    # ${VAR:-default} as a shell without VAR set expands it (honcho runs the line in a shell)
+    return [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", arg)
+            for arg in shlex.split(line.partition(":")[2])]
+
+
+def ingest_cmd(name: str = "") -> list[str]:
+    """The Procfile's `ingest` line (Celery, solo pool, queue `events`), its node name made
+    unique to this test run (`name` tells several apart)."""
+    args = procfile_args("ingest")
+    assert args[0] == "celery"
+    at = args.index("-n")
+    args[at + 1] = f"ingest-{os.getpid()}{name}@%h"
+    return [PYTHON, "-m"] + args
 
 
 def listener_cmd() -> list[str]:
@@ -143,8 +164,7 @@ def state_pipeline(settings, tmp_path: Path, node: str, peer, rdb):
     generation.stamp(rdb)
     env = process_env(settings, tmp_path, nodes=[(node, peer)], extra=PIPELINE_FAST)
     wlog, llog = tmp_path / "worker.log", tmp_path / "listener.log"
-    with running(worker_cmd(queues="events", concurrency=2), env, wlog), \
-            running(listener_cmd(), env, llog):
+    with running(ingest_cmd(), env, wlog), running(listener_cmd(), env, llog):
         peer.wait_subscribed(timeout=20)
         wait_for(lambda: rdb.hget(keys.node(node), "resync_reason"), 30,
                  what="the connect resync", log=wlog)

@@ -53,7 +53,7 @@ def test_listener_and_worker_keep_redis_exact_phase_by_phase(app, rdb, settings,
         for name in names:
             sofar += [w.event for w in phase_events(name)]
             expected[name] = reference(same, rdb, sofar, int(phases()[name][1] * 1_000_000))
-        with state_pipeline(settings, tmp_path, NODE, peer, rdb):
+        with state_pipeline(settings, tmp_path, NODE, peer, rdb) as wlog:
             for name in names:
                 peer.replay(phase=name)
                 want = expected[name]
@@ -67,6 +67,12 @@ def test_listener_and_worker_keep_redis_exact_phase_by_phase(app, rdb, settings,
                                 print(part, field, "\nwant", json.dumps(want[part].get(field)),
                                       "\ngot ", json.dumps(got[part].get(field)))
                     raise
+    final = outputs(rdb)
+    # the Procfile's `ingest` process logs at INFO (the resync's task line is there) but not
+    # the two routine lines of every event batch (workers/celery_app.py)
+    log = wlog.read_text()
+    assert "Task fscti.state.resync[" in log and " succeeded in " in log
+    assert "fscti.ingest.events[" not in log
     final = outputs(rdb)
     assert {x for x, v in final["userinfo"].items() if "register" in v} == {"1001"}
     assert list_calls(client=rdb) == []

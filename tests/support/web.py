@@ -10,8 +10,6 @@ and one worker; `log_atoms` appends atoms to the access-log format (e.g. the URL
 from __future__ import annotations
 
 import http.client
-import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -20,16 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.eslpeer.procs import ROOT, process_env, stop, wait_for
+from tests.eslpeer.procs import ROOT, process_env, procfile_args, stop, wait_for
 from tests.support.net import listening_socket
 
 
 def procfile_web_args(process: str = "web") -> list[str]:
-    line = next(entry for entry in (ROOT / "Procfile").read_text().splitlines()
-                if entry.startswith(f"{process}:"))
-    # ${VAR:-default} as a shell without VAR set expands it (honcho runs the line in a shell)
-    args = [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", arg)
-            for arg in shlex.split(line.partition(":")[2])]
+    args = procfile_args(process)
     assert args[0] == "gunicorn"
     return args
 
