@@ -41,6 +41,7 @@ task_routes = {
     tasknames.DIRECTORY_FLUSH_CACHE: {"queue": "celery"},
     tasknames.DIRECTORY_FLUSH_CACHE_NODE: {"queue": "celery"},
     tasknames.INGEST_EVENTS: {"queue": "events"},
+    tasknames.INGEST_BATCHES: {"queue": "events"},
     tasknames.STATE_RESYNC: {"queue": "events"},
     tasknames.STATE_TICK: {"queue": "celery"},
     tasknames.REDIS_HEAL: {"queue": "celery"},

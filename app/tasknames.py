@@ -16,7 +16,8 @@ DIRECTORY_FLUSH_CACHE = "fscti.directory.flush_cache"
 DIRECTORY_FLUSH_CACHE_NODE = "fscti.directory.flush_cache_node"
 
 # The live state (ingest and resync on `events`, the beat tick on `celery`).
-INGEST_EVENTS = "fscti.ingest.events"
+INGEST_EVENTS = "fscti.ingest.events"      # one node's batch
+INGEST_BATCHES = "fscti.ingest.batches"    # several nodes' batches from one listener, one task
 STATE_RESYNC = "fscti.state.resync"
 STATE_TICK = "fscti.state.tick"
 REDIS_HEAL = "fscti.redis.heal"

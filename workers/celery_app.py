@@ -16,7 +16,7 @@ celery = flask_app.extensions["celery"]
 # load that is hundreds of lines a second, each formatted and written by the process that
 # should be applying events. Those two lines are dropped for batches only; their retries,
 # failures and every other task's lines stay (batches are counted in /metrics instead).
-QUIET_TASKS = frozenset({tasknames.INGEST_EVENTS})
+QUIET_TASKS = frozenset({tasknames.INGEST_EVENTS, tasknames.INGEST_BATCHES})
 TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 
 

@@ -1,7 +1,9 @@
 """The wire format of the listener's ingest batches: JSON (msgspec), then zlib (level 1).
 
 The listener sends `fscti.ingest.events(node, batch)` with `batch` the JSON text of the
-event list (the task decodes it), in a message serialized by `encode` below. One text
+event list (the task decodes it), or, holding several nodes with events to send,
+`fscti.ingest.batches(parts)` with the JSON text of `[[node, events, token], ...]`, in a
+message serialized by `encode` below. One text
 argument rather than a list, because Celery's worker main process decodes every message
 body itself before its child decodes it again: with a list that builds every event dict
 twice. Compressed, because the message goes through several copies (the transport's base64,

@@ -152,9 +152,9 @@ class Publisher(threading.Thread):
                 work = self._next()
                 if work is None:
                     return
-                node, items, token = work
-                if self._send(node, items, token):
-                    self._done(node, items, token)
+                if self._send(work):
+                    for node, items, token in work:
+                        self._done(node, items, token)
                     backoff = 0.05
                     continue
                 if self._stop_now.wait(backoff):       # broker down and stopping: give up
@@ -176,6 +176,10 @@ class Publisher(threading.Thread):
             log.error("listener stopping with %d item(s) not handed to the broker", left)
 
     def _next(self):
+        """What to send next: a list of (node, items, token) parts, None when stopping.
+        A control item goes alone; once any node's batch is due, every node whose queue
+        starts with events goes in the same task (one task per listener rather than one
+        per node: see `_send`)."""
         ob = self.outbox
         with ob.cond:
             while True:
@@ -196,14 +200,13 @@ class Publisher(threading.Thread):
                     first = queue[0]
                     if first[0] == "control":
                         self._rr += 1
-                        return node, [first], ob.tokens.get(node)
+                        return [(node, [first], ob.tokens.get(node))]
                     due = self._due(first[1]["_received"], len(queue), now)
                     if self.min_interval and not self._stopping and len(queue) < self.batch_size:
                         due = max(due, self._last_sent.get(node, 0.0) + self.min_interval)
                     if due <= now:
                         self._rr += 1
-                        self._last_sent[node] = now
-                        return node, self._take(queue), ob.tokens.get(node)
+                        return self._take_all(nodes, now)
                     wait = due - now if wait is None else min(wait, due - now)
                 ob.cond.wait(wait)
 
@@ -221,6 +224,17 @@ class Publisher(threading.Thread):
             return first + self.max_delay
         return now
 
+    def _take_all(self, nodes: list, now: float) -> list:
+        """Every node's batch that can go now (its queue starts with events), as parts."""
+        ob = self.outbox
+        parts = []
+        for node in nodes:
+            queue = ob.queues[node]
+            if queue[0][0] == "event":
+                self._last_sent[node] = now
+                parts.append((node, self._take(queue), ob.tokens.get(node)))
+        return parts
+
     def _take(self, queue) -> list:
         items = []
         for item in queue:
@@ -230,7 +244,11 @@ class Publisher(threading.Thread):
         return items
 
     # -- sending -----------------------------------------------------------------------------
-    def _send(self, node: str, items: list, token: int | None = None) -> bool:
+    def _send(self, parts: list) -> bool:
+        """Hand `parts` to the broker: a control task; one node's batch as
+        `fscti.ingest.events`; several nodes' as one `fscti.ingest.batches` (a task's fixed
+        cost, in the broker and in the worker, is paid once for all of them)."""
+        node, items, token = parts[0]
         try:
             # retry=False: a broker error comes back at once and the items stay here.
             # ignore_result: a task sent by name is unknown here, so Celery would otherwise
@@ -242,6 +260,16 @@ class Publisher(threading.Thread):
                     args = list(args) + [token]
                 self.celery.send_task(task, args=args, queue=QUEUE, retry=False,
                                       ignore_result=True)
+            elif len(parts) > 1:
+                batch = msgspec.json.encode(
+                    [[n, [it[1] for it in its]] + ([] if tok is None else [tok])
+                     for n, its, tok in parts]).decode()
+                count = sum(len(its) for _, its, _ in parts)
+                self.celery.send_task(tasknames.INGEST_BATCHES, args=[batch],
+                                      serializer=SERIALIZER, queue=QUEUE, retry=False,
+                                      ignore_result=True,
+                                      argsrepr=f"(<{len(parts)} nodes, {count} events>,)",
+                                      kwargsrepr="{}")
             else:
                 batch = msgspec.json.encode([it[1] for it in items]).decode()
                 args = [node, batch] if token is None else [node, batch, token]

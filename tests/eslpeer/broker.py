@@ -79,11 +79,21 @@ class BrokerQueue:
         self.messages += new
         return new
 
-    def events(self, node: str | None = None) -> list[dict]:
-        """Every event of every fscti.ingest.events message so far, in order."""
+    def batches(self) -> list[list]:
+        """Every node batch so far, in order, as [node, events, token or None]: one per
+        fscti.ingest.events message, one per part of a fscti.ingest.batches message."""
         self.drain()
-        return [e for m in self.messages if m.task == "fscti.ingest.events"
-                and (node is None or m.args[0] == node) for e in _batch(m.args[1])]
+        out = []
+        for m in self.messages:
+            if m.task == "fscti.ingest.events":
+                out.append([m.args[0], _batch(m.args[1]), m.args[2] if len(m.args) > 2 else None])
+            elif m.task == "fscti.ingest.batches":
+                out += [[p[0], p[1], p[2] if len(p) > 2 else None] for p in _batch(m.args[0])]
+        return out
+
+    def events(self, node: str | None = None) -> list[dict]:
+        """Every event of every node batch so far, in order."""
+        return [e for n, batch, _ in self.batches() if node is None or n == node for e in batch]
 
     def resyncs(self) -> list[list]:
         """The args of every fscti.state.resync message so far: [node, reason, core_uuid]
@@ -92,8 +102,11 @@ class BrokerQueue:
         return [m.args[:3] for m in self.messages if m.task == "fscti.state.resync"]
 
     def tokens(self, task: str = "fscti.ingest.events") -> list:
-        """The lease token of every `task` message so far (None when it carried none)."""
+        """The lease token of every `task` message so far (None when it carried none); for
+        "fscti.ingest.events", of every node batch (either task)."""
+        if task == "fscti.ingest.events":
+            return [token for _, _, token in self.batches()]
         self.drain()
-        pos = 2 if task == "fscti.ingest.events" else 3
+        pos = 3
         return [m.args[pos] if len(m.args) > pos else None
                 for m in self.messages if m.task == task]

@@ -54,3 +54,22 @@ def test_stopping_sends_at_once_and_max_delay_never_below_delay():
     p = publisher(batch_delay_ms=20.0, batch_max_delay_ms=5.0)
     assert p.max_delay == p.delay == 0.02
     assert p._due(100.0, 400, 100.02) == 100.02
+
+
+def test_one_task_carries_every_node_with_events_once_one_batch_is_due():
+    p = publisher()
+    ob = p.outbox
+    ob.own("fs1", 7, float("inf"))
+    ob.own("fs2", 8, float("inf"))
+    ob.own("fs3", 9, float("inf"))
+    ob.put_events("fs1", [{"n": 1, "_received": 0.0}, {"n": 2, "_received": 0.0}], token=7)
+    ob.put_events("fs2", [{"n": 3, "_received": 1e12}], token=8)     # not due on its own
+    ob.put_control("fs3", "fscti.state.resync", ["fs3", "connect", None], token=9)
+    ob.put_events("fs3", [{"n": 4, "_received": 0.0}], token=9)
+    p._rr = 2                                            # fs3's control is looked at first
+    assert p._next() == [("fs3", [("control", "fscti.state.resync", ["fs3", "connect", None])], 9)]
+    ob.queues["fs3"].popleft()
+    parts = p._next()
+    # fs1 is due; fs2 and fs3 go in the same task, fs2 earlier than it would alone
+    assert sorted((n, [it[1]["n"] for it in items], tok) for n, items, tok in parts) == [
+        ("fs1", [1, 2], 7), ("fs2", [3], 8), ("fs3", [4], 9)]

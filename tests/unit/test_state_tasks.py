@@ -38,6 +38,31 @@ def test_ingest_task_takes_the_batch_as_json_text_as_the_listener_sends_it(app, 
     assert outputs(rdb) == expected and len(list_calls(client=rdb)) == 2
 
 
+def test_batches_task_applies_every_node_part_and_skips_bad_parts(app, rdb, settings, caplog):
+    """fscti.ingest.batches (one listener's nodes in one task) gives the state one
+    fscti.ingest.events per node gives; a bad part is logged and skipped, the rest applied."""
+    import json
+
+    from workers.tasks.ingest import batches, events as ingest
+
+    t = phase_us("call1_caller_hangup:bridged")
+    batch = until(slim_events(settings), t)
+    half = len(batch) // 2
+    ingest.apply(args=(NODE, batch[:half])).get()
+    ingest.apply(args=(NODE, batch[half:])).get()
+    expected = outputs(rdb)
+    rdb.flushdb()
+    parts = [[NODE, batch[:half]], "not a part", [NODE, batch[half:], "x"], [None, []],
+             [NODE, batch[half:]]]
+    batches.apply(args=(json.dumps(parts),)).get()
+    assert outputs(rdb) == expected and len(list_calls(client=rdb)) == 2
+    assert "bad part" in caplog.text and caplog.text.count("bad arguments") == 2
+    caplog.clear()
+    assert batches.apply(args=("[not json",)).get() is None
+    assert batches.apply(args=('{"a": 1}',)).get() is None
+    assert "not JSON" in caplog.text and "not a list" in caplog.text
+
+
 def test_tick_task_sweeps_and_enqueues_resyncs(app, rdb, settings, monkeypatch):
     from tests.eslpeer.broker import BrokerQueue
     from workers.tasks import state

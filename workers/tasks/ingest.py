@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 RETRYABLE = FAILOVER_ERRORS
 
 
-@shared_task(name=tasknames.INGEST_EVENTS, acks_late=True, ignore_result=True,
-             autoretry_for=RETRYABLE, retry_backoff=True, retry_backoff_max=30,
-             max_retries=50, time_limit=60, soft_time_limit=50)
+_TASK_OPTIONS = dict(acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
+                     retry_backoff=True, retry_backoff_max=30, max_retries=50, time_limit=60,
+                     soft_time_limit=50)
+
+
+@shared_task(name=tasknames.INGEST_EVENTS, **_TASK_OPTIONS)
 def events(node_name: str, events: list | str, token: int | None = None) -> None:
     """Apply one node's events (slim dicts, in arrival order; or the JSON text of that list) to
     the state. `token`: the sending listener's lease token for the node (app/state/lease.py);
@@ -35,13 +38,45 @@ def events(node_name: str, events: list | str, token: int | None = None) -> None
             log.error("fscti.ingest.events: bad arguments (%.40r, a batch that is not JSON: %s); "
                       "batch dropped", node_name, exc)
             return
+    _apply_part(node_name, events, token, tasknames.INGEST_EVENTS)
+
+
+@shared_task(name=tasknames.INGEST_BATCHES, **_TASK_OPTIONS)
+def batches(parts: list | str) -> None:
+    """Apply several nodes' batches sent by one listener in one task (fewer, fuller tasks:
+    a task's own cost in the broker and the worker is several times one event's): `parts`
+    is `[[node, events, token], ...]` (or its JSON text), each part as `events` above. A
+    malformed part is logged and skipped; the others are applied. When Redis fails the
+    whole task is retried: the parts already applied merge again to the same state."""
+    if isinstance(parts, str):
+        try:
+            parts = msgspec.json.decode(parts)
+        except ValueError as exc:
+            log.error("%s: bad arguments (not JSON: %s); task dropped",
+                      tasknames.INGEST_BATCHES, exc)
+            return
+    if not isinstance(parts, list):
+        log.error("%s: bad arguments (%s, not a list of [node, events, token]); task dropped",
+                  tasknames.INGEST_BATCHES, type(parts).__name__)
+        return
+    for part in parts:
+        if not isinstance(part, list) or len(part) not in (2, 3):
+            log.error("%s: bad part (%.60r, not [node, events, token]); part dropped",
+                      tasknames.INGEST_BATCHES, part)
+            continue
+        _apply_part(part[0], part[1], part[2] if len(part) == 3 else None,
+                    tasknames.INGEST_BATCHES)
+
+
+def _apply_part(node_name, events, token, task: str) -> None:
+    """One node's batch: validated, applied under its lease token, measured."""
     if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
-        log.error("fscti.ingest.events: bad arguments (%.40r, token %.40r is not an integer); "
-                  "batch dropped", node_name, token)
+        log.error("%s: bad arguments (%.40r, token %.40r is not an integer); "
+                  "batch dropped", task, node_name, token)
         return
     if not isinstance(node_name, str) or not node_name or not isinstance(events, list):
-        log.error("fscti.ingest.events: bad arguments (%.40r, %s); batch dropped",
-                  node_name, type(events).__name__)
+        log.error("%s: bad arguments (%.40r, %s); batch dropped",
+                  task, node_name, type(events).__name__)
         return
     settings = current_app.config["FSCTI"]
     client = redis_ext.client
