@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -20,8 +20,11 @@ from app.state.scripts import config_json, script
 
 log = logging.getLogger(__name__)
 
-# Keep one script run short (Redis is single-threaded): split very large batches.
-MAX_OPS_PER_CALL = 2000
+# Keep one script run short (Redis is single-threaded and serves nothing else meanwhile):
+# split very large batches, i.e. resyncs. A snapshot row costs the script ~70-100 µs on these
+# VMs, so 500 rows hold Redis ~40 ms (2,000 held it ~150-300 ms: every other node's events
+# and every directory lookup waited; docs/benchmarks.md, multi-node).
+MAX_OPS_PER_CALL = 500
 
 
 @dataclass
@@ -35,6 +38,9 @@ class BatchResult:
     removed: int = 0
     stale: bool = False
     fence: int | None = None
+    # bindings a registration snapshot kept under their extension (bid, domain, extension
+    # flattened), for the rows of its later chunks
+    kept: list = field(default_factory=list)
 
     def add(self, counts) -> None:
         self.applied += int(counts[0])
@@ -43,6 +49,9 @@ class BatchResult:
         if len(counts) > 3 and int(counts[3]):
             self.stale = True
             self.fence = int(counts[4]) if len(counts) > 4 else None
+        if len(counts) > 5 and counts[5]:
+            self.kept += [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
+                          for v in counts[5]]
 
 
 def now_us() -> int:
@@ -84,6 +93,8 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         result.add(run(args=[cfg, data, fmt]))
         if result.stale:        # the node has a newer owner: the other chunks are stale too
             break
+        if result.kept:
+            base["kept"] = result.kept
     return result
 
 

@@ -7,10 +7,13 @@ extension. The state must show everything under the extensions, the `cti_exten@`
 """
 import json
 
+import pytest
+
 from app.mirror.write import write_ops
 from app.state import keys
 from app.state.calls import calls_of, list_calls
 from app.state.events import slim_event
+from app.state import ingest
 from app.state.ingest import apply_events
 from app.state.resync import apply_snapshot
 from tests.eslpeer.aliases import renamed, renamed_api_output
@@ -26,8 +29,10 @@ NOW = 1795670656_000000
 
 def mirror(rdb, *pairs):
     """Mirror extensions (name, alias) as the API does (one WRITE script run)."""
-    value = json.dumps({"param": {"password": "1234"}, "variable": {}, "attribute": {}})
-    write_ops(rdb, DOMAIN, [["U", name, value, alias] for name, alias in pairs])
+    def value(alias):
+        return json.dumps({"param": {"password": "1234"}, "variable": {},
+                           "attribute": {"number-alias": alias} if alias else {}})
+    write_ops(rdb, DOMAIN, [["U", name, value(alias), alias] for name, alias in pairs])
 
 
 def mirror_all(rdb):
@@ -130,7 +135,15 @@ def test_letter_case_of_the_name_resolves_like_the_directory(rdb, settings):
     assert out["userinfo"]["bob"]["register"]["registered-as"] == "BOB"
 
 
-def test_an_alias_changed_later_leaves_nothing_under_either_name(rdb, settings):
+@pytest.fixture(params=[None, 1], ids=["one-run", "a-run-per-op"])
+def max_ops(request, monkeypatch):
+    """The snapshot in one script run, or split into a run per op (as a node with more rows
+    than ingest.MAX_OPS_PER_CALL is): what the first run's `rs` op kept must reach the rows."""
+    if request.param:
+        monkeypatch.setattr(ingest, "MAX_OPS_PER_CALL", request.param)
+
+
+def test_an_alias_changed_later_leaves_nothing_under_either_name(rdb, settings, max_ops):
     mirror_all(rdb)
     apply(rdb, settings, events(settings, 454))
     mirror(rdb, ("1011", "6011"))                              # 5011 is no one's now
@@ -141,8 +154,10 @@ def test_an_alias_changed_later_leaves_nothing_under_either_name(rdb, settings):
     # FreeSWITCH still has the row as 5011: a resync keeps it where it is
     xml = renamed_api_output("sofia xmlstatus profile internal reg", ALIASES)
     apply_snapshot(rdb, settings, FS1, snap(T_REG, reg=xml))
-    assert set(outputs(rdb)["userinfo"]) == {"1011", "1012", "1013"}
+    out = outputs(rdb)
+    assert set(out["userinfo"]) == {"1011", "1012", "1013"}
     assert registered(rdb)["1011"] == "1-5542@127.0.0.1"
+    assert [b["call-id"] for b in out["userinfo"]["1011"]["bindings"]] == ["1-5542@127.0.0.1"]
 
 
 def test_resync_moves_a_binding_kept_under_the_alias_before_the_mirror_knew_it(rdb, settings):

@@ -19,6 +19,11 @@ local PER_OP_CALL = CFG.cc ~= '' or CFG.cl ~= ''
 local PER_OP_REG = CFG.rc ~= '' or CFG.rl ~= ''
 local applied, ignored = 0, 0
 
+-- a snapshot split over several runs (ingest.MAX_OPS_PER_CALL): what an earlier run's `rs` op
+-- kept where it is, for this run's rows
+local KEPT_IN = BATCH.kept or {}
+for i = 1, #KEPT_IN - 2, 3 do SNAP_KEPT[KEPT_IN[i]] = owner_ctx(KEPT_IN[i + 1], KEPT_IN[i + 2]) end
+
 local OWNERS = BATCH.owners or {}
 for i, o in ipairs(OWNERS) do OWNERS[i] = resolve_owner(o) end
 
@@ -108,4 +113,4 @@ if BATCH.off then
     redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', at)
   end
 end
-return {applied, ignored, STATS.gone, 0}
+return {applied, ignored, STATS.gone, 0, 0, KEPT_OUT}

@@ -144,6 +144,7 @@ end
 -- per-profile marks (`top`, `wipe`) of a binding registered under another name than the
 -- extension are kept per profile and name (`us`, the binding's scope; `np` otherwise).
 local SNAP_KEPT = {}
+local KEPT_OUT = {}   -- SNAP_KEPT as bid, domain, extension triples: the next chunk's BATCH.kept
 local function merge_reg(op)
   if op.typ == 'snap' and UNKNOWN_OWNER[op.o] and SNAP_KEPT[op.bid] then op.o = SNAP_KEPT[op.bid] end
   local h = xreg(op.o)
@@ -240,6 +241,9 @@ local function registration_snapshot(op)
       if not user or moved or not known then
         if not known then
           SNAP_KEPT[bid] = ctx
+          KEPT_OUT[#KEPT_OUT + 1] = bid
+          KEPT_OUT[#KEPT_OUT + 1] = ctx.d
+          KEPT_OUT[#KEPT_OUT + 1] = ctx.x
         else
           merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = cid, st = op.st})
           STATS.gone = STATS.gone + 1
