@@ -110,7 +110,8 @@ def resync_node(client, settings, node_name: str, reason: str, core_uuid: str | 
         return {"node": node_name, "reason": reason, "status": "stale", "token": token,
                 "fence": result.fence}
     client.hset(keys.node(node_name), mapping={
-        "resync_at": str(snap["t"]), "resync_reason": reason, "resync_removed": result.removed})
+        "resync_at": str(snap["t"]), "resync_reason": reason, "resync_removed": result.removed,
+        "resync_token": token or 0})
     summary = {"node": node_name, "reason": reason, "core_uuid": snap["core"], "t": snap["t"],
                "applied": result.applied, "removed": result.removed, "dropped_at_once": dropped}
     log.info("resync %s (%s): core %s, %d facts applied, %d removed", node_name, reason,

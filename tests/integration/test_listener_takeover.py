@@ -144,6 +144,9 @@ def test_sigkill_of_the_owner_of_two_nodes_the_other_takes_them_and_state_is_exa
             assert sum(len(t.regs) for t in tables.values()) > 60
             wait_exact(rdb, tables, 30, "the state equal to the peers' tables",
                        logs=(wlog, la, lb))
+            # each taken node was resynced by its new owner, under its new token
+            assert {n: int(rdb.hget(keys.node(n), "resync_token")) for n in taken} == {
+                n: after[n] for n in taken}
             # health shows each node's owner and token
             from app.services import health
             configured = dataclasses.replace(settings, freeswitch=[p.node(n) for n, p in peers.items()])

@@ -47,6 +47,7 @@ def test_resync_sends_the_snapshot_commands_and_merges(rdb, settings, peer):
                                "1002": "1-5544@127.0.0.1"}
     node = rdb.hgetall(keys.node(NODE))
     assert node["resync_reason"] == "connect" and node["core"] == peer.core_uuid
+    assert node["resync_token"] == "0"                 # no lease asked for it
     # the exact clock offset from strmicroepoch (the peer's clock is set in the past)
     assert int(node["offset"]) < -60_000_000
 
