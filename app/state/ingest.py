@@ -85,8 +85,7 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         base["off"] = str(int(offset))
         base["offx"] = bool(exact_offset)
         base.setdefault("lnow", str(now_us()))
-    chunks = [ops[i:i + MAX_OPS_PER_CALL] for i in range(0, len(ops), MAX_OPS_PER_CALL)] or [[]]
-    for chunk in chunks:
+    for chunk in _chunks(ops):
         owners, compact = _share_owners(chunk)
         batch = dict(base, ops=compact, owners=owners)
         data, fmt = _encode(batch)
@@ -96,6 +95,29 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         if result.kept:
             base["kept"] = result.kept
     return result
+
+
+def _chunks(ops: list) -> list[list]:
+    """The script runs for `ops`: one when it is short; else runs of MAX_OPS_PER_CALL, with a
+    snapshot's pass over the whole node (`rs`, `cs`: each visits every binding or live leg
+    of it) in a run of its own, since alone it costs a run of rows."""
+    if len(ops) <= MAX_OPS_PER_CALL:
+        return [ops]
+    out, run = [], []
+    for op in ops:
+        if op.get("k") in ("rs", "cs"):
+            if run:
+                out.append(run)
+            out.append([op])
+            run = []
+            continue
+        run.append(op)
+        if len(run) >= MAX_OPS_PER_CALL:
+            out.append(run)
+            run = []
+    if run:
+        out.append(run)
+    return out
 
 
 def _encode(batch: dict) -> tuple[bytes | str, str]:

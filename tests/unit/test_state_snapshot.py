@@ -167,3 +167,39 @@ def test_changed_core_drops_calls_at_once(rdb, settings):
     assert list_calls(client=rdb) == []
     assert registered(rdb) == {"1001": "1-5542@127.0.0.1", "1002": "1-5544@127.0.0.1",
                                "1003": "1-5531@127.0.0.1"}
+
+
+def test_a_snapshot_split_into_many_script_runs_merges_as_one(rdb, settings, monkeypatch):
+    """A node with more rows than MAX_OPS_PER_CALL (a resync of thousands of phones) is
+    applied in several short script runs: the state must end the same as from one run."""
+    from app.state import ingest
+
+    def run(max_ops):
+        rdb.flushdb()
+        monkeypatch.setattr(ingest, "MAX_OPS_PER_CALL", max_ops)
+        rdb.hset(keys.exten("127.0.0.1"), mapping={"1001": "{}", "1002": "{}", "1003": "{}"})
+        # a call up and a registration whose unregister was lost, then the snapshot
+        t = phase_us("call1_caller_hangup:bridged")
+        apply_events(rdb, settings, NODE, until(slim_events(settings), t), now=t)
+        result = apply_snapshot(rdb, settings, FS1, snap(
+            T_CALL, reg=XML, channels=api_output("api show channels as json", "call up"),
+            calls=api_output("api show calls as json", "call up")))
+        return result.applied, result.removed, outputs(rdb), sorted(
+            (c["uuid"], c["state"]) for c in list_calls(client=rdb))
+
+    whole = run(10_000)
+    assert whole[3]                                   # the call is up in the snapshot
+    assert run(1) == whole
+    assert run(2) == whole
+
+
+def test_the_pass_over_the_whole_node_runs_alone_when_a_batch_is_split(monkeypatch):
+    from app.state import ingest
+    monkeypatch.setattr(ingest, "MAX_OPS_PER_CALL", 2)
+    ops = [{"k": "n"}, {"k": "rs", "i": 0}] + [{"k": "r", "i": i} for i in range(5)] + [
+        {"k": "c", "i": 9}, {"k": "cs"}]
+    chunks = ingest._chunks(ops)
+    assert [op for c in chunks for op in c] == ops              # every op, in order
+    assert [[op["k"] for op in c] for c in chunks] == [
+        ["n"], ["rs"], ["r", "r"], ["r", "r"], ["r", "c"], ["cs"]]
+    assert ingest._chunks(ops[:2]) == [ops[:2]]                # short: one run, as it is
