@@ -66,7 +66,7 @@ class ClusterCollector:
 
 
 def _guard_refuses() -> Response | None:
-    from app.directory.views import guard_of
+    from app.allowlist import guard_of
 
     guard = guard_of(current_app)
     if guard.networks and not guard.allowed(request.environ.get("REMOTE_ADDR", "")):

@@ -273,7 +273,7 @@ def guarded(app_ctx, settings):
     import copy
     import ipaddress
 
-    from app.directory.views import Guard
+    from app.allowlist import Guard
 
     s = copy.copy(settings)
     s.directory_credentials = "fs:s3cret:x"

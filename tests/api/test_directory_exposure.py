@@ -11,7 +11,7 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError, Settings
-from app.directory.views import Guard
+from app.allowlist import Guard
 from tests.support.directory_lookup import BASE, d, post, users  # noqa: F401  (d is a fixture)
 
 PRIVATE = ["127.0.0.1", "10.1.2.3", "172.16.5.5", "172.31.255.254", "192.168.1.10", "::1",

@@ -25,6 +25,8 @@ RANKS = {
     "app.state.keys": 0, "app.tasknames": 0, "app.supervision": 0,
     "app.config": 0, "app.extensions": 0, "app.names": 0, "app.errors": 0, "app.logs": 0,
     "app.runtime": 0, "app.proxies": 0, "app.access_log": 0,
+    # who may call /directory and /metrics (the directory's answer and the metrics page)
+    "app.allowlist": 0,
     # every Redis client and Celery's Redis URLs are built from REDIS_URL here (plain or Sentinel)
     "app.redis_client": 0, "app.kombu_sentinel": 0,
 }
