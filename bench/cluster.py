@@ -226,8 +226,8 @@ def main(argv: list[str]) -> int:
                    help="ingest: --workers copies of the Procfile's `ingest` process (solo "
                         "pool); prefork: one worker with --workers prefork processes")
     p.add_argument("--batch-delay-ms", type=float, default=None, help="listener batch_delay_ms")
-    p.add_argument("--batch-min-interval-ms", type=float, default=50.0,
-                   help="listener batch_min_interval_ms (at most one batch of a node per this; 0 = the setting's default, no limit)")
+    p.add_argument("--batch-min-interval-ms", type=float, default=None,
+                   help="listener batch_min_interval_ms (default: the setting's, 25; 0: no limit)")
     p.add_argument("--settle", type=float, default=60.0, help="s to wait for the exact state")
     p.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     p.add_argument("--verbose", action="store_true", help="every second: the newest applied "

@@ -44,7 +44,7 @@ def state_section(state: dict | None) -> dict:
 # Each key can also be set by env FSCTI_LISTENER_<KEY>, e.g. FSCTI_LISTENER_BATCH_DELAY_MS=2.
 DEFAULT_LISTENER = {
     "buffer_max": 100000,      # events kept in memory while the broker is unavailable
-    "batch_size": 500,         # events per fscti.ingest.events task, at most
+    "batch_size": 500,         # events per node batch (of an ingest task), at most
     "batch_delay_ms": 5.0,     # how long a batch's first event waits for more
     "batch_max_delay_ms": 25.0,  # ... when events come fast enough to fill the batch by then
     "backoff_initial": 0.5,    # s before the first reconnect to a node
@@ -54,7 +54,8 @@ DEFAULT_LISTENER = {
     "broker_retry_max": 5.0,   # s, cap of the backoff while the broker refuses messages
     "decoder": "frames",       # "frames" (own JSON frame reader) or "esl" (python-ESL recvEvent)
     "redis_check_interval": 1.0,  # s between checks that Redis still holds its data (generation)
-    "batch_min_interval_ms": 0.0,  # at most one batch of a node per this many ms (0: no limit)
+    "batch_min_interval_ms": 25.0,  # a node's batches at most this often (0: no limit); all
+                                    # the listener's nodes with events go in one task
     "lease_ttl": 3.0,          # s a node's lease lives unrenewed: a dead listener's nodes are free after it
     "lease_interval": 1.0,     # s between lease renewals (and takeover attempts); < lease_ttl / 2
 }
