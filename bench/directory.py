@@ -45,6 +45,7 @@ from pathlib import Path
 
 from bench.directory_load import PLACEHOLDER, ab_run, children, ensure_tool, wrk_run, wrk_script
 from bench.directory_race import race
+from bench.replica_run import ReplicaRun
 from bench.directory_rounds import measure, report
 from tests.support.net import listening_socket
 from tests.support.redis_server import RedisServer
@@ -123,53 +124,6 @@ class Env:
     def close(self):
         self.client.close()
         self.redis.close()
-
-
-class ReplicaRun:
-    """The Procfile's `replica` process on the bench's Redis; started, filled, stopped."""
-
-    def __init__(self, env: Env):
-        sys.path.insert(0, str(ROOT))
-        from app.replica import store
-
-        self.store = store
-        self.path = env.tmp / "replica"
-        self.log = open(env.tmp / "replica.log", "ab")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "workers.replica"], env=env.env, cwd=ROOT,
-                                     stdout=self.log, stderr=self.log)
-        reader = None
-        try:
-            while True:
-                if reader is None and (self.path / "data.mdb").exists():
-                    reader = store.open_reader(str(self.path))
-                if reader is not None and store.meta(reader)["trusted"]:
-                    break
-                if self.proc.poll() is not None or time.monotonic() - t0 > 900:
-                    raise SystemExit(f"the replica did not fill; see {env.tmp / 'replica.log'}")
-                time.sleep(0.05)
-        except BaseException:
-            self.close()  # never leave the process behind
-            raise
-        self.ready_seconds = time.monotonic() - t0
-        self.meta = store.meta(reader)
-        reader.close()
-
-    def memory(self) -> dict:
-        """The file's allocated size and the replica process's resident memory, in MB."""
-        data = self.path / "data.mdb"
-        status = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "RssAnon:", "RssFile:")):
-                status[line.split(":")[0]] = int(line.split()[1]) // 1024
-        # RssFile is the file's pages the process has mapped: the page cache, counted in file_mb
-        return {"file_mb": round(data.stat().st_blocks * 512 / 2**20, 1),
-                "replica_rss_mb": status.get("VmRSS", 0), "replica_anon_mb": status.get("RssAnon", 0)}
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
 
 
 def load(env: Env, start: int, count: int) -> float:
@@ -318,7 +272,7 @@ def main(argv: list[str]) -> int:
                     print(f"{size} extensions: replica filled in {fill['replica_fill_seconds']:.1f}s "
                           f"(trusted after {fill['replica_ready_seconds']:.1f}s), file "
                           f"{fill['file_mb']} MB, replica process {fill['replica_rss_mb']} MB resident, "
-                          f"{fill['replica_anon_mb']} MB of it its own", flush=True)
+                          f"{fill['replica_uss_mb']} MB of it its own", flush=True)
                 if server is None:
                     server = Server(env, args.workers)
                 answer = server.post("/directory", body)

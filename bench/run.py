@@ -10,6 +10,7 @@ BENCHES = {
     "directory": "bench.directory",
     "directory-inproc": "bench.directory_inproc",
     "replica-fence": "bench.replica_fence",
+    "replica-memory": "bench.replica_memory",
     "events": "bench.events",
     "actions": "bench.actions",
     "redis_loss": "bench.redis_loss",

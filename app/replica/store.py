@@ -42,6 +42,14 @@ def domain_key(domain: bytes) -> bytes:
     return b"D" + domain
 
 
+EXTEN, ALIAS, DISABLED = b"E", b"A", b"X"
+
+
+def kind_prefix(kind: bytes, domain: bytes) -> bytes:
+    """What every key of one kind (EXTEN, ALIAS, DISABLED) of `domain` starts with."""
+    return kind + domain + b"\0"
+
+
 def exten_key(domain: bytes, name: bytes) -> bytes:
     return b"E" + domain + b"\0" + name
 
@@ -118,7 +126,7 @@ def drop_prefix(txn, cursor, prefix: bytes) -> int:
 def drop_domain(txn, domain: bytes, entry_too: bool) -> None:
     """Delete what the file holds of one domain (its entry too when `entry_too`)."""
     cur = txn.cursor()
-    for kind in (b"E", b"A", b"X"):
-        drop_prefix(txn, cur, kind + domain + b"\0")
+    for kind in (EXTEN, ALIAS, DISABLED):
+        drop_prefix(txn, cur, kind_prefix(kind, domain))
     if entry_too:
         txn.delete(domain_key(domain))

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Rank of each package (or module): an import may go to an equal or lower rank only.
 RANKS = {
-    "workers": 8, "app": 8, "app.cli": 8, "app.celery_init": 8,
+    "workers": 8, "app": 8, "app.factory": 8, "app.cli": 8, "app.celery_init": 8,
     "app.api": 7, "app.console": 7,
     "app.metrics.views": 7,           # the /metrics page: a view over the services' checks
     "app.services": 6, "app.auth": 6,
