@@ -40,6 +40,7 @@ DOMAIN = "127.0.0.1"
 
 def run(args) -> dict:
     sys.path.insert(0, str(ROOT))
+    from app import tasknames
     from app.state import keys, lease
     from tests.eslpeer import EslPeer
     from tests.eslpeer.load import NodeLoad
@@ -56,7 +57,7 @@ def run(args) -> dict:
     procs: list = []
     result: dict = {k: getattr(args, k) for k in ("phones", "nodes", "cps", "refresh", "seconds",
                                                   "listeners", "workers", "pool", "call_seconds",
-                                                  "batch_delay_ms", "batch_min_interval_ms")}
+                                                  "batch_delay_ms", "batch_min_interval_ms", "resync_at")}
     result["load_average_before"] = os.getloadavg()
     try:
         tables = {n: PeerTables(p, n, DOMAIN) for n, p in peers.items()}
@@ -100,11 +101,17 @@ def run(args) -> dict:
             return (None not in held and len(set(held)) == min(args.listeners, args.nodes)
                     and max(counts) <= share
                     and all(len(p.subscribers()) == 1 for p in peers.values())
-                    # each node resynced by its current owner (a takeover's resync is one
-                    # long script: it must not fall inside the measured window)
-                    and all(int(client.hget(keys.node(n), "resync_token") or -1)
-                            == (lease.holder(client, n) or {}).get("token") for n in names))
-        wait(balanced, 60, "the listeners to split the nodes", tmp)
+                    and all(resynced_by_owner(n) for n in names))
+
+        def resynced_by_owner(n):
+            # each node resynced by its current owner, and a taken node (token > 1) its
+            # second, settling resync too (`takeover`, ~6 s after it took the node): a
+            # resync of a loaded node must not fall inside the window unless asked for
+            token = (lease.holder(client, n) or {}).get("token")
+            done = client.hmget(keys.node(n), "resync_token", "resync_reason")
+            return (int(done[0] or -1) == token
+                    and (token == 1 or done[1] == "takeover"))
+        wait(balanced, 60, "the listeners to split the nodes (and resync them)", tmp)
         result["owners"] = {n: (lease.holder(client, n) or {}).get("owner") for n in names}
 
         gen = SyntheticCalls()
@@ -143,8 +150,14 @@ def run(args) -> dict:
         for ld in loads.values():
             ld.start()
         end = time.time() + args.seconds
+        resync_at = started + args.resync_at if args.resync_at is not None else None
         while time.time() < end:
             time.sleep(1.0)
+            if resync_at is not None and time.time() >= resync_at:
+                resync_at = None      # as the beat's periodic resync asks for it
+                celery_app(redis.url_for(1)).send_task(
+                    tasknames.STATE_RESYNC, args=[names[0], "periodic", None], queue="events")
+                result["resync_sent_at_s"] = round(time.time() - started, 1)
             if args.verbose:
                 now = time.time()
                 ages = {n: round(now - int((client.hget(keys.node(n), "cst") or "0")[:16]) / 1e6, 2)
@@ -216,6 +229,12 @@ def run(args) -> dict:
     return result
 
 
+def celery_app(broker: str):
+    """A Celery client of the benchmark's broker, to queue a task as the beat would."""
+    from celery import Celery
+    return Celery("bench", broker=broker)
+
+
 def wait(predicate, timeout: float, what: str, tmp: Path, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -240,6 +259,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--batch-delay-ms", type=float, default=None, help="listener batch_delay_ms")
     p.add_argument("--batch-min-interval-ms", type=float, default=None,
                    help="listener batch_min_interval_ms (default: the setting's, 25; 0: no limit)")
+    p.add_argument("--resync-at", type=float, default=None, metavar="S",
+                   help="S s into the load, queue a periodic resync of the first node (what "
+                        "the beat does every state.resync_interval)")
     p.add_argument("--settle", type=float, default=60.0, help="s to wait for the exact state")
     p.add_argument("--keep", action="store_true", help="keep the logs (temp dir)")
     p.add_argument("--verbose", action="store_true", help="every second: the newest applied "
