@@ -15,9 +15,7 @@ random puts would dirty a page each).
 """
 from __future__ import annotations
 
-import operator
 import time
-from itertools import islice
 
 from app.replica import store
 from app.state import keys
@@ -28,17 +26,12 @@ PUTS_PER_TXN = 10000
 
 
 def _in_order(names: list, size: int):
-    """`names` sorted, in lists of at most `size`, each name once (SCAN may return a name
-    twice while Redis rehashes)."""
+    """`names` sorted, each once (SCAN may return a name twice while Redis rehashes), in
+    lists of at most `size`."""
     names.sort()
-    last = None
+    names[:] = [n for i, n in enumerate(names) if not i or n != names[i - 1]]
     for i in range(0, len(names), size):
-        chunk = names[i:i + size]
-        if chunk[0] == last or any(map(operator.eq, chunk, islice(chunk, 1, None))):
-            chunk = [n for j, n in enumerate(chunk) if n != (chunk[j - 1] if j else last)]
-        last = names[min(i + size, len(names)) - 1]
-        if chunk:
-            yield chunk
+        yield names[i:i + size]
 
 
 def hash_in_order(client, key: str, prefix: bytes):

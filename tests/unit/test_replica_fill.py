@@ -114,5 +114,6 @@ def test_a_domain_refill_replaces_only_that_domain(redis_url, tmp_path):
 
 def test_names_scanned_twice_are_written_once():
     assert list(fill._in_order([b"c", b"b", b"a", b"b"], 2)) == [[b"a", b"b"], [b"c"]]
-    assert list(fill._in_order([b"b", b"a", b"b", b"c", b"a"], 3)) == [[b"a", b"b"], [b"c"]]
+    assert list(fill._in_order([b"b", b"a", b"b", b"c", b"a"], 3)) == [[b"a", b"b", b"c"]]
     assert list(fill._in_order([b"x"] * 5, 2)) == [[b"x"]]
+    assert list(fill._in_order([], 2)) == []
