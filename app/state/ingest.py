@@ -41,6 +41,10 @@ class BatchResult:
     # bindings a registration snapshot kept under their extension (bid, domain, extension
     # flattened), for the rows of its later chunks
     kept: list = field(default_factory=list)
+    # bindings a registration snapshot found under an extension their name no longer means
+    # (an alias added since): gone there, and added where it now belongs by the row's op
+    moved: list = field(default_factory=list)
+    unchanged: int = 0      # a snapshot's rows left out: the state had them as they are
 
     def add(self, counts) -> None:
         self.applied += int(counts[0])
@@ -50,8 +54,13 @@ class BatchResult:
             self.stale = True
             self.fence = int(counts[4]) if len(counts) > 4 else None
         if len(counts) > 5 and counts[5]:
-            self.kept += [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
-                          for v in counts[5]]
+            self.kept += _texts(counts[5])
+        if len(counts) > 6 and counts[6]:
+            self.moved += _texts(counts[6])
+
+
+def _texts(values) -> list:
+    return [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in values]
 
 
 def now_us() -> int:
@@ -85,36 +94,62 @@ def run_ops(client, settings, node_name: str, ops: list, now: int | None = None,
         base["off"] = str(int(offset))
         base["offx"] = bool(exact_offset)
         base.setdefault("lnow", str(now_us()))
+    kept: dict = {}
     for chunk in _chunks(ops):
         owners, compact = _share_owners(chunk)
         batch = dict(base, ops=compact, owners=owners)
+        if kept:
+            batch["kept"] = _kept_for(chunk, kept)
         data, fmt = _encode(batch)
+        done = len(result.kept)
         result.add(run(args=[cfg, data, fmt]))
         if result.stale:        # the node has a newer owner: the other chunks are stale too
             break
-        if result.kept:
-            base["kept"] = result.kept
+        for i in range(done, len(result.kept) - 2, 3):
+            kept[result.kept[i]] = result.kept[i + 1:i + 3]
     return result
 
 
+def _kept_for(chunk: list, kept: dict) -> list:
+    """What earlier runs' `rs` ops kept where it is, for this run's rows (bid, domain, ext)."""
+    out = []
+    for op in chunk:
+        where = kept.get(op.get("bid")) if op.get("k") == "r" else None
+        if where:
+            out += [op["bid"], where[0], where[1]]
+    return out
+
+
+def _whole_pass(op: dict) -> bool:
+    """A snapshot's pass over the whole node (`rs`, `cs`: each visits every binding or live
+    leg of it): on a large node it alone costs a run of rows."""
+    return op.get("k") in ("rs", "cs") and "m" not in op
+
+
+def _weight(op: dict) -> int:
+    """What an op costs a script run, in rows: a pass over named members (`m`) about half a
+    row per member, anything else one."""
+    return (len(op["m"]) + 1) // 2 if "m" in op else 1
+
+
 def _chunks(ops: list) -> list[list]:
-    """The script runs for `ops`: one when it is short; else runs of MAX_OPS_PER_CALL, with a
-    snapshot's pass over the whole node (`rs`, `cs`: each visits every binding or live leg
-    of it) in a run of its own, since alone it costs a run of rows."""
-    if len(ops) <= MAX_OPS_PER_CALL:
+    """The script runs for `ops`: one when it is light, else runs of up to MAX_OPS_PER_CALL
+    rows' worth (`_weight`), a whole-node pass in a run of its own."""
+    weights = [_weight(op) for op in ops]
+    if sum(weights) <= MAX_OPS_PER_CALL:
         return [ops]
-    out, run = [], []
-    for op in ops:
-        if op.get("k") in ("rs", "cs"):
-            if run:
-                out.append(run)
-            out.append([op])
-            run = []
-            continue
-        run.append(op)
-        if len(run) >= MAX_OPS_PER_CALL:
+    out, run, total = [], [], 0
+    for op, w in zip(ops, weights):
+        if _whole_pass(op):
+            w = MAX_OPS_PER_CALL
+        if run and total + w > MAX_OPS_PER_CALL:
             out.append(run)
-            run = []
+            run, total = [], 0
+        run.append(op)
+        total += w
+        if total >= MAX_OPS_PER_CALL:
+            out.append(run)
+            run, total = [], 0
     if run:
         out.append(run)
     return out

@@ -61,14 +61,16 @@ def fetch_snapshot(fs, profiles) -> dict:
     return out
 
 
-def snapshot_ops(settings, node, snap: dict) -> list[dict]:
-    """All ops for a fetched snapshot (parsing may raise SnapshotError: nothing is applied)."""
+def snapshot_ops(settings, node, snap: dict, live: dict | None = None,
+                 unchanged: dict | None = None) -> list[dict]:
+    """All ops for a fetched snapshot (parsing may raise SnapshotError: nothing is applied);
+    `live`/`unchanged`: rows the state already has as they are are left out (registration_ops)."""
     state = settings.state
     t_us, core = snap["t"], snap["core"]
     ops = [{"k": "n", "core": core, "st": stamp(t_us, 0)}]
     for profile, text in snap["reg"].items():
-        ops += registration_ops(node, profile, parse_xmlstatus_reg(text), t_us,
-                                bool(state["multiple_registrations"]))
+        ops += registration_ops(node, profile, parse_xmlstatus_reg(text), t_us, _multi(settings),
+                                live, unchanged)
     if snap["channels"] is None:
         return ops
     rows = parse_show_json(snap["channels"])
@@ -77,11 +79,39 @@ def snapshot_ops(settings, node, snap: dict) -> list[dict]:
     return ops
 
 
+def _multi(settings) -> bool:
+    return bool(settings.state["multiple_registrations"])
+
+
+def live_bindings(client, settings, node_name: str) -> dict | None:
+    """The node's live bindings in the state (member → stored expiry, µs), or None when a row
+    must be sent whatever the state holds: the last resync merged its rows under another
+    multiple-registrations setting (each row's op records the setting on its extension)."""
+    multi = "1" if _multi(settings) else "0"
+    if client.hget(keys.node(node_name), "resync_multi") != multi:
+        return None
+    pairs = client.zrange(keys.node_bindings(node_name), 0, -1, withscores=True)
+    return {(m.decode("utf-8", "surrogateescape") if isinstance(m, bytes) else m): score
+            for m, score in pairs}
+
+
 def apply_snapshot(client, settings, node, snap: dict, token: int | None = None) -> BatchResult:
-    """Merge a fetched snapshot into the state (one script run, at FreeSWITCH time T)."""
-    ops = snapshot_ops(settings, node, snap)
-    return run_ops(client, settings, node.name, ops, now=snap["t"], offset=snap["offset"],
-                   exact_offset=True, token=token)
+    """Merge a fetched snapshot into the state at FreeSWITCH time T: the rows that change
+    something, and the passes that end what FreeSWITCH no longer has (app/state/ingest.py
+    splits them into script runs)."""
+    unchanged: dict = {}
+    ops = snapshot_ops(settings, node, snap, live_bindings(client, settings, node.name),
+                       unchanged)
+    result = run_ops(client, settings, node.name, ops, now=snap["t"], offset=snap["offset"],
+                     exact_offset=True, token=token)
+    # a row left out whose name now means another extension: the pass moved it, its op adds it
+    late = [unchanged[bid]() for bid in result.moved if bid in unchanged]
+    if late and not result.stale:
+        more = run_ops(client, settings, node.name, late, now=snap["t"], token=token)
+        result.applied += more.applied
+        result.stale, result.fence = more.stale, more.fence
+    result.unchanged = len(unchanged) - len(late)
+    return result
 
 
 def resync_node(client, settings, node_name: str, reason: str, core_uuid: str | None = None,
@@ -111,9 +141,11 @@ def resync_node(client, settings, node_name: str, reason: str, core_uuid: str | 
                 "fence": result.fence}
     client.hset(keys.node(node_name), mapping={
         "resync_at": str(snap["t"]), "resync_reason": reason, "resync_removed": result.removed,
-        "resync_token": token or 0})
+        "resync_unchanged": result.unchanged, "resync_token": token or 0,
+        "resync_multi": "1" if _multi(settings) else "0"})
     summary = {"node": node_name, "reason": reason, "core_uuid": snap["core"], "t": snap["t"],
-               "applied": result.applied, "removed": result.removed, "dropped_at_once": dropped}
-    log.info("resync %s (%s): core %s, %d facts applied, %d removed", node_name, reason,
-             snap["core"], result.applied, result.removed)
+               "applied": result.applied, "unchanged": result.unchanged,
+               "removed": result.removed, "dropped_at_once": dropped}
+    log.info("resync %s (%s): core %s, %d facts applied, %d registrations unchanged, %d removed",
+             node_name, reason, snap["core"], result.applied, result.unchanged, result.removed)
     return summary

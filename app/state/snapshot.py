@@ -31,19 +31,66 @@ def parse_xmlstatus_reg(text: str) -> list[dict]:
     body = (text or "").strip()
     if not body:
         return []
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise SnapshotError(f"sofia xmlstatus: not XML: {exc}") from exc
-    rows = []
-    for reg in root.iter("registration"):
-        row = {name: (reg.findtext(name) or "").strip() for name in REG_FIELDS}
+    rows = _fast_rows(body)
+    if rows is None:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise SnapshotError(f"sofia xmlstatus: not XML: {exc}") from exc
+        rows = [{name: (reg.findtext(name) or "").strip() for name in REG_FIELDS}
+                for reg in root.iter("registration")]
+    for row in rows:
         m = _STATUS_RE.match(row["status"])
         if m:
             row["status"], row["rpid"] = m.group("status"), m.group("rpid")
             row["expsecs"] = int(m.group("expsecs"))
         else:
             row["rpid"], row["expsecs"] = "", None
+    return rows
+
+
+# FreeSWITCH writes this document itself (sofia.c: one line per element, text values
+# entity-encoded), so its rows are read with two expressions, ~10x faster than building the
+# tree (10,000 phones: ~6 MB, ~0.5 s of CPU in ElementTree). Anything else it does not
+# expect (a comment, CDATA, an attribute, an unknown entity, a document cut short) goes to
+# the XML parser, which reads it or refuses it.
+_DOC_RE = re.compile(r"\A(?:<\?xml[^>]*\?>\s*)?<([A-Za-z][\w.-]*)>(.*)</\1>\Z", re.S)
+_REG_OPEN_RE = re.compile(r"<registration[\s/>]")
+_FIELD_RE = re.compile(r"<([A-Za-z][\w.-]*)>([^<]*)</\1>")
+_ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#(\d{1,7})|#x([0-9A-Fa-f]{1,6}));")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _entity(m) -> str:
+    if m.group(1):
+        return _ENTITIES[m.group(1)]
+    return chr(int(m.group(2)) if m.group(2) else int(m.group(3), 16))
+
+
+def _fast_rows(body: str) -> list[dict] | None:
+    """The rows of a document in FreeSWITCH's own shape, or None (let the parser decide)."""
+    doc = _DOC_RE.match(body)
+    if doc is None or "<!" in body or "<?" in doc.group(2):
+        return None
+    inner = doc.group(2)
+    parts = inner.split("<registration>")
+    if len(parts) - 1 != len(_REG_OPEN_RE.findall(inner)):
+        return None
+    rows = []
+    for part in parts[1:]:
+        block, end, _ = part.partition("</registration>")
+        if not end:
+            return None
+        fields = dict(_FIELD_RE.findall(block))
+        if block.count("<") != 2 * len(fields):
+            return None
+        row = {name: fields.get(name, "") for name in REG_FIELDS}
+        for name, value in row.items():
+            if "&" in value:
+                if _ENTITY_RE.sub("", value).count("&"):
+                    return None           # not an entity of XML's: the parser refuses it
+                value = _ENTITY_RE.sub(_entity, value)
+            row[name] = value.strip()
         rows.append(row)
     return rows
 
@@ -72,8 +119,20 @@ def parse_microepoch(text: str) -> int:
 
 # --- registrations --------------------------------------------------------------------------
 
-def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: bool) -> list[dict]:
-    """Ops for one profile's rows at FreeSWITCH time t_us: each row alive, the rest gone."""
+# A snapshot's expiry is known to the second only (expsecs is whole seconds, from a clock
+# FreeSWITCH read after our `strmicroepoch`): a stored expiry this much older is the same one.
+EXPIRY_RESOLUTION_US = 1_000_000
+
+
+def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: bool,
+                     live: dict | None = None, unchanged: dict | None = None) -> list[dict]:
+    """Ops for one profile's rows at FreeSWITCH time t_us: each row alive, the rest gone.
+
+    `live`: the node's live bindings as the state has them (`keys.node_bindings`: member →
+    stored expiry). A row that is one of them, under the extension it registered as, with an
+    expiry no later (to the snapshot's second) would change nothing: it is left out of the
+    ops, and `unchanged[bid]` builds its op should the script find it moved (an alias that now
+    means another extension, `BatchResult.moved`)."""
     st = stamp(t_us, 0)
     np = f"{node.name}\t{profile}"
     present, ops = {}, []
@@ -84,39 +143,77 @@ def registration_ops(node, profile: str, rows: list[dict], t_us: int, multi: boo
             continue
         bid = f"{np}\t{call_id}"
         present[bid] = user           # the script checks which extension that name means now
-        reg = {
-            "Hostname": row.get("host", ""), "IPv4": "", "IPv6": "",
-            "cluster_ip": node.host, "cluster_port": str(node.port),
-            "network-ip": row.get("network-ip", ""), "user-agent": row.get("agent", ""),
-            "status": row.get("status", ""), "Timestamp": str(t_us),
-            "FreeSWITCH-Switchname": row.get("host", ""), "call-id": call_id,
-            "contact": row.get("contact", ""), "network-port": row.get("network-port", ""),
-            "node": node.name, "profile-name": profile, "registered-as": user,
-            "fscti-source": "resync",
-        }
-        event = {
-            "Event-Name": "CUSTOM", "Event-Subclass": "sofia::register",
-            "FreeSWITCH-Hostname": row.get("host", ""), "Event-Date-Timestamp": str(t_us),
-            "profile-name": profile, "from-user": user, "from-host": host,
-            "contact": row.get("contact", ""), "call-id": call_id,
-            "rpid": row.get("rpid", ""), "status": row.get("status", ""),
-            "expires": str(row["expsecs"]), "network-ip": row.get("network-ip", ""),
-            "network-port": row.get("network-port", ""),
-            "username": row.get("sip-auth-user", ""), "realm": row.get("sip-auth-realm", ""),
-            "user-agent": row.get("agent", ""), "fscti-source": "resync",
-        }
-        ops.append({
-            "k": "r", "typ": "snap", "o": owner(host, user), "as": user, "np": np, "bid": bid,
-            "cid": call_id, "node": node.name, "st": st,
-            "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
-            # expsecs = stored expiry - now, in whole seconds, late margin included
-            # (EXPSECS(3660) for a 3600 s registration)
-            "exp": str((t_us // 1_000_000 + max(0, row["expsecs"])) * 1_000_000),
-            "reg": reg_json(reg), "sw": row.get("host", ""),
-            "ev": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
-        })
-    gone = {"k": "rs", "st": st, "np": {np: True}, "present": present}
-    return [gone] + ops
+        # expsecs = stored expiry - now, in whole seconds, late margin included
+        # (EXPSECS(3660) for a 3600 s registration)
+        exp = (t_us // 1_000_000 + max(0, row["expsecs"])) * 1_000_000
+        if live is not None:
+            stored = live.get(f"{host}\t{user}\t{bid}")
+            if stored is not None and stored >= exp - EXPIRY_RESOLUTION_US:
+                if unchanged is not None:
+                    unchanged[bid] = (lambda row=row, user=user, host=host, exp=exp:
+                                      _row_op(node, profile, row, user, host, exp, st, t_us, multi))
+                continue
+        ops.append(_row_op(node, profile, row, user, host, exp, st, t_us, multi))
+    if live is None:
+        return [{"k": "rs", "st": st, "np": {np: True}, "present": present}] + ops
+    return _passes(live, np, present, st) + ops
+
+
+# bindings one registrations pass visits in a script run (with `live`: each is ~10 µs of
+# Redis, the pass over a node of 10,000 in one run held Redis >100 ms)
+PASS_MEMBERS = 1000
+
+
+def _passes(live: dict, np: str, present: dict, st: str) -> list[dict]:
+    """The registrations pass over `live`'s bindings of np, cut into `rs` ops of
+    PASS_MEMBERS named members, each with the rows it looks up (the script checks that a
+    member is still live: one that an event ended meanwhile is left as it is)."""
+    mine = sorted(m for m in live if m.split("\t", 2)[2].rpartition("\t")[0] == np)
+    ops = []
+    for i in range(0, len(mine), PASS_MEMBERS):
+        members = mine[i:i + PASS_MEMBERS]
+        seen = {}
+        for m in members:
+            bid = m.split("\t", 2)[2]
+            if bid in present:
+                seen[bid] = present[bid]
+        ops.append({"k": "rs", "st": st, "np": {np: True}, "m": members, "present": seen})
+    return ops
+
+
+def _row_op(node, profile: str, row: dict, user: str, host: str, exp: int, st: str, t_us: int,
+            multi: bool) -> dict:
+    """The op of one `sofia xmlstatus` row: FreeSWITCH has this binding at t_us."""
+    np = f"{node.name}\t{profile}"
+    call_id = row["call-id"]
+    reg = {
+        "Hostname": row.get("host", ""), "IPv4": "", "IPv6": "",
+        "cluster_ip": node.host, "cluster_port": str(node.port),
+        "network-ip": row.get("network-ip", ""), "user-agent": row.get("agent", ""),
+        "status": row.get("status", ""), "Timestamp": str(t_us),
+        "FreeSWITCH-Switchname": row.get("host", ""), "call-id": call_id,
+        "contact": row.get("contact", ""), "network-port": row.get("network-port", ""),
+        "node": node.name, "profile-name": profile, "registered-as": user,
+        "fscti-source": "resync",
+    }
+    event = {
+        "Event-Name": "CUSTOM", "Event-Subclass": "sofia::register",
+        "FreeSWITCH-Hostname": row.get("host", ""), "Event-Date-Timestamp": str(t_us),
+        "profile-name": profile, "from-user": user, "from-host": host,
+        "contact": row.get("contact", ""), "call-id": call_id,
+        "rpid": row.get("rpid", ""), "status": row.get("status", ""),
+        "expires": str(row["expsecs"]), "network-ip": row.get("network-ip", ""),
+        "network-port": row.get("network-port", ""),
+        "username": row.get("sip-auth-user", ""), "realm": row.get("sip-auth-realm", ""),
+        "user-agent": row.get("agent", ""), "fscti-source": "resync",
+    }
+    return {
+        "k": "r", "typ": "snap", "o": owner(host, user), "as": user, "np": np,
+        "bid": f"{np}\t{call_id}", "cid": call_id, "node": node.name, "st": st,
+        "ts": str(t_us), "contact": row.get("contact", ""), "multi": multi,
+        "exp": str(exp), "reg": reg_json(reg), "sw": row.get("host", ""),
+        "ev": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+    }
 
 
 # --- calls ----------------------------------------------------------------------------------

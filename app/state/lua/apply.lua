@@ -113,4 +113,4 @@ if BATCH.off then
     redis.call('HSET', NODE.ndk, 'offset', BATCH.off, 'offset_at', at)
   end
 end
-return {applied, ignored, STATS.gone, 0, 0, KEPT_OUT}
+return {applied, ignored, STATS.gone, 0, 0, KEPT_OUT, MOVED_OUT}

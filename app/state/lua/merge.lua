@@ -145,6 +145,7 @@ end
 -- extension are kept per profile and name (`us`, the binding's scope; `np` otherwise).
 local SNAP_KEPT = {}
 local KEPT_OUT = {}   -- SNAP_KEPT as bid, domain, extension triples: the next chunk's BATCH.kept
+local MOVED_OUT = {}  -- bindings moved to the extension their name now means (their rows add them)
 local function merge_reg(op)
   if op.typ == 'snap' and UNKNOWN_OWNER[op.o] and SNAP_KEPT[op.bid] then op.o = SNAP_KEPT[op.bid] end
   local h = xreg(op.o)
@@ -222,31 +223,35 @@ end
 -- one keeping it (an event came before the mirror knew the alias) is gone there and added
 -- under that extension by the row's op; one whose user the mirror does not know (any more:
 -- an alias removed while its phone stays registered) stays where it is (SNAP_KEPT).
+-- `op.m`: the members this pass visits (a node's pass cut into several runs), else all.
 local function registration_snapshot(op)
-  local members = redis.call('ZRANGE', BATCH.nb, 0, -1)
+  local members = op.m or redis.call('ZRANGE', BATCH.nb, 0, -1)
   for _, m in ipairs(members) do
-    local ctx, np, cid, legacy = parse_member(m)
-    local bid = np .. '\t' .. cid
-    if op.np[np] then
-      if legacy then                 -- rewritten in the current shape by the recompute
-        redis.call('ZREM', BATCH.nb, m)
-        dirty_reg(ctx)
-      end
-      local user, moved, known = op.present[bid], false, true
-      if type(user) == 'string' then
-        local x
-        x, known = resolve(ctx.d, user)
-        moved = known and x ~= ctx.x
-      end
-      if not user or moved or not known then
-        if not known then
-          SNAP_KEPT[bid] = ctx
-          KEPT_OUT[#KEPT_OUT + 1] = bid
-          KEPT_OUT[#KEPT_OUT + 1] = ctx.d
-          KEPT_OUT[#KEPT_OUT + 1] = ctx.x
-        else
-          merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = cid, st = op.st})
-          STATS.gone = STATS.gone + 1
+    if not op.m or redis.call('ZSCORE', BATCH.nb, m) then
+      local ctx, np, cid, legacy = parse_member(m)
+      local bid = np .. '\t' .. cid
+      if op.np[np] then
+        if legacy then                 -- rewritten in the current shape by the recompute
+          redis.call('ZREM', BATCH.nb, m)
+          dirty_reg(ctx)
+        end
+        local user, moved, known = op.present[bid], false, true
+        if type(user) == 'string' then
+          local x
+          x, known = resolve(ctx.d, user)
+          moved = known and x ~= ctx.x
+        end
+        if not user or moved or not known then
+          if not known then
+            SNAP_KEPT[bid] = ctx
+            KEPT_OUT[#KEPT_OUT + 1] = bid
+            KEPT_OUT[#KEPT_OUT + 1] = ctx.d
+            KEPT_OUT[#KEPT_OUT + 1] = ctx.x
+          else
+            merge_reg({typ = 'gone', o = ctx, np = np, bid = bid, cid = cid, st = op.st})
+            STATS.gone = STATS.gone + 1
+            if moved then MOVED_OUT[#MOVED_OUT + 1] = bid end
+          end
         end
       end
     end
