@@ -24,6 +24,8 @@ from app.state.snapshot import (channel_ops, parse_microepoch, parse_show_json,
 
 log = logging.getLogger(__name__)
 
+LIVE_READ_STEP = 1000     # members of a node's bindings read per ZSCAN
+
 
 def drop_core(client, settings, node_name: str, core_uuid: str, now: int | None = None,
               token: int | None = None) -> BatchResult:
@@ -90,7 +92,10 @@ def live_bindings(client, settings, node_name: str) -> dict | None:
     multi = "1" if _multi(settings) else "0"
     if client.hget(keys.node(node_name), "resync_multi") != multi:
         return None
-    pairs = client.zrange(keys.node_bindings(node_name), 0, -1, withscores=True)
+    # read in steps (one ZRANGE of 10,000 members held Redis ~20 ms under load); a binding
+    # added or ended meanwhile may be missed or seen twice: its row is then sent, or the
+    # pass finds it gone already
+    pairs = client.zscan_iter(keys.node_bindings(node_name), count=LIVE_READ_STEP)
     return {(m.decode("utf-8", "surrogateescape") if isinstance(m, bytes) else m): score
             for m, score in pairs}
 
