@@ -18,6 +18,7 @@ BENCHES = {
     "console-feed": "bench.console_feed",
     "console": "bench.console",
     "cluster": "bench.cluster",
+    "resync": "bench.resync",
 }
 
 

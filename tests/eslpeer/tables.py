@@ -7,8 +7,9 @@
     tables.expected() == state_view(rdb, "fs1")   # what the live state must end as
 
 The peer answers `sofia xmlstatus profile <p> reg`, `show channels as json` and
-`show calls as json` from these tables (under the same lock as the events it emits, so a
-snapshot and the event stream always agree), which is what a real FreeSWITCH does; a
+`show calls as json` from these tables (read under the same lock as the events it emits,
+so a snapshot and the event stream always agree; the rows rendered outside it, so a snapshot
+of 10,000 registrations does not hold the node's events), which is what a real FreeSWITCH does; a
 listener taking the node over resyncs from them. `expected()` and `state_view()` render
 the peer's tables and the state in Redis in one shape: registrations
 {(domain, extension): sorted call-ids of the node's bindings} and channels {uuid: extension}
@@ -147,28 +148,32 @@ class PeerTables:
 
     # -- the snapshot commands ---------------------------------------------------------------
     def xmlstatus(self) -> str:
+        # the table as of one instant, read under the lock (each row is a dict that register()
+        # replaces, never changes); rendered outside it, as FreeSWITCH renders a query's rows
+        # while its sessions go on firing events
         with self.lock:
             now = time.time()
-            rows = []
-            for call_id, r in self.regs.items():
-                secs = max(0, int(r["expires_at"] - now))
-                user = f"{r['ext']}@{self.domain}"
-                contact = escape('"" <sip:%s@127.0.0.1:%s>' % (r["ext"], r["port"]))
-                rows.append(
-                    "    <registration>\n"
-                    f"        <call-id>{escape(call_id)}</call-id>\n"
-                    f"        <user>{escape(user)}</user>\n"
-                    f"        <contact>{contact}</contact>\n"
-                    "        <agent>eslpeer</agent>\n"
-                    f"        <status>Registered(UDP)(unknown) exp(x) expsecs({secs})</status>\n"
-                    "        <ping-status>Reachable</ping-status>\n"
-                    f"        <host>{self.peer.hostname}</host>\n"
-                    "        <network-ip>127.0.0.1</network-ip>\n"
-                    f"        <network-port>{r['port']}</network-port>\n"
-                    f"        <sip-auth-user>{r['ext']}</sip-auth-user>\n"
-                    f"        <sip-auth-realm>{self.domain}</sip-auth-realm>\n"
-                    f"        <mwi-account>{escape(user)}</mwi-account>\n"
-                    "    </registration>\n")
+            regs = list(self.regs.items())
+        rows = []
+        for call_id, r in regs:
+            secs = max(0, int(r["expires_at"] - now))
+            user = f"{r['ext']}@{self.domain}"
+            contact = escape('"" <sip:%s@127.0.0.1:%s>' % (r["ext"], r["port"]))
+            rows.append(
+                "    <registration>\n"
+                f"        <call-id>{escape(call_id)}</call-id>\n"
+                f"        <user>{escape(user)}</user>\n"
+                f"        <contact>{contact}</contact>\n"
+                "        <agent>eslpeer</agent>\n"
+                f"        <status>Registered(UDP)(unknown) exp(x) expsecs({secs})</status>\n"
+                "        <ping-status>Reachable</ping-status>\n"
+                f"        <host>{self.peer.hostname}</host>\n"
+                "        <network-ip>127.0.0.1</network-ip>\n"
+                f"        <network-port>{r['port']}</network-port>\n"
+                f"        <sip-auth-user>{r['ext']}</sip-auth-user>\n"
+                f"        <sip-auth-realm>{self.domain}</sip-auth-realm>\n"
+                f"        <mwi-account>{escape(user)}</mwi-account>\n"
+                "    </registration>\n")
         return ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profile>\n  <registrations>\n'
                 + "".join(rows) + "  </registrations>\n</profile>\n")
 

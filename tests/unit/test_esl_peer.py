@@ -319,3 +319,21 @@ def test_uuid_getvar_answers_the_variables_the_channel_events_carried(peer):
     assert con.sendRecv(getvar).getBody() == b5
     peer.replay(events=events[bridge + 1:])
     assert con.sendRecv(getvar).getBody() == "-ERR No such channel!\n"   # destroyed
+
+
+def test_a_registrations_snapshot_is_read_under_the_lock_and_rendered_outside_it(monkeypatch):
+    """As FreeSWITCH renders a query's rows while its sessions fire events: a snapshot of
+    thousands of registrations must not hold the node's events back meanwhile."""
+    from tests.eslpeer import tables as tables_mod
+    from tests.eslpeer.tables import PeerTables
+
+    with EslPeer() as p:
+        t = PeerTables(p, "fs1", "127.0.0.1")
+        for ext in ("1001", "1002"):
+            t.register(ext, f"{ext}-1@x")
+        held = []
+        real = tables_mod.escape
+        monkeypatch.setattr(tables_mod, "escape", lambda s: held.append(t.lock.locked()) or real(s))
+        text = t.xmlstatus()
+    assert held and not any(held)
+    assert text.count("<registration>") == 2 and "<call-id>1002-1@x</call-id>" in text
