@@ -63,7 +63,7 @@ def run(args) -> dict:
     result: dict = {k: getattr(args, k) for k in ("phones", "nodes", "cps", "refresh", "seconds",
                                                   "listeners", "workers", "pool", "call_seconds",
                                                   "batch_delay_ms", "batch_min_interval_ms", "resync_at",
-                                                  "redis_nice")}
+                                                  "redis_nice", "prefetch_multiplier")}
     result["load_average_before"] = os.getloadavg()
     try:
         tables = {n: PeerTables(p, n, DOMAIN) for n, p in peers.items()}
@@ -94,6 +94,8 @@ def run(args) -> dict:
             cmd = [py, "-m"] + [a for a in cmd if not a.endswith("@%h")]
             if "-n" in cmd:
                 cmd.remove("-n")
+            if args.prefetch_multiplier is not None:
+                cmd += ["--prefetch-multiplier", str(args.prefetch_multiplier)]
             procs.append(start(cmd + ["-n", f"bench-{os.getpid()}-{w}@%h"], env,
                                tmp / f"worker-{w}.log"))
         n_workers = len(procs)
@@ -268,6 +270,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--resync-at", type=float, default=None, metavar="S",
                    help="S s into the load, queue a periodic resync of the first node (what "
                         "the beat does every state.resync_interval)")
+    p.add_argument("--prefetch-multiplier", type=int, default=None, metavar="N",
+                   help="the workers' --prefetch-multiplier (default: the Procfile's line)")
     p.add_argument("--redis-nice", type=int, default=None, metavar="N",
                    help="run the private redis-server at nice N (e.g. -10: ahead of the "
                         "benchmark's other processes on a 2-core host; needs root for N < 0)")

@@ -5,58 +5,20 @@ Extensions 1011, 1012, 1013 with number-aliases 5011, 5012, 5013 are in the dire
 replaced by the aliases in every header (tests.eslpeer.aliases), so no event names an
 extension. The state must show everything under the extensions, the `cti_exten@` field names.
 """
-import json
-
 import pytest
 
-from app.mirror.write import write_ops
 from app.state import keys
 from app.state.calls import calls_of, list_calls
-from app.state.events import slim_event
 from app.state import ingest
-from app.state.ingest import apply_events
 from app.state.resync import apply_snapshot
-from tests.eslpeer.aliases import renamed, renamed_api_output
-from tests.support.replay import DOMAIN, NODE, outputs, phase_us, raw_events, until
+from tests.eslpeer.aliases import renamed_api_output
+from tests.support.replay import DOMAIN, NODE, outputs, phase_us, until
+from tests.support.alias_state import (ALIASES, aliased_capture, apply, events, mirror,
+                                      mirror_all, registered)
 from tests.support.snapshots import FS1, T_CALL, T_REG, snap
 
-ALIASES = {"1001": "5011", "1002": "5012", "1003": "5013"}
-EXTENSION_OF = {"5011": "1011", "5012": "1012", "5013": "1013"}
 A1, B1 = "1f474b02-c679-4a1b-8803-115a722f4a65", "473d43ee-bcbe-4619-8938-cb517d079bb1"
 CALL1 = (472, 487, 492, 494, 497, 502, 504, 508, 520, 521, 524, 533, 534, 530, 536)
-NOW = 1795670656_000000
-
-
-def mirror(rdb, *pairs):
-    """Mirror extensions (name, alias) as the API does (one WRITE script run)."""
-    def value(alias):
-        return json.dumps({"param": {"password": "1234"}, "variable": {},
-                           "attribute": {"number-alias": alias} if alias else {}})
-    write_ops(rdb, DOMAIN, [["U", name, value(alias), alias] for name, alias in pairs])
-
-
-def mirror_all(rdb):
-    mirror(rdb, *((x, a) for a, x in EXTENSION_OF.items()))
-
-
-def events(settings, *seqs, names=ALIASES):
-    """The captured events of these Event-Sequence numbers, renamed, as the listener slims them."""
-    index = {e["Event-Sequence"]: e for e in raw_events()}
-    return [slim_event(renamed(index[str(s)], names), settings) for s in seqs]
-
-
-def aliased_capture(settings, names=ALIASES):
-    out = [slim_event(renamed(e, names), settings) for e in raw_events()]
-    return [e for e in out if e]
-
-
-def apply(rdb, settings, evs, now=NOW):
-    return apply_events(rdb, settings, NODE, evs, now=now)
-
-
-def registered(rdb) -> dict:
-    return {x: v["register"]["call-id"] for x, v in outputs(rdb)["userinfo"].items()
-            if "register" in v}
 
 
 def test_registered_by_its_alias_shows_under_the_extension(rdb, settings):

@@ -10,7 +10,7 @@ from app.state.resync import apply_snapshot, live_bindings
 from tests.eslpeer.aliases import renamed_api_output
 from tests.support.replay import NODE, by_seq, outputs, phase_us, slim_events, until
 from tests.support.snapshots import FS1, T_REG, XML, snap
-from tests.unit.test_state_alias import ALIASES, apply, events, mirror_all
+from tests.support.alias_state import ALIASES, apply, events, mirror_all
 
 
 def marked(rdb, settings):
