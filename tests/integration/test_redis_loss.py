@@ -100,6 +100,8 @@ def test_data_loss_heals_once_and_a_restart_with_data_is_not_rebuilt(sql, peer, 
             # 1. a Redis that never held fscti's data: one loss, healed
             peer.wait_subscribed(timeout=30)
             first = back("redis-lost")
+            # the heal logs its line after its second mirror pass, once the state is back
+            wait_for(lambda: heals() == 1, 10, what="the heal's log line", log=wlog)
             assert first["reason"] == "lost" and heals() == 1 and rebuilds() == 1
             # 2. FLUSHALL (the broker's queues go too) and, at once, API writes from a web
             # process of this deployment: whether each lands before the loss is noticed, while
